@@ -1,0 +1,30 @@
+# The two commands: `make demo` and `make test`. Each sets itself up in .venv on a fresh machine.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# torch==2.13.0 is pinned here so this machine takes its on-disk CPU wheel; users may use any torch>=2.6.
+TORCH_PIN ?= torch==2.13.0
+DEMO_OUT ?= demo-out
+
+.PHONY: install demo test bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "$(TORCH_PIN)"
+	$(BIN)/pip install -q -e ".[all]" "$(TORCH_PIN)"
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	$(BIN)/mmprolong demo --out $(DEMO_OUT)
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) build *.egg-info src/*.egg-info
