@@ -1,0 +1,40 @@
+"""Run every benchmark in bench/ and merge bench/results/*.md into bench/RESULTS.md.
+
+Each bench script measures ratios side by side in one run and writes its own bench/results/<area>.md; this script
+only runs them in turn and stitches the files together, so RESULTS.md never drifts from what was measured.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SCRIPTS = ["tokens.py", "ingest.py", "build.py"]  # train.py needs a GPU: run it on one (see bench/results/train.md)
+
+
+def merge() -> Path:
+    parts = sorted((HERE / "results").glob("*.md"))
+    head = ("# Benchmark results\n\nMerged from bench/results/*.md by `python bench/run_all.py --merge`. Each section "
+            "names its device, date and what was compared side by side.\n")
+    body = "\n".join(p.read_text().strip().replace("\n# ", "\n## ") + "\n" for p in parts)
+    out = HERE / "RESULTS.md"
+    out.write_text(head + "\n" + body)
+    return out
+
+
+def main(argv: list[str]) -> int:
+    if "--merge" not in argv:
+        for s in SCRIPTS:
+            print(f"== bench/{s}", flush=True)
+            rc = subprocess.call([sys.executable, str(HERE / s)])
+            if rc:
+                print(f"bench/{s} failed with exit code {rc}", file=sys.stderr)
+                return rc
+    print(f"wrote {merge()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
