@@ -1,0 +1,85 @@
+"""Executors: map one plain per-item function over many items, in parallel, failures as data.
+
+Every per-document stage (ingest, synthesis, dataset build, eval build) is a plain function `fn(item) -> result`
+and is mapped over the corpus by `map_unordered`; the stage never knows which executor runs it.
+
+    from mmprolong.run import map_unordered, Failure
+    for item, out in map_unordered(fn, items, executor="local", workers=4, timeout_s=300):
+        if isinstance(out, Failure):   # out.kind in {"timeout", "crashed", "error"}
+            ...                        # record it and go on; the run never stops for one bad item
+        else:
+            ...                        # write the result now (stream; don't collect the corpus)
+
+Contract:
+- results arrive as they finish (not in input order), each paired with its item;
+- `items` is consumed lazily, at most `max_in_flight` (default 2 x workers) at a time, so a generator over a
+  million paths is fine and memory stays flat;
+- `fn` and the items must be picklable (a module-level function, not a lambda or a closure);
+- `timeout_s` bounds one call: the process running it is killed and replaced, the item yields Failure("timeout");
+- a worker that dies (segfault, OOM kill, os._exit) yields Failure("crashed") and is replaced;
+- an exception raised by `fn` yields Failure("error", "Type: message") with its traceback;
+- `max_tasks_per_worker=K` replaces each worker process after K calls, bounding memory if a backend leaks.
+
+Executors: "local" (default): a process pool on this machine (pebble's ProcessPool, which kills a worker whose
+task runs past its time limit). "ray": Ray tasks on a Ray cluster (`address`) or a local Ray started for the run.
+Per-process caches (a tokenizer, a PDF backend) belong in `functools.cache`d helpers inside the stage's module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+EXECUTORS = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why one item produced no result. `kind`: "timeout" | "crashed" | "error"."""
+
+    kind: str
+    error: str
+    seconds: float = 0.0
+    traceback: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.error}"
+
+
+def map_unordered(fn: Callable[[T], R], items: Iterable[T], *, executor: str = "local", workers: int | None = None,
+                  timeout_s: float | None = None, max_tasks_per_worker: int | None = None,
+                  max_in_flight: int | None = None, mp_context: str = "forkserver",
+                  ray_address: str | None = None) -> Iterator[tuple[T, R | Failure]]:
+    """Yield `(item, fn(item) or Failure)` for every item, as they finish. See the module docstring."""
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor: unknown {executor!r}; expected one of {', '.join(EXECUTORS)}")
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers: must be >= 1, got {workers}")
+    if timeout_s is not None and timeout_s <= 0:
+        raise ValueError(f"timeout_s: must be > 0, got {timeout_s}")
+    if max_tasks_per_worker is not None and max_tasks_per_worker < 1:
+        raise ValueError(f"max_tasks_per_worker: must be >= 1, got {max_tasks_per_worker}")
+    if executor == "local":
+        from .local import map_unordered_local
+        return map_unordered_local(fn, items, workers=workers, timeout_s=timeout_s,
+                                   max_tasks_per_worker=max_tasks_per_worker, max_in_flight=max_in_flight,
+                                   mp_context=mp_context)
+    from .ray_exec import map_unordered_ray
+    return map_unordered_ray(fn, items, workers=workers, timeout_s=timeout_s,
+                             max_tasks_per_worker=max_tasks_per_worker, max_in_flight=max_in_flight,
+                             address=ray_address)
+
+
+def default_workers() -> int:
+    """All cores this process may use."""
+    import os
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+__all__ = ["Failure", "map_unordered", "default_workers", "EXECUTORS"]

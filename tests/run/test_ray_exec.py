@@ -1,0 +1,43 @@
+"""The Ray executor on a real local Ray (num_cpus=2): same contract as the local pool. Kept short: one Ray start."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from mmprolong.run import Failure, map_unordered
+
+ray = pytest.importorskip("ray")
+
+
+def task(spec: tuple[str, float]):
+    kind, value = spec
+    if kind == "sleep":
+        time.sleep(value)
+        return "slept"
+    if kind == "raise":
+        raise ValueError(f"bad item {value}")
+    return value * value
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    # Ray workers import `task` by module name: let them find this test module
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).parent)}})
+    yield
+    ray.shutdown()
+
+
+def test_ray_results_errors_and_timeouts(local_ray):
+    items = [("sq", i) for i in range(8)] + [("raise", 7), ("sleep", 60)]
+    t0 = time.monotonic()
+    out = dict(map_unordered(task, items, executor="ray", workers=2, timeout_s=3))
+    assert time.monotonic() - t0 < 45
+    assert {k: v for k, v in out.items() if k[0] == "sq"} == {("sq", i): i * i for i in range(8)}
+    assert isinstance(out[("raise", 7)], Failure) and out[("raise", 7)].kind == "error"
+    assert "bad item 7" in out[("raise", 7)].error
+    assert out[("sleep", 60)].kind == "timeout"
+    assert ray.is_initialized()  # a Ray we did not start is left running
