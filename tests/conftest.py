@@ -1,0 +1,38 @@
+"""Shared fixtures: the demo corpus and broken files, written once per test session into a temporary folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mmprolong.demo.corpus import DemoDocument, plan_demo_corpus, write_broken_files, write_demo_corpus
+
+DEMO_N_DOCS = 6
+DEMO_SEED = 0
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory) -> Path:
+    """Folder holding the default demo corpus (6 PDFs, seed 0)."""
+    d = tmp_path_factory.mktemp("demo_pdfs")
+    write_demo_corpus(d, n_docs=DEMO_N_DOCS, seed=DEMO_SEED)
+    return d
+
+
+@pytest.fixture(scope="session")
+def demo_pdfs(demo_dir) -> list[Path]:
+    """Paths of the demo PDFs, in plan order (the last one has no outline)."""
+    return [demo_dir / doc.filename for doc in plan_demo_corpus(DEMO_N_DOCS, DEMO_SEED)]
+
+
+@pytest.fixture(scope="session")
+def demo_plans() -> list[DemoDocument]:
+    """The plans behind `demo_pdfs` (pages, sections, printed labels, facts with their pages)."""
+    return plan_demo_corpus(DEMO_N_DOCS, DEMO_SEED)
+
+
+@pytest.fixture(scope="session")
+def broken_pdfs(tmp_path_factory) -> dict[str, Path]:
+    """kind -> path: corrupt, truncated, encrypted (user password), empty (zero bytes), not_pdf (text named .pdf)."""
+    return write_broken_files(tmp_path_factory.mktemp("broken_pdfs"))
