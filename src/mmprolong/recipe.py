@@ -107,6 +107,21 @@ class Generator(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
     kind: Literal["rules", "openai"] = "rules"
 
+    @model_validator(mode="after")
+    def _check(self) -> "Generator":
+        try:
+            from .synth import GeneratorConfig
+        except ImportError:  # synthesis not installed: its own checks run when the build makes the generator
+            return self
+        try:
+            GeneratorConfig(**self.model_dump())
+        except ValidationError as e:
+            first = e.errors()[0]
+            key = ".".join(str(p) for p in first["loc"])
+            msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+            raise ValueError(f"@{key}: {msg}") from None
+        return self
+
     def settings(self) -> dict[str, Any]:
         return self.model_dump()
 
@@ -174,6 +189,9 @@ def _format_errors(err: ValidationError, source: str) -> str:
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"] if p != "[key]")
         msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
+        if msg.startswith("@"):  # a nested key named by the validator: "@key: message"
+            key, msg = msg[1:].split(": ", 1)
+            loc = f"{loc}.{key}" if loc else key
         lines.append(f"{loc}: {msg}" if loc else msg)
     return f"{source}: " + "; ".join(lines)
 

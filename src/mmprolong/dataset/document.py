@@ -1,0 +1,135 @@
+"""The per-document stage of a build: segments -> generate -> verify -> dedupe -> assemble, for one document.
+
+A plain function over one document (wrapped in a picklable `DocumentJob` for the executors): it returns rows for the
+shards, the kept QA and the rejections, and never raises for a bad document (the failure becomes a rejection row).
+Its randomness comes from `random.Random(f"{seed}:{doc_id}")`, so a document gives the same rows whichever worker,
+executor or resumed run processes it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import random
+from dataclasses import dataclass, field
+
+from ..corpus.store import Document
+from ..recipe import QA_TASKS, Recipe
+from ..synth.record import QARecord
+from .assemble import OCR_FULL_QUESTION, Rejection, assemble
+from .buckets import bucket_of
+
+REJECTION_FIELDS = ("qa_id", "doc_id", "task", "segment_first", "segment_last", "question", "answer",
+                    "answer_format", "evidence_pages", "evidence_sources", "evidence", "generator", "checks_passed",
+                    "checks_failed")
+
+
+@dataclass
+class DocResult:
+    """What one document gave: rows for shards/, qa/ and rejected/."""
+
+    doc_id: str
+    samples: list[dict] = field(default_factory=list)
+    qa: list[dict] = field(default_factory=list)
+    rejected: list[dict] = field(default_factory=list)
+
+    def reject(self, reason: str, task: str, qa: QARecord | None = None) -> None:
+        row = qa.to_row() if qa is not None else {k: None for k in REJECTION_FIELDS} | {
+            "qa_id": "", "doc_id": self.doc_id, "task": task}
+        self.rejected.append(row | {"reason": reason})
+
+
+@functools.lru_cache(maxsize=4)
+def _counter(model: str, max_pixels: int | None):
+    from .. import tokens
+
+    return tokens.load(model, max_pixels=max_pixels)
+
+
+@functools.lru_cache(maxsize=4)
+def _generator(settings_json: str):
+    from ..synth import make_generator
+
+    return make_generator(json.loads(settings_json))
+
+
+def ocr_full_qa(doc: Document) -> QARecord:
+    return QARecord(doc_id=doc.doc_id, task="ocr-full", segment=(0, len(doc.pages) - 1), question=OCR_FULL_QUESTION,
+                    answer="", answer_format="String", evidence_pages=[], evidence_sources=["Text"],
+                    generator="ocr-full")
+
+
+def _candidates(doc: Document, task: str, recipe: Recipe, rng: random.Random, res: DocResult) -> list[QARecord]:
+    """QA candidates of one slot, verified and deduplicated; failures recorded in `res`."""
+    from .. import synth
+
+    if task == "ocr-full":
+        return [ocr_full_qa(doc)]
+    if task == "ocr-needle":
+        return [synth.make_ocr_needle(doc, rng)]
+    segment = synth.choose_segment(doc, rng, recipe.segment.min_pages, recipe.segment.max_pages)
+    gen = _generator(json.dumps(recipe.generator.settings(), sort_keys=True))
+    qas = gen.generate(doc, segment, task, rng)
+    if not qas:
+        res.reject(f"no-qa: the generator wrote no {task} pair for pages {segment[0] + 1}-{segment[1] + 1}", task)
+    return qas
+
+
+def process_document(doc: Document | None, slots: list, recipe: Recipe, recipe_hash: str, edges: list[int],
+                     doc_id: str = "") -> DocResult:
+    """All planned instances of one document (see the module docstring)."""
+    from .. import synth
+
+    res = DocResult(doc.doc_id if doc else doc_id)
+    if doc is None:
+        for s in slots:
+            res.reject("missing-pages: the store has no pages for this document", s.task)
+        return res
+    counter = _counter(recipe.model, recipe.max_pixels)
+    rng = random.Random(f"{recipe.seed}:{doc.doc_id}")
+    deduper = synth.Deduper()
+    for slot in slots:
+        try:
+            candidates = _candidates(doc, slot.task, recipe, rng, res)
+        except Exception as e:  # a bad document or a failed generation is data, not a crash
+            res.reject(f"generation-failed: {type(e).__name__}: {e}", slot.task)
+            continue
+        made = False
+        for qa in candidates:
+            if slot.task in QA_TASKS:
+                qa = synth.verify(qa, doc)
+                if qa.checks_failed:
+                    res.reject(f"verify: {', '.join(qa.checks_failed)}", slot.task, qa)
+                    continue
+                if deduper.seen(qa):
+                    res.reject("duplicate: same question already kept for this document", slot.task, qa)
+                    continue
+            if made:
+                res.reject("surplus: the slot already has its instance", slot.task, qa)
+                continue
+            target_fn = (lambda pages: synth.ocr_full_target(doc, pages)) if slot.task == "ocr-full" else None
+            out = assemble(qa, doc, counter, max_length=slot.max_tokens, rng=rng, page_markers=recipe.page_markers,
+                           visual_budget=recipe.visual_budget, min_page_pixels=recipe.min_page_pixels,
+                           target_fn=target_fn)
+            if isinstance(out, Rejection):
+                res.reject(out.reason, slot.task, qa)
+                continue
+            made = True
+            row = qa.to_row()
+            if slot.task == "ocr-full":
+                row |= {"answer": out.target, "evidence_pages": out.pages, "segment_first": out.pages[0],
+                        "segment_last": out.pages[-1]}
+            res.qa.append(row)
+            res.samples.append(out.to_row(bucket_of(out.n_tokens, edges), recipe_hash))
+    return res
+
+
+class DocumentJob:
+    """Picklable `fn(item)` for `mmprolong.run.map_unordered`; item = (index, doc_id, Document | None, slots)."""
+
+    def __init__(self, recipe: Recipe, recipe_hash: str, edges: list[int]):
+        self.recipe, self.recipe_hash, self.edges = recipe, recipe_hash, edges
+
+    def __call__(self, item) -> DocResult:
+        _, doc_id, doc, slots = item
+        return process_document(doc, slots, self.recipe, self.recipe_hash, self.edges, doc_id)
