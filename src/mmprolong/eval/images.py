@@ -1,0 +1,79 @@
+"""Resolve an instance's image parts to pixels at run time: store pages by (doc_id, page), needle pages as assets.
+
+Each image is resized to exactly the size the TokenCounter counted (the model's resize rule on the stored size),
+so a server or processor receives pixels that cost the counted number of tokens and does no resizing of its own.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import pyarrow.dataset as ds
+from PIL import Image
+
+from ..corpus.store import PageStore
+from ..tokens import TokenCounter
+
+
+class ImageResolver:
+    def __init__(self, store: PageStore | None, set_dir: str | Path, counter: TokenCounter,
+                 max_pixels: int | None = None, resize: bool = True, cache_docs: int = 64):
+        self.store, self.set_dir, self.counter = store, Path(set_dir), counter
+        self.max_pixels, self.resize = max_pixels, resize
+        self._cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._cache_pages = cache_docs * 64
+        self._lock = threading.Lock()
+
+    def _fetch(self, keys: list[tuple[str, int]]) -> None:
+        missing = [k for k in keys if k not in self._cache]
+        if not missing:
+            return
+        if self.store is None:
+            raise FileNotFoundError("this eval set references page-store pages: pass --store")
+        docs = sorted({d for d, _ in missing})
+        want = set(missing)
+        tbl = self.store.pages_dataset().to_table(columns=["doc_id", "page", "image"],
+                                                  filter=ds.field("doc_id").isin(docs))
+        for d, p, img in zip(tbl.column("doc_id").to_pylist(), tbl.column("page").to_pylist(),
+                             tbl.column("image").to_pylist()):
+            if (d, p) in want:
+                self._cache[(d, p)] = img
+        lost = [k for k in missing if k not in self._cache]
+        if lost:
+            raise KeyError(f"pages not in the page store {self.store.root}: {lost[:3]}")
+        while len(self._cache) > max(self._cache_pages, len(keys)):
+            self._cache.popitem(last=False)
+
+    def _raw(self, part: dict) -> bytes:
+        if "asset" in part:
+            return (self.set_dir / part["asset"]).read_bytes()
+        return self._cache[(part["doc_id"], int(part["page"]))]
+
+    def images(self, messages: list[dict]) -> list[Image.Image]:
+        """PIL images for the image parts of `messages`, in order, at the counted size."""
+        parts = list(TokenCounter.iter_images(messages))
+        with self._lock:  # the runner resolves from several threads
+            self._fetch([(p["doc_id"], int(p["page"])) for p in parts if "doc_id" in p])
+            raws = [self._raw(p) for p in parts]
+        out = []
+        for p, raw in zip(parts, raws):
+            im = Image.open(io.BytesIO(raw)).convert("RGB")
+            if (im.width, im.height) != (int(p["width"]), int(p["height"])):
+                raise ValueError(f"stored image {p.get('doc_id', p.get('asset'))}:{p.get('page', '')} is "
+                                 f"{im.width}x{im.height}, the eval set says {p['width']}x{p['height']}")
+            if self.resize:
+                g = self.counter.image_grid(im.width, im.height, p.get("max_pixels", self.max_pixels))
+                if (g.width, g.height) != im.size:
+                    im = im.resize((g.width, g.height), Image.Resampling.BICUBIC)
+            out.append(im)
+        return out
+
+
+def jpeg_data_url(im: Image.Image, quality: int = 90) -> str:
+    import base64
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=quality)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()

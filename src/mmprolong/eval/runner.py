@@ -1,0 +1,133 @@
+"""Run a backend over an eval set: predictions.jsonl, appended per answer, so a killed run resumes losslessly.
+
+On restart, instances whose last row has no error are skipped; failed ones are tried again (the last row for an
+instance wins when scoring). Rows carry everything scoring and reports need, so they never reopen the set.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from pathlib import Path
+
+from ..corpus.store import PageStore
+from ..tokens import TokenCounter
+from .instance import EvalInstance, read_instances, read_manifest
+from .images import ImageResolver
+from .prompt import PromptConfig, build_messages
+
+PREDICTIONS = "predictions.jsonl"
+RUN = "run.json"
+
+
+def read_predictions(run_dir: str | Path) -> dict[str, dict]:
+    """Last row per instance_id (a resumed run may have retried some)."""
+    p = Path(run_dir)
+    p = p / PREDICTIONS if p.is_dir() else p
+    rows: dict[str, dict] = {}
+    if p.exists():
+        with open(p) as f:
+            for line in f:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    r = json.loads(line)
+                except json.JSONDecodeError:  # a line cut by a kill: that instance is simply redone
+                    continue
+                rows[r["instance_id"]] = r
+    return rows
+
+
+def repair_tail(path: Path) -> None:
+    """Cut a torn last line (a kill during a write) so appending continues on a clean line."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with open(path, "rb+") as f:
+        f.seek(-1, 2)
+        if f.read(1) == b"\n":
+            return
+        data = f.seek(0) or f.read()
+        f.truncate(data.rfind(b"\n") + 1)
+
+
+def instance_messages(inst: EvalInstance, prompt: PromptConfig, page_text=None) -> list[dict]:
+    msgs = build_messages(inst.context, inst.question, prompt, page_text)
+    if inst.max_pixels is not None:
+        for m in msgs:
+            for p in TokenCounter.iter_images([m]):
+                p["max_pixels"] = inst.max_pixels
+    return msgs
+
+
+def run_eval(set_dir: str | Path, backend, out: str | Path, store: PageStore | None, counter: TokenCounter,
+             limit: int | None = None, lengths: list[int] | None = None, progress: bool = True) -> dict:
+    """Answer every instance of the set (or the first `limit` per length); returns counts."""
+    from rich.progress import Progress
+
+    set_dir, out = Path(set_dir), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = read_manifest(set_dir)
+    prompt = PromptConfig(**manifest.get("prompt", {}))
+    if prompt.include_page_text:
+        raise ValueError("include_page_text sets need page text at run time; not supported by `eval run` yet")
+    insts = [i for i in read_instances(set_dir) if not lengths or i.target_length in lengths]
+    if limit:
+        seen: dict[int, int] = {}
+        keep = []
+        for i in insts:
+            seen[i.target_length] = seen.get(i.target_length, 0) + 1
+            if seen[i.target_length] <= limit:
+                keep.append(i)
+        insts = keep
+    repair_tail(out / PREDICTIONS)
+    done = {k for k, r in read_predictions(out).items() if not r.get("error")}
+    todo = [i for i in insts if i.instance_id not in done]
+    (out / RUN).write_text(json.dumps({"backend": backend.name, "config": backend.describe(),
+                                       "set": str(set_dir), "set_manifest": manifest}, indent=2, default=str))
+    resolver = ImageResolver(store, set_dir, counter)
+    n_ok = n_err = 0
+
+    def answer(inst: EvalInstance) -> dict:
+        t0 = time.perf_counter()
+        row = {"instance_id": inst.instance_id, "dataset": inst.dataset, "kind": inst.kind, "task": inst.task,
+               "target_length": inst.target_length, "n_tokens": inst.n_tokens, "depth": inst.depth,
+               "question": inst.question, "answer": inst.answer, "answer_format": inst.answer_format,
+               "model": backend.name, "prediction": None, "error": ""}
+        try:
+            msgs = instance_messages(inst, prompt)
+            images = resolver.images(msgs)
+            row["prediction"] = backend.generate(msgs, images)
+        except Exception as e:  # recorded, retried on resume; never fatal for the run
+            row["error"] = f"{type(e).__name__}: {e}"[:500]
+        row["seconds"] = round(time.perf_counter() - t0, 3)
+        return row
+
+    with open(out / PREDICTIONS, "a") as f, Progress(disable=not progress) as bar:
+        task = bar.add_task(f"eval {backend.name}", total=len(todo))
+
+        def write(row: dict) -> None:
+            nonlocal n_ok, n_err
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            f.flush()
+            n_ok += not row["error"]
+            n_err += bool(row["error"])
+            bar.advance(task)
+
+        if backend.concurrency <= 1:
+            for inst in todo:
+                write(answer(inst))
+        else:
+            with ThreadPoolExecutor(backend.concurrency) as pool:
+                pending = set()
+                it = iter(todo)
+                for inst in it:
+                    pending.add(pool.submit(answer, inst))
+                    if len(pending) >= 2 * backend.concurrency:
+                        fin, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for fu in fin:
+                            write(fu.result())
+                for fu in pending:
+                    write(fu.result())
+    return {"instances": len(insts), "skipped_done": len(insts) - len(todo), "answered": n_ok, "errors": n_err}
