@@ -1,0 +1,116 @@
+"""Typed training configuration (the paper's LongPT recipe as defaults). A wrong key is an error naming the key."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(_Strict):
+    """Where the model comes from and how its context is extended."""
+
+    path: str | None = None            # a local Hugging Face folder (Qwen2.5-VL / Qwen3-VL)
+    preset: str | None = None          # random weights from a shape preset (see train.model.PRESETS)
+    rope_theta: float | None = 4e6     # mRoPE base after extension (paper: 1e6 -> 4e6); None keeps the model's
+    yarn_factor: float | None = None   # YaRN scaling instead of / besides the base change (off in the paper)
+    max_position_embeddings: int | None = None  # default: data.max_length
+    attn_implementation: str = "auto"  # auto: flash_attention_2 if installed on GPU, else flex_attention (GPU) / sdpa
+    dtype: Literal["bf16", "fp32"] = "bf16"
+    tokenizer: str | None = None       # TokenCounter name or folder; default: the model folder or the preset's family
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "ModelConfig":
+        if (self.path is None) == (self.preset is None):
+            raise ValueError("model: give exactly one of 'path' (a local HF folder) or 'preset' (random weights)")
+        return self
+
+
+class DataConfig(_Strict):
+    shards: list[str] = Field(default_factory=list)  # parquet files or folders of them (schema.SAMPLES)
+    max_length: int = 131072
+    seed: int = 0
+
+
+class OptimConfig(_Strict):
+    lr: float = 1e-5
+    min_lr: float = 1e-6
+    warmup_ratio: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.95)
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    tokens_per_step: int = 4 * 1024 * 1024   # global batch in tokens (paper: 4M = 32 x 128K)
+    total_tokens: int = 5_000_000_000        # budget (paper: 5B)
+    steps: int | None = None                 # override the derived step count
+
+
+class ParallelConfig(_Strict):
+    sp: int = 1                        # Ulysses sequence-parallel degree
+    fsdp: bool = True                  # FSDP2 full sharding whenever more than one process runs
+    cpu_offload: bool = False
+    grad_checkpointing: bool = True    # language model and vision tower
+    loss_chunk: int = 4096             # tokens per cross-entropy chunk (never the full [L, vocab] logits)
+
+
+class TrainConfig(_Strict):
+    model: ModelConfig
+    data: DataConfig = Field(default_factory=DataConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    parallel: ParallelConfig = Field(default_factory=ParallelConfig)
+    output_dir: str = "runs/longpt"
+    save_every: int = 100              # steps between checkpoints (and one at the end)
+    keep_checkpoints: int = 2
+    log_every: int = 1
+    logger: Literal["jsonl", "tensorboard"] = "jsonl"  # jsonl always written; tensorboard in addition if chosen
+    seed: int = 0
+    export: bool = True                # write a Hugging Face folder at the end
+
+    def sequences_per_step(self) -> int:
+        return max(1, self.optim.tokens_per_step // self.data.max_length)
+
+    def total_steps(self) -> int:
+        if self.optim.steps is not None:
+            return self.optim.steps
+        return max(1, math.ceil(self.optim.total_tokens / self.optim.tokens_per_step))
+
+
+def _format_error(e: ValidationError) -> str:
+    parts = []
+    for err in e.errors():
+        loc = ".".join(str(x) for x in err["loc"]) or "config"
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        parts.append(f"{loc}: {msg}")
+    return "; ".join(parts)
+
+
+def parse_config(data: dict) -> TrainConfig:
+    """Validate a dict into a TrainConfig; errors name the offending key (ValueError)."""
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as e:
+        raise ValueError(f"bad training config: {_format_error(e)}") from None
+
+
+def load_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
+    """Read a YAML config; `overrides` is a nested dict merged on top (e.g. from CLI flags)."""
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"config not found: {p}")
+    data = yaml.safe_load(p.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{p}: a training config must be a mapping")
+    return parse_config(merge(data, overrides or {}))
+
+
+def merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out

@@ -1,0 +1,130 @@
+"""Model loading with transformers' own classes, random-weight shape presets, and the recipe's context extension.
+
+Context extension only rewrites config values that transformers (and vLLM) read themselves
+(`rope_parameters.rope_theta`, `rope_type`/`factor` for YaRN, `max_position_embeddings`), so a saved model loads
+as it is, with no custom code.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import torch
+from transformers import AutoConfig, AutoModelForImageTextToText, PretrainedConfig, PreTrainedModel
+
+# Shapes of the released models (random weights; for tests, benchmarks and plans).
+_Q25_VISION_7B = dict(depth=32, hidden_size=1280, num_heads=16, intermediate_size=3420, out_hidden_size=3584,
+                      fullatt_block_indexes=[7, 15, 23, 31], window_size=112, patch_size=14, spatial_merge_size=2,
+                      temporal_patch_size=2)
+PRESETS: dict[str, dict] = {
+    "tiny-qwen2.5-vl": dict(
+        model_type="qwen2_5_vl", image_token_id=151655, video_token_id=151656, vision_start_token_id=151652,
+        vision_end_token_id=151653,
+        text_config=dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                         intermediate_size=128, vocab_size=151936, max_position_embeddings=32768,
+                         rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [2, 3, 3]}),
+        vision_config=dict(depth=2, hidden_size=32, num_heads=2, intermediate_size=64, out_hidden_size=64,
+                           fullatt_block_indexes=[1], window_size=112, patch_size=14, spatial_merge_size=2,
+                           temporal_patch_size=2),
+    ),
+    "qwen2.5-vl-7b": dict(
+        model_type="qwen2_5_vl", image_token_id=151655, video_token_id=151656, vision_start_token_id=151652,
+        vision_end_token_id=151653,
+        text_config=dict(hidden_size=3584, num_hidden_layers=28, num_attention_heads=28, num_key_value_heads=4,
+                         intermediate_size=18944, vocab_size=152064, max_position_embeddings=128000,
+                         rms_norm_eps=1e-6,
+                         rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 24, 24]}),
+        vision_config=_Q25_VISION_7B,
+    ),
+    "qwen2.5-vl-3b": dict(
+        model_type="qwen2_5_vl", image_token_id=151655, video_token_id=151656, vision_start_token_id=151652,
+        vision_end_token_id=151653, tie_word_embeddings=True,
+        text_config=dict(hidden_size=2048, num_hidden_layers=36, num_attention_heads=16, num_key_value_heads=2,
+                         intermediate_size=11008, vocab_size=151936, max_position_embeddings=128000,
+                         rms_norm_eps=1e-6,
+                         rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 24, 24]}),
+        vision_config={**_Q25_VISION_7B, "out_hidden_size": 2048},
+    ),
+    "qwen3-vl-8b": dict(
+        model_type="qwen3_vl", image_token_id=151655, video_token_id=151656, vision_start_token_id=151652,
+        vision_end_token_id=151653,
+        text_config=dict(hidden_size=4096, num_hidden_layers=36, num_attention_heads=32, num_key_value_heads=8,
+                         head_dim=128, intermediate_size=12288, vocab_size=151936, max_position_embeddings=262144,
+                         rope_parameters={"rope_type": "default", "rope_theta": 5e6, "mrope_section": [24, 20, 20],
+                                          "mrope_interleaved": True}),
+        vision_config=dict(depth=27, hidden_size=1152, num_heads=16, intermediate_size=4304, out_hidden_size=4096,
+                           patch_size=16, spatial_merge_size=2, temporal_patch_size=2,
+                           deepstack_visual_indexes=[8, 16, 24]),
+    ),
+}
+
+
+def preset_config(name: str) -> PretrainedConfig:
+    if name not in PRESETS:
+        raise ValueError(f"unknown model preset {name!r}; known: {sorted(PRESETS)}")
+    kw = copy.deepcopy(PRESETS[name])
+    return AutoConfig.for_model(kw.pop("model_type"), **kw)
+
+
+def ntk_base(base: float, t: float, head_dim: int) -> float:
+    """Dynamic-NTK rule for stretching the context t times: base * t^(d/(d-2)) (1e6, t=4, d=128 -> ~4.09e6)."""
+    if head_dim <= 2:
+        raise ValueError(f"head_dim must be > 2, got {head_dim}")
+    return float(base) * float(t) ** (head_dim / (head_dim - 2))
+
+
+def head_dim(text_config: PretrainedConfig) -> int:
+    return getattr(text_config, "head_dim", None) or text_config.hidden_size // text_config.num_attention_heads
+
+
+def extend_context(config: PretrainedConfig, max_length: int, rope_theta: float | None = None,
+                   yarn_factor: float | None = None) -> PretrainedConfig:
+    """Set the mRoPE base (sections unchanged), optional YaRN, and max_position_embeddings in place; returns config."""
+    tc = config.get_text_config()
+    rp = dict(tc.rope_parameters or {})
+    old_max = int(getattr(tc, "max_position_embeddings", max_length))
+    if rope_theta is not None:
+        if rope_theta <= 0:
+            raise ValueError(f"model.rope_theta must be positive, got {rope_theta}")
+        rp["rope_theta"] = float(rope_theta)
+    if yarn_factor is not None:
+        if yarn_factor <= 1:
+            raise ValueError(f"model.yarn_factor must be > 1, got {yarn_factor}")
+        rp.update(rope_type="yarn", factor=float(yarn_factor), original_max_position_embeddings=old_max)
+    tc.rope_parameters = rp
+    tc.max_position_embeddings = max(int(max_length), old_max if yarn_factor is None else int(old_max * yarn_factor))
+    return config
+
+
+def build_model(config: PretrainedConfig, dtype: torch.dtype = torch.float32,
+                attn_implementation: str = "sdpa", device: str | torch.device = "cpu") -> PreTrainedModel:
+    """A model with random weights from a config, through transformers' auto class (no forked modeling code)."""
+    with torch.device(device):
+        return AutoModelForImageTextToText.from_config(config, dtype=dtype, attn_implementation=attn_implementation)
+
+
+def load_model(path: str | Path, dtype: torch.dtype, attn_implementation: str, max_length: int,
+               rope_theta: float | None, yarn_factor: float | None) -> PreTrainedModel:
+    """A local Hugging Face folder, loaded with its own class, its config extended before the weights load."""
+    p = Path(path)
+    if not (p / "config.json").exists():
+        raise FileNotFoundError(f"model folder has no config.json: {p}")
+    config = AutoConfig.from_pretrained(p)
+    extend_context(config, max_length, rope_theta, yarn_factor)
+    return AutoModelForImageTextToText.from_pretrained(p, config=config, dtype=dtype,
+                                                       attn_implementation=attn_implementation)
+
+
+def resolve_attn(requested: str, device: torch.device) -> str:
+    """`auto`: varlen flash attention when installed on GPU, else PyTorch's flex attention there; sdpa on CPU."""
+    if requested != "auto":
+        return requested
+    if device.type != "cuda":
+        return "sdpa"
+    try:
+        import flash_attn  # noqa: F401
+
+        return "flash_attention_2"
+    except ImportError:
+        return "flex_attention"

@@ -1,0 +1,98 @@
+"""Ulysses sequence parallelism, plugged into transformers through its attention-interface registry.
+
+Each sequence-parallel rank holds 1/sp of the packed sequence. Before attention, an all-to-all turns
+[B, H, L/sp, D] into [B, H/sp, L, D] (all tokens, a slice of the heads); the model's own attention function
+(sdpa, flash, flex; chosen as `inner`) runs on the full sequence with the full packed mask; a second all-to-all
+brings the output back. Queries, keys and values are rotated (mRoPE) before, with each token's own positions, so
+nothing else in the model changes. Collectives are PyTorch's (autograd-aware functional all_to_all_single; NCCL
+on GPU, gloo on CPU).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch.distributed._functional_collectives import all_to_all_single_autograd
+from transformers import AttentionInterface
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+ATTN_NAME = "mmprolong_ulysses"
+
+
+def check_degree(sp: int, n_heads: int, n_kv_heads: int) -> None:
+    """The degree must split the query heads evenly and either split or evenly replicate the KV heads."""
+    if sp < 1:
+        raise ValueError(f"parallel.sp must be >= 1, got {sp}")
+    if sp == 1:
+        return
+    if n_heads % sp:
+        ok = [d for d in range(1, n_heads + 1) if n_heads % d == 0 and (n_kv_heads % d == 0 or d % n_kv_heads == 0)]
+        raise ValueError(f"parallel.sp={sp} does not divide the {n_heads} query heads; valid degrees for "
+                         f"{n_heads} query / {n_kv_heads} KV heads: {ok}")
+    if n_kv_heads % sp and sp % n_kv_heads:
+        ok = [d for d in range(1, n_heads + 1) if n_heads % d == 0 and (n_kv_heads % d == 0 or d % n_kv_heads == 0)]
+        raise ValueError(f"parallel.sp={sp} neither divides nor is a multiple of the {n_kv_heads} KV heads; valid "
+                         f"degrees for {n_heads} query / {n_kv_heads} KV heads: {ok}")
+
+
+@dataclass
+class UlyssesContext:
+    """Passed to the attention function through the model's forward kwargs (key `ulysses`)."""
+
+    group: dist.ProcessGroup
+    degree: int
+    inner: str                      # attention implementation run on the full sequence
+    position_ids: torch.Tensor      # [1, L] text positions of the full packed sequence (flash varlen reads them)
+
+
+def _a2a(x: torch.Tensor, group) -> torch.Tensor:
+    out = all_to_all_single_autograd(x.contiguous(), None, None, group)
+    return out.wait() if hasattr(out, "wait") else out
+
+
+def seq_to_heads(x: torch.Tensor, sp: int, group) -> torch.Tensor:
+    """[B, H, L/sp, D] sequence shard -> [B, H/sp, L, D] head shard."""
+    b, h, ls, d = x.shape
+    x = x.reshape(b, sp, h // sp, ls, d).permute(1, 0, 2, 3, 4)          # [sp(dest), B, h, Ls, D]
+    y = _a2a(x, group)                                                   # [sp(src = sequence chunk), B, h, Ls, D]
+    return y.permute(1, 2, 0, 3, 4).reshape(b, h // sp, sp * ls, d)
+
+
+def heads_to_seq(x: torch.Tensor, sp: int, group) -> torch.Tensor:
+    """[B, L, H/sp, D] head shard (attention output layout) -> [B, L/sp, H, D] sequence shard."""
+    b, l, h, d = x.shape
+    x = x.reshape(b, sp, l // sp, h, d).permute(1, 0, 2, 3, 4)           # [sp(dest = sequence chunk), B, Ls, h, D]
+    y = _a2a(x, group)                                                   # [sp(src = head chunk), B, Ls, h, D]
+    return y.permute(1, 2, 0, 3, 4).reshape(b, l // sp, sp * h, d)
+
+
+class _GroupsProxy:
+    """The attention module as the inner function sees it, with the local query/KV head ratio."""
+
+    def __init__(self, module, groups: int):
+        self._m = module
+        self.num_key_value_groups = groups
+
+    def __getattr__(self, name):
+        return getattr(self._m, name)
+
+
+def ulysses_attention(module, query, key, value, attention_mask, **kwargs):
+    ctx: UlyssesContext | None = kwargs.pop("ulysses", None)
+    if ctx is None:
+        raise RuntimeError(f"attention '{ATTN_NAME}' needs the `ulysses` forward kwarg (use mmprolong.train.lm.LongLM)")
+    sp, group = ctx.degree, ctx.group
+    if key.shape[1] < sp:  # fewer KV heads than ranks: replicate so that each rank holds its group's KV head
+        rep = sp // key.shape[1]
+        key, value = key.repeat_interleave(rep, dim=1), value.repeat_interleave(rep, dim=1)
+    q, k, v = (seq_to_heads(t, sp, group) for t in (query, key, value))
+    kwargs["position_ids"] = ctx.position_ids
+    inner = ALL_ATTENTION_FUNCTIONS[ctx.inner]
+    out, _ = inner(_GroupsProxy(module, q.shape[1] // k.shape[1]), q, k, v, attention_mask, **kwargs)
+    return heads_to_seq(out, sp, group), None
+
+
+def register() -> None:
+    AttentionInterface.register(ATTN_NAME, ulysses_attention)
