@@ -1,0 +1,43 @@
+"""Generator configuration (typed; an unknown or mistyped key is an error naming the key) and the factory."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class GeneratorConfig(BaseModel):
+    """How QA pairs are written. `rules` is offline and deterministic; `openai` calls a teacher VLM.
+
+    The API key is never stored here: `api_key_env` names the environment variable that holds it.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["rules", "openai"] = "rules"
+    model: str = ""
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = Field(8, ge=1, le=1024)
+    timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(4, ge=0, le=20)        # transport retries (429 / 5xx / timeouts), exponential backoff
+    json_retries: int = Field(2, ge=0, le=10)       # extra requests when the reply is not the JSON asked for
+    cache_dir: str | None = None
+    prompt_version: str | None = None               # None: the shipped prompts.PROMPT_VERSION
+    send_text: bool = False                         # also send each page's text layer next to its image
+    temperature: float = Field(0.2, ge=0, le=2)
+    max_tokens: int = Field(1024, ge=16)
+    json_mode: bool = True                          # ask for response_format={"type": "json_object"}
+    extra: dict[str, Any] = Field(default_factory=dict)  # passed as extra_body to the chat request
+
+
+def make_generator(cfg: GeneratorConfig | dict):
+    """A generator with `.generate(doc, segment, task, rng)` and `.generate_many(items)`."""
+    if isinstance(cfg, dict):
+        cfg = GeneratorConfig(**cfg)
+    if cfg.kind == "rules":
+        from .rules import RulesGenerator
+        return RulesGenerator(cfg)
+    from .openai_gen import OpenAIGenerator
+    return OpenAIGenerator(cfg)

@@ -1,0 +1,209 @@
+"""The offline `rules` generator: questions from facts found in the segment's text layer, deterministic given rng.
+
+extract-single asks for one fact; extract-multi for two facts on two pages (one page when only one has facts);
+reasoning combines two numbers (difference / sum / ratio / comparison) or counts table rows, and writes its operands
+into the evidence description as a `calc:` line so verification can recompute the answer.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+
+from ..corpus.store import Document
+from .base import Generator
+from .calc import calc_line
+from .config import GeneratorConfig
+from .facts import Fact, page_facts
+from .record import QARecord
+from .tasks import check_task, unique_sections
+from .text import fmt_number, norm
+
+_WEIGHT = {"number": 4, "name": 2, "date": 1, "heading": 1, "year": 0.5}
+
+
+def segment_facts(doc: Document, segment: tuple[int, int]) -> list[Fact]:
+    first, last = segment
+    heads: dict[int, list[str]] = {}
+    for s in doc.sections:
+        heads.setdefault(int(s["first_page"]), []).append(str(s.get("heading") or ""))
+    out: list[Fact] = []
+    for p in doc.pages:
+        pg = int(p["page"])
+        if first <= pg <= last:
+            out += page_facts(p.get("text") or "", pg, heads.get(pg, []))
+    return out
+
+
+def _cap(s: str) -> str:
+    return s[:1].upper() + s[1:]
+
+
+def _desc(f: Fact) -> str:
+    return f.desc if f.anchored else f"{f.desc} (page {f.page + 1})"
+
+
+def _pick(facts: list[Fact], rng: random.Random) -> Fact:
+    return rng.choices(facts, weights=[_WEIGHT.get(f.kind, 1) for f in facts], k=1)[0]
+
+
+class RulesGenerator(Generator):
+    name = "rules"
+
+    def __init__(self, cfg: GeneratorConfig | None = None):
+        self.cfg = cfg or GeneratorConfig()
+
+    def generate(self, doc: Document, segment: tuple[int, int], task: str, rng: random.Random) -> list[QARecord]:
+        check_task(task)
+        facts = segment_facts(doc, segment)
+        if not facts:
+            return []
+        make = {"extract-single": self._single, "extract-multi": self._multi, "reasoning": self._reasoning}[task]
+        qa = make(doc, segment, facts, rng)
+        return [qa] if qa else []
+
+    def _record(self, doc, segment, task, q, answer, fmt, facts: list[Fact], evidence: str = "") -> QARecord:
+        pages = sorted({f.page for f in facts})
+        sources = sorted({f.source for f in facts})
+        ev = " ".join(f"Page {f.page + 1}: \"{f.span}\"." for f in facts)
+        return QARecord(doc_id=doc.doc_id, task=task, segment=tuple(segment), question=q, answer=answer,
+                        answer_format=fmt, evidence_pages=pages, evidence_sources=sources,
+                        evidence=(ev + (" " + evidence if evidence else "")).strip(), generator=self.name)
+
+    # -- extract-single ---------------------------------------------------------------------------------------
+    def _single(self, doc, segment, facts, rng) -> QARecord:
+        f = _pick(facts, rng)
+        return self._record(doc, segment, "extract-single", self._anchored(f, doc, segment, facts, rng),
+                            f.answer, f.fmt, [f])
+
+    def _anchored(self, f: Fact, doc: Document, segment, facts: list[Fact], rng: random.Random) -> str:
+        if f.anchored:
+            return _cap(f.ask)
+        page = f.page + 1
+        choice = rng.random()
+        if choice < 0.3:
+            secs = [s for s in unique_sections(doc) if s.first <= f.page <= s.last
+                    and segment[0] <= s.first and s.last <= segment[1] and s.last > s.first]
+            if secs and self._unique(f, facts, secs[-1].first, secs[-1].last):
+                return f'In the section "{secs[-1].heading}", {f.ask}'
+        elif choice < 0.5:
+            size = rng.randint(2, 6)
+            a = max(segment[0], min(f.page - rng.randint(0, size - 1), segment[1] - size + 1))
+            b = min(segment[1], a + size - 1)
+            if b > a and self._unique(f, facts, a, b):
+                return f"On pages {a + 1}-{b + 1}, {f.ask}"
+        return f"{rng.choice(['According to', 'On'])} page {page}, {f.ask}"
+
+    @staticmethod
+    def _unique(f: Fact, facts: list[Fact], a: int, b: int) -> bool:
+        return sum(1 for g in facts if a <= g.page <= b and norm(g.ask) == norm(f.ask)) == 1
+
+    # -- extract-multi ----------------------------------------------------------------------------------------
+    def _multi(self, doc, segment, facts, rng) -> QARecord | None:
+        pair = _pair(facts, rng, numeric=False)
+        if pair is None:
+            return None
+        f1, f2 = pair
+        q = (f"What are {_desc(f1)} and {_desc(f2)}? "
+             f"Answer with a list of the two values, in that order.")
+        return self._record(doc, segment, "extract-multi", q, json.dumps([f1.answer, f2.answer], ensure_ascii=False),
+                            "List", [f1, f2])
+
+    # -- reasoning --------------------------------------------------------------------------------------------
+    def _reasoning(self, doc, segment, facts, rng) -> QARecord | None:
+        nums = [f for f in facts if f.numeric]
+        ops = []
+        tables = _count_tables(nums)
+        if tables:
+            ops.append("count")
+        pair = _pair(nums, rng, numeric=True)
+        if pair:
+            ops += ["difference", "sum", "ratio", "compare"]
+        if not ops:
+            return None
+        op = rng.choice(ops)
+        if op == "count":
+            return self._count(doc, segment, tables[rng.randrange(len(tables))], rng)
+        f1, f2 = pair
+        d1, d2 = _desc(f1), _desc(f2)
+        l1, l2 = _label(f1), _label(f2)
+        v1, v2 = f1.value, f2.value
+        integral = f1.fmt == f2.fmt == "Integer"
+        if op == "ratio" and v2 == 0 or op == "compare" and v1 == v2:
+            op = "difference"
+        if op == "difference":
+            q, ans, fmt = f"What is {d1} minus {d2}?", fmt_number(v1 - v2), "Integer" if integral else "Float"
+        elif op == "sum":
+            q, ans, fmt = f"What is the sum of {d1} and {d2}?", fmt_number(v1 + v2), "Integer" if integral else "Float"
+        elif op == "ratio":
+            q, ans, fmt = (f"What is the ratio of {d1} to {d2}? Round to two decimal places.",
+                           fmt_number(round(v1 / v2, 2)), "Float")
+        else:
+            hi = rng.random() < 0.5
+            word = "higher" if hi else "lower"
+            if f1.label and f2.label and norm(f1.label) != norm(f2.label) and f1.key == f2.key:
+                col = f1.key.split(":", 1)[1]
+                q = (f"Which has the {word} {col} value: {f1.label} (page {f1.page + 1}) or "
+                     f"{f2.label} (page {f2.page + 1})? Answer with the row name.")
+                op = "argmax" if hi else "argmin"
+                l1, l2 = f1.label, f2.label
+                ans = (f1 if (v1 > v2) == hi else f2).label
+                fmt = "String"
+            else:
+                q = f"Which is {word}: {d1} or {d2}? Answer with that value."
+                op = "max" if hi else "min"
+                ans, fmt = (f1 if (v1 > v2) == hi else f2).answer, (f1 if (v1 > v2) == hi else f2).fmt
+        ev = calc_line(op, [(l1, v1), (l2, v2)])
+        return self._record(doc, segment, "reasoning", q, ans, fmt, [f1, f2], ev)
+
+    def _count(self, doc, segment, rows: list[Fact], rng) -> QARecord:
+        values = sorted({r.value for r in rows})
+        thr = values[rng.randrange(len(values) - 1)] if len(values) > 1 else values[0]
+        n = sum(1 for r in rows if r.value > thr)
+        col = rows[0].key.split(":", 1)[1]
+        where = re.search(r"according to (.*?), what is", rows[0].ask).group(1)
+        q = f"{_cap(where)}: how many rows have a {col} value greater than {fmt_number(thr)}?"
+        ev = calc_line("count_gt", [(_label(r), r.value) for r in rows], param=thr)
+        return self._record(doc, segment, "reasoning", q, str(n), "Integer", rows, ev)
+
+
+def _label(f: Fact) -> str:
+    if f.label:
+        return f"{f.label} {f.key.split(':', 1)[1]}"
+    return f"page {f.page + 1} value"
+
+
+def _count_tables(nums: list[Fact]) -> list[list[Fact]]:
+    groups: dict[tuple[str, str], list[Fact]] = {}
+    for f in nums:
+        if f.table:
+            groups.setdefault((f.table, f.key), []).append(f)
+    return [g for _, g in sorted(groups.items()) if len(g) >= 3]
+
+
+def _pair(facts: list[Fact], rng: random.Random, numeric: bool) -> tuple[Fact, Fact] | None:
+    """Two facts, best tier first: different pages + same specific key, different pages, same page + same key."""
+    if len(facts) < 2:
+        return None
+    specific = [f for f in facts if f.key and not f.key.startswith("cloze:")]
+    by_key: dict[str, list[Fact]] = {}
+    for f in specific:
+        by_key.setdefault(f.key, []).append(f)
+    same_key = [(a, b) for g in by_key.values() for a in g for b in g if a.page < b.page and a.answer != b.answer]
+    if same_key:
+        return same_key[rng.randrange(len(same_key))]
+    pages = sorted({f.page for f in facts})
+    if len(pages) >= 2:
+        for _ in range(8):
+            pa, pb = sorted(rng.sample(pages, 2))
+            a, b = rng.choice([f for f in facts if f.page == pa]), rng.choice([f for f in facts if f.page == pb])
+            if a.answer != b.answer:
+                return a, b
+    same_page = [(a, b) for g in by_key.values() for i, a in enumerate(g) for b in g[i + 1:] if a.answer != b.answer]
+    if same_page:
+        return same_page[rng.randrange(len(same_page))]
+    if not numeric:
+        i, j = sorted(rng.sample(range(len(facts)), 2))
+        return facts[i], facts[j]
+    return None
