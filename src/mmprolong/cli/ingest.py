@@ -1,0 +1,55 @@
+"""`mmprolong ingest INPUT... --out STORE`: PDFs -> page store (parses and wires; the work is corpus.ingest)."""
+
+from __future__ import annotations
+
+from ..run import EXECUTORS
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "ingest", help="render PDFs into a page store (JPEG pages, text layer, sections)",
+        description="Render PDFs into a page store: STORE/docs, STORE/pages (Parquet) and STORE/manifest.json. "
+                    "Unreadable files are recorded with their failure kind and skipped. A killed run resumes: "
+                    "run the same command again.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="PDF files, folders (searched recursively for *.pdf), globs, or .txt/.lst files listing "
+                        "one path per line")
+    p.add_argument("--out", required=True, metavar="STORE", help="page store folder (created or resumed)")
+    p.add_argument("--dpi", type=int, default=144, help="render resolution (default %(default)s, as in the paper)")
+    p.add_argument("--jpeg-quality", type=int, default=90, help="JPEG quality of the stored page images (default %(default)s)")
+    p.add_argument("--min-pages", type=int, default=1,
+                   help="record shorter documents as too_few_pages (default %(default)s; the paper's pool: 20)")
+    p.add_argument("--max-pages", type=int, default=None,
+                   help="record longer documents as too_many_pages (the paper's pool: 200; default: no limit)")
+    p.add_argument("--exclude", action="append", default=[], metavar="FILE",
+                   help="decontamination list: lines of SHA-256 hashes or PDF paths (e.g. the eval documents); "
+                        "matching documents are recorded as excluded and never rendered (repeatable)")
+    p.add_argument("--sections", choices=("auto", "outline", "heuristic", "none"), default="auto",
+                   help="where section starts come from (default %(default)s: the PDF outline when present, else headings)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--executor", choices=EXECUTORS, default="local", help="local process pool or Ray (default %(default)s)")
+    p.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
+                   help="per-document limit; a slower document is recorded as timeout (default %(default)s)")
+    p.add_argument("--max-tasks-per-worker", type=int, default=50,
+                   help="replace a worker process after this many documents, bounding memory (default %(default)s)")
+    p.add_argument("--flush-pages", type=int, default=256,
+                   help="pages buffered before a part file is written, bounding memory (default %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from rich.console import Console
+
+    from ..corpus.ingest import IngestConfig, ingest, summary_table
+
+    cfg = IngestConfig(dpi=args.dpi, jpeg_quality=args.jpeg_quality, min_pages=args.min_pages,
+                       max_pages=args.max_pages, exclude=args.exclude, sections=args.sections,
+                       executor=args.executor, workers=args.workers, timeout_s=args.timeout,
+                       max_tasks_per_worker=args.max_tasks_per_worker, flush_pages=args.flush_pages,
+                       progress=not args.quiet)
+    console = Console(stderr=True)
+    summary = ingest(args.inputs, args.out, cfg, console=console)
+    if not args.quiet:
+        console.print(summary_table(summary))
+    return 0

@@ -1,0 +1,261 @@
+"""PDFs -> page store. `ingest_document` is the per-document stage (a plain function, run in worker processes);
+`ingest` expands the inputs, hashes and filters them in input order, maps the stage with `mmprolong.run`, and
+streams results into the store (see `writer` for why a killed run resumes exactly).
+
+Decisions that must not depend on which worker finishes first are taken in the parent, in input order: a file
+whose bytes were seen before is recorded "duplicate" of the first, an excluded hash is recorded "excluded"; neither
+is ever rendered. Every other outcome (ok, too_few_pages, encrypted, timeout, ...) is one docs row; failure is data.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .. import __version__
+from ..run import EXECUTORS, Failure, default_workers, map_unordered
+from .filters import load_exclusions, page_count_status, sha256_file
+from .inputs import expand_inputs
+from .pdf import PdfError, metadata_title, open_pdf, render_pages
+from .sections import first_heading, heuristic_sections, outline_sections
+from .writer import StoreWriter
+
+SECTION_MODES = ("auto", "outline", "heuristic", "none")
+RENDER_KEYS = ("dpi", "jpeg_quality")   # a store holds one rendering; resuming with others is refused
+
+
+@dataclass
+class IngestConfig:
+    """Settings of one ingest run. `min_pages`/`max_pages`: the paper keeps 20-200 page documents."""
+
+    dpi: int = 144
+    jpeg_quality: int = 90
+    min_pages: int = 1
+    max_pages: int | None = None
+    exclude: list[str] = field(default_factory=list)   # exclusion files (hashes or PDF paths, one a line)
+    sections: str = "auto"                             # auto: outline when present, else heuristic
+    executor: str = "local"
+    workers: int | None = None                         # None: all cores
+    timeout_s: float = 300.0                           # per document
+    max_tasks_per_worker: int = 50                     # recycle workers (bounded memory if pdfium leaks)
+    flush_pages: int = 256                             # pages buffered before a part file is written
+    progress: bool = True
+
+    def __post_init__(self):
+        checks = {
+            "dpi": 18 <= self.dpi <= 600,
+            "jpeg_quality": 1 <= self.jpeg_quality <= 100,
+            "min_pages": self.min_pages >= 1,
+            "max_pages": self.max_pages is None or self.max_pages >= self.min_pages,
+            "sections": self.sections in SECTION_MODES,
+            "executor": self.executor in EXECUTORS,
+            "workers": self.workers is None or self.workers >= 1,
+            "timeout_s": self.timeout_s > 0,
+            "max_tasks_per_worker": self.max_tasks_per_worker >= 1,
+            "flush_pages": self.flush_pages >= 1,
+        }
+        for key, ok in checks.items():
+            if not ok:
+                raise ValueError(f"{key}: invalid value {getattr(self, key)!r}")
+        self.exclude = [str(p) for p in self.exclude]
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "IngestConfig":
+        known = {f.name for f in fields(cls)}
+        for key in d:
+            if key not in known:
+                raise ValueError(f"{key}: unknown ingest setting; known: {', '.join(sorted(known))}")
+        return cls(**d)
+
+
+@dataclass
+class DocTask:
+    source: str
+    doc_id: str
+    file_bytes: int
+    config: IngestConfig
+
+
+@dataclass
+class DocResult:
+    doc: dict           # schema.DOCS row
+    pages: list[dict]   # schema.PAGES rows, in page order (empty unless status is "ok")
+
+
+@dataclass
+class IngestSummary:
+    store: str
+    counts: dict[str, int]          # this run, by status
+    pages: int                      # pages written by this run
+    skipped: int                    # inputs already in the store (resumed run)
+    seconds: float
+    store_documents: int = 0
+    store_pages: int = 0
+
+    @property
+    def pages_per_s(self) -> float:
+        return self.pages / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def failed(self) -> dict[str, int]:
+        return {k: v for k, v in self.counts.items() if k != "ok"}
+
+
+def doc_row(source: str, status: str, *, doc_id: str = "", error: str = "", n_pages: int = 0, title: str = "",
+            sections: list[dict] | None = None, sections_from: str = "none", file_bytes: int = 0, dpi: int = 0,
+            seconds: float = 0.0) -> dict:
+    return {"doc_id": doc_id, "source": source, "n_pages": n_pages, "title": title, "sections": sections or [],
+            "sections_from": sections_from, "status": status, "error": error, "file_bytes": file_bytes,
+            "dpi": dpi, "seconds": seconds}
+
+
+def _choose_sections(mode: str, outline: list[dict], heads) -> tuple[list[dict], str]:
+    if mode in ("auto", "outline") and outline:
+        return outline, "outline"
+    if mode in ("auto", "heuristic"):
+        found = heuristic_sections(heads)
+        if found:
+            return found, "heuristic"
+    return [], "none"
+
+
+def ingest_document(task: DocTask) -> DocResult:
+    """Render one PDF into a docs row and its page rows; unreadable or filtered files give a failure row."""
+    cfg, t0 = task.config, time.perf_counter()
+    common = {"doc_id": task.doc_id, "file_bytes": task.file_bytes, "dpi": cfg.dpi}
+    try:
+        pdf = open_pdf(task.source)
+    except PdfError as e:
+        return DocResult(doc_row(task.source, e.kind, error=str(e), seconds=time.perf_counter() - t0, **common), [])
+    try:
+        n = len(pdf)
+        bad = page_count_status(n, cfg.min_pages, cfg.max_pages)
+        if bad:
+            return DocResult(doc_row(task.source, bad[0], error=bad[1], n_pages=n,
+                                     seconds=time.perf_counter() - t0, **common), [])
+        title = metadata_title(pdf)
+        outline = outline_sections(pdf) if cfg.sections in ("auto", "outline") else []
+        pages, heads = [], []
+        for rendered in render_pages(pdf, cfg.dpi, cfg.jpeg_quality):
+            rendered.row["doc_id"] = task.doc_id
+            pages.append(rendered.row)
+            heads.append(rendered.headings)
+    except PdfError as e:
+        return DocResult(doc_row(task.source, e.kind, error=str(e), n_pages=len(pdf),
+                                 seconds=time.perf_counter() - t0, **common), [])
+    finally:
+        pdf.close()
+    sections, sections_from = _choose_sections(cfg.sections, outline, heads)
+    title = title or first_heading(heads) or (sections[0]["heading"] if sections else "")
+    return DocResult(doc_row(task.source, "ok", n_pages=n, title=title, sections=sections,
+                             sections_from=sections_from, seconds=time.perf_counter() - t0, **common), pages)
+
+
+def versions() -> dict:
+    import PIL
+    import pyarrow
+    import pypdfium2
+
+    return {"mmprolong": __version__, "pypdfium2": str(pypdfium2.version.PYPDFIUM_INFO),
+            "pdfium": str(pypdfium2.version.PDFIUM_INFO), "pillow": PIL.__version__, "pyarrow": pyarrow.__version__}
+
+
+def _settings(cfg: IngestConfig, excluded: set[str]) -> dict:
+    s = {k: v for k, v in asdict(cfg).items() if k not in ("progress", "workers", "executor", "flush_pages")}
+    s["excluded_hashes"] = len(excluded)
+    return s
+
+
+def ingest(inputs: list[str], out: str | Path, config: IngestConfig | None = None,
+           console: Console | None = None) -> IngestSummary:
+    """Ingest PDFs into the page store at `out`, resuming a store that a killed run left behind."""
+    cfg = config or IngestConfig()
+    t0 = time.monotonic()
+    paths = expand_inputs(list(inputs))
+    excluded = load_exclusions(cfg.exclude)
+    writer = StoreWriter(out, flush_pages=cfg.flush_pages)
+    previous = writer.read_manifest().get("settings", {})
+    for key in RENDER_KEYS:
+        if key in previous and previous[key] != getattr(cfg, key):
+            raise ValueError(f"{key}: the store at {out} was made with {key}={previous[key]}, not "
+                             f"{getattr(cfg, key)}; use the same value or another --out")
+    settings = _settings(cfg, excluded)
+    writer.write_manifest(settings, versions(), complete=False)
+
+    done = writer.committed_docs()
+    done_sources = set(done.column("source").to_pylist())
+    known = {d: s for d, s, st in zip(done.column("doc_id").to_pylist(), done.column("source").to_pylist(),
+                                     done.column("status").to_pylist()) if d and st not in ("duplicate", "excluded")}
+    todo = [p for p in paths if p not in done_sources]
+    counts: dict[str, int] = {}
+    n_pages = 0
+    console = console or Console(stderr=True)
+    progress = Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TextColumn("docs"),
+                        TextColumn("{task.fields[pages]:,} pages"), TextColumn("{task.fields[rate]:.1f} pages/s"),
+                        TimeElapsedColumn(), console=console, disable=not cfg.progress)
+    bar = progress.add_task("ingest", total=len(todo), pages=0, rate=0.0)
+
+    def record(doc: dict, pages: list[dict]) -> None:
+        nonlocal n_pages
+        writer.add(doc, pages)
+        counts[doc["status"]] = counts.get(doc["status"], 0) + 1
+        n_pages += len(pages)
+        progress.update(bar, advance=1, pages=n_pages, rate=n_pages / max(time.monotonic() - t0, 1e-9))
+
+    def tasks():
+        """Hash and filter in input order, in the parent (deterministic); yield only what must be rendered."""
+        for path in todo:
+            try:
+                size = os.path.getsize(path)
+                sha = sha256_file(path)
+            except OSError as e:
+                record(doc_row(path, "error", error=f"cannot read: {e}"), [])
+                continue
+            if sha in excluded:
+                record(doc_row(path, "excluded", doc_id=sha, file_bytes=size,
+                               error="SHA-256 on the exclusion list"), [])
+            elif sha in known:
+                record(doc_row(path, "duplicate", doc_id=sha, file_bytes=size, error=f"same bytes as {known[sha]}"),
+                       [])
+            else:
+                known[sha] = path
+                yield DocTask(path, sha, size, cfg)
+
+    try:
+        with progress:
+            for task, result in map_unordered(ingest_document, tasks(), executor=cfg.executor,
+                                              workers=cfg.workers or min(default_workers(), max(1, len(todo))),
+                                              timeout_s=cfg.timeout_s, max_tasks_per_worker=cfg.max_tasks_per_worker):
+                if isinstance(result, Failure):
+                    status = "timeout" if result.kind == "timeout" else "error"
+                    record(doc_row(task.source, status, doc_id=task.doc_id, file_bytes=task.file_bytes,
+                                   error=str(result), dpi=cfg.dpi, seconds=result.seconds), [])
+                else:
+                    record(result.doc, result.pages)
+    finally:
+        writer.close()  # whole documents only: what was finished is kept, the rest is redone on resume
+    manifest = writer.write_manifest(settings, versions(), complete=True)
+    return IngestSummary(str(out), dict(sorted(counts.items())), n_pages, len(paths) - len(todo),
+                         time.monotonic() - t0, manifest["documents"], manifest["pages"])
+
+
+def summary_table(s: IngestSummary) -> Table:
+    """The one-screen summary: outcomes of this run by status, pages, time, and the store's totals."""
+    t = Table(title=f"ingest -> {s.store}", show_header=True)
+    t.add_column("status")
+    t.add_column("documents", justify="right")
+    for status, n in sorted(s.counts.items(), key=lambda kv: (kv[0] != "ok", kv[0])):
+        t.add_row(status if status == "ok" else f"[red]{status}", f"{n:,}")
+    if s.skipped:
+        t.add_row("already in store", f"{s.skipped:,}")
+    t.add_section()
+    t.add_row("pages written", f"{s.pages:,}")
+    t.add_row("time", f"{s.seconds:.1f} s ({s.pages_per_s:.1f} pages/s)")
+    t.add_row("store total", f"{s.store_documents:,} docs, {s.store_pages:,} pages")
+    return t

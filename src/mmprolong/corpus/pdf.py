@@ -1,0 +1,98 @@
+"""The pypdfium2 backend: open a PDF, classify why it can't be read, render pages to JPEG and read their text.
+
+pdfium is fast and flat in memory but not thread safe, so one document is read by one process at a time
+(`mmprolong.run` maps documents over processes). JPEG encoding (Pillow) is most of the cost per page.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+
+from .sections import PageHeadings, page_headings
+
+_LOAD_ERRORS = {pdfium_c.FPDF_ERR_PASSWORD: "encrypted", pdfium_c.FPDF_ERR_FORMAT: "corrupt",
+                pdfium_c.FPDF_ERR_FILE: "corrupt", pdfium_c.FPDF_ERR_UNKNOWN: "corrupt"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+class PdfError(Exception):
+    """A document that cannot be ingested; `kind` is its status in the docs table."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass
+class RenderedPage:
+    row: dict                 # the PAGES row (without doc_id)
+    headings: PageHeadings    # heading candidates for the section heuristic
+
+
+def sniff(path: str | Path) -> None:
+    """Raise PdfError("empty" | "not_pdf") for files that are not worth handing to pdfium."""
+    with open(path, "rb") as f:
+        head = f.read(1024)
+    if not head:
+        raise PdfError("empty", "file is empty (0 bytes)")
+    if b"%PDF-" not in head:
+        raise PdfError("not_pdf", f"no %PDF- header in the first 1024 bytes (starts with {head[:16]!r})")
+
+
+def open_pdf(path: str | Path) -> pdfium.PdfDocument:
+    """Open a PDF or raise PdfError with the failure kind (encrypted, corrupt, empty, not_pdf)."""
+    sniff(path)
+    try:
+        pdf = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as e:
+        raise PdfError(_LOAD_ERRORS.get(e.err_code, "corrupt"), f"pdfium could not open it: {e}") from None
+    if len(pdf) == 0:
+        pdf.close()
+        raise PdfError("empty", "the PDF has no pages")
+    return pdf
+
+
+def metadata_title(pdf: pdfium.PdfDocument) -> str:
+    try:
+        return " ".join((pdf.get_metadata_value("Title") or "").split())
+    except pdfium.PdfiumError:
+        return ""
+
+
+def clean_text(text: str) -> str:
+    """pdfium's text layer with "\\n" line breaks and no control characters."""
+    return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def render_pages(pdf: pdfium.PdfDocument, dpi: int, jpeg_quality: int) -> Iterator[RenderedPage]:
+    """Yield each page in order: JPEG at `dpi`, size in points, text layer, heading candidates."""
+    scale = dpi / 72.0
+    for i in range(len(pdf)):
+        page = pdf[i]
+        try:
+            width, height = page.get_size()
+            bitmap = page.render(scale=scale)
+            image = bitmap.to_pil()
+            buf = io.BytesIO()
+            image.save(buf, format="JPEG", quality=jpeg_quality)
+            textpage = page.get_textpage()
+            try:
+                raw = textpage.get_text_range()
+                headings = page_headings(textpage, raw)
+            finally:
+                textpage.close()
+            bitmap.close()
+        except pdfium.PdfiumError as e:
+            raise PdfError("corrupt", f"page {i}: {e}") from None
+        finally:
+            page.close()
+        row = {"page": i, "width": float(width), "height": float(height), "image": buf.getvalue(),
+               "image_width": image.width, "image_height": image.height, "text": clean_text(raw)}
+        yield RenderedPage(row, headings)

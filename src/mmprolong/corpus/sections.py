@@ -1,0 +1,147 @@
+"""Section starts of a document: from the PDF outline when it has one, else from heading-like lines.
+
+Sections give the synthesis stage its segment boundaries (RECIPE: "titles and headings give section boundaries").
+The heuristic reads pdfium's text layer and font sizes: a heading is a short line set larger than the body text
+that looks like one ("2.3 Results", "Chapter 4", "Appendix B", or a short capitalised line), never a running
+header or footer (small print, or the same line on many pages) and never a contents entry (dot leaders).
+Levels are 0-based (0 = top), as in the PDF outline.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+
+NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+([A-Z][^\n]*)$")
+KEYWORD = re.compile(r"^(?:chapter|part|section|appendix|annex)\s+(?:\d+|[IVXLC]+|[A-Z])\b", re.IGNORECASE)
+FRONT_MATTER = {"contents", "table of contents", "list of figures", "list of tables"}
+DOT_LEADER = re.compile(r"(\.\s*){4,}|…")
+MAX_WORDS = 12
+MAX_CHARS = 100
+
+
+@dataclass
+class Line:
+    text: str
+    size: float      # font size in points (0 when unknown)
+    kind: str        # "numbered" | "keyword" | "plain"
+    level: int       # from the numbering (plain: decided per document)
+
+
+@dataclass
+class PageHeadings:
+    """What the heuristic needs from one page, gathered while the page is open."""
+
+    candidates: list[Line] = field(default_factory=list)
+    sizes: list[float] = field(default_factory=list)   # sampled font sizes of the page's characters
+
+
+def _classify(text: str) -> tuple[str, int] | None:
+    if not (2 <= len(text) <= MAX_CHARS) or len(text.split()) > MAX_WORDS or not re.search(r"[A-Za-z]{2}", text):
+        return None
+    if DOT_LEADER.search(text) or text[-1] in ".,;:" or text.lower() in FRONT_MATTER:
+        return None
+    m = NUMBERED.match(text)
+    if m:
+        return "numbered", m.group(1).count(".")
+    if KEYWORD.match(text):
+        return "keyword", 0
+    words = [w for w in text.split() if w[0].isalpha()]
+    if text[0].isupper() and words and sum(w[0].isupper() for w in words) >= 0.5 * len(words) \
+            and not re.search(r"\d{3,}", text):
+        return "plain", 0
+    return None
+
+
+def _size(textpage: pdfium.PdfTextPage, index: int) -> float:
+    return float(pdfium_c.FPDFText_GetFontSize(textpage.raw, index))
+
+
+def page_headings(textpage: pdfium.PdfTextPage, raw: str) -> PageHeadings:
+    """Heading candidates of one page with their font sizes, and a sample of the page's font sizes.
+
+    `raw` is `textpage.get_text_range()`: one string index per pdfium character (line breaks included), so a
+    line's offset in `raw` is its first character's index in the text page.
+    """
+    out = PageHeadings()
+    n = textpage.count_chars()
+    aligned = len(raw) == n
+    if aligned and n:
+        step = max(1, n // 200)
+        out.sizes = [s for i in range(0, n, step) if not raw[i].isspace() and (s := _size(textpage, i)) > 0]
+    offset = 0
+    for line in raw.split("\n"):
+        start, offset = offset, offset + len(line) + 1
+        text = " ".join(line.split())
+        cls = _classify(text)
+        if cls is None:
+            continue
+        size = 0.0
+        if aligned:
+            first = start + (len(line) - len(line.lstrip()))
+            idx = [i for i in range(first, min(start + len(line), first + 40)) if not raw[i].isspace()]
+            size = max((_size(textpage, i) for i in idx), default=0.0)
+        out.candidates.append(Line(text, size, *cls))
+    return out
+
+
+def heuristic_sections(pages: list[PageHeadings]) -> list[dict]:
+    """Section starts [{first_page, level, heading}] from the pages' heading candidates (see module doc)."""
+    sizes = [s for p in pages for s in p.sizes]
+    body = statistics.median(sizes) if sizes else 0.0
+    picked: list[tuple[int, Line]] = []
+    for page_no, p in enumerate(pages):
+        for line in p.candidates:
+            if body:
+                need = 1.25 if line.kind == "plain" else 1.1
+                if line.size < need * body or (line.kind == "plain" and page_no == 0):
+                    continue
+            elif line.kind == "plain":  # no font sizes: only explicit numbering is trusted
+                continue
+            picked.append((page_no, line))
+    repeats = Counter(line.text for _, line in picked)
+    many = max(3, len(pages) // 4)
+    picked = [(pg, ln) for pg, ln in picked if repeats[ln.text] < many]  # running heads are not sections
+    plain_sizes = sorted({round(ln.size, 1) for _, ln in picked if ln.kind == "plain"}, reverse=True)
+    top = max((ln.size for _, ln in picked if ln.kind != "plain" and ln.level == 0), default=0.0)
+    out, seen = [], set()
+    for page_no, line in picked:
+        level = line.level
+        if line.kind == "plain":  # as big as a top-level numbered heading -> 0, else by size rank
+            level = 0 if top and line.size >= top - 0.5 else plain_sizes.index(round(line.size, 1))
+        if (page_no, line.text) not in seen:
+            seen.add((page_no, line.text))
+            out.append({"first_page": page_no, "level": level, "heading": line.text})
+    return out
+
+
+def outline_sections(pdf: pdfium.PdfDocument) -> list[dict]:
+    """Section starts from the PDF outline (bookmarks); entries without a page destination are skipped."""
+    out = []
+    try:
+        for bm in pdf.get_toc():
+            dest = bm.get_dest()
+            index = dest.get_index() if dest is not None else None
+            title = " ".join((bm.get_title() or "").split())
+            if index is None or not (0 <= index < len(pdf)) or not title:
+                continue
+            out.append({"first_page": int(index), "level": int(bm.level), "heading": title})
+    except pdfium.PdfiumError:
+        return []
+    out.sort(key=lambda s: s["first_page"])  # stable: outline order within a page
+    return out
+
+
+def first_heading(pages: list[PageHeadings]) -> str:
+    """A title guess when the metadata has none: the largest line of the first page, if larger than the body."""
+    if not pages or not pages[0].candidates:
+        return ""
+    sizes = [s for p in pages for s in p.sizes]
+    body = statistics.median(sizes) if sizes else 0.0
+    best = max(pages[0].candidates, key=lambda ln: ln.size)
+    return best.text if best.size > body else ""

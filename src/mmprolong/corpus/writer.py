@@ -1,0 +1,126 @@
+"""Write a page store so that a run killed at any moment (kill -9 included) resumes without loss or duplicates.
+
+Layout (read by `corpus.store.PageStore`): STORE/pages/part-R-S.parquet, STORE/docs/part-R-S.parquet, manifest.json.
+- Rows are buffered and flushed as a pair of part files with the same name: the pages part first, then the docs
+  part that commits it. Each file is written to a .tmp name and renamed, so a part is either whole or absent.
+- A document's pages never straddle two parts and are written contiguously, in page order.
+- On open, leftovers of a killed run are removed: *.tmp files and pages parts with no docs part (their documents
+  were not committed and will be redone). The docs parts then say exactly which inputs are done.
+- R is a new number per run, so a resumed run never overwrites an earlier run's parts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from .. import schema
+
+PART = re.compile(r"^part-(\d{5})-(\d{6})\.parquet$")
+PAGE_ROW_GROUP = 64          # pages per row group: readers stream the store a few pages at a time
+
+
+def _write_atomic(table: pa.Table, path: Path, **kwargs) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp, **kwargs)
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _write_json_atomic(obj: dict, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+class StoreWriter:
+    """Append documents (a docs row and its page rows) to a store; `flush_pages` bounds the rows held in memory."""
+
+    def __init__(self, root: str | Path, flush_pages: int = 256, flush_docs: int = 1000):
+        self.root = Path(root)
+        self.docs_dir, self.pages_dir = self.root / "docs", self.root / "pages"
+        if self.root.exists() and not self.root.is_dir():
+            raise ValueError(f"out: {self.root} exists and is not a folder")
+        self.docs_dir.mkdir(parents=True, exist_ok=True)
+        self.pages_dir.mkdir(parents=True, exist_ok=True)
+        self.flush_pages, self.flush_docs = flush_pages, flush_docs
+        self.removed_orphans = self._recover()
+        runs = [int(m.group(1)) for p in self.docs_dir.iterdir() if (m := PART.match(p.name))]
+        self.run = max(runs, default=-1) + 1
+        self.seq = 0
+        self._docs: list[dict] = []
+        self._pages: list[dict] = []
+
+    def _recover(self) -> int:
+        """Drop what a killed run left half-done; return how many orphan pages parts were removed."""
+        for d in (self.docs_dir, self.pages_dir):
+            for tmp in d.glob("*.tmp"):
+                tmp.unlink()
+        committed = {p.name for p in self.docs_dir.glob("part-*.parquet")}
+        orphans = [p for p in self.pages_dir.glob("part-*.parquet") if p.name not in committed]
+        for p in orphans:
+            p.unlink()
+        return len(orphans)
+
+    def committed_docs(self) -> pa.Table:
+        """doc_id, source, status of every committed docs row."""
+        files = sorted(str(p) for p in self.docs_dir.glob("part-*.parquet"))
+        return ds.dataset(files, schema=schema.DOCS, format="parquet").to_table(
+            columns=["doc_id", "source", "status", "n_pages"])
+
+    def add(self, doc: dict, pages: list[dict] = ()) -> None:
+        """Queue one document (its pages, if any, in order); flushed as a whole with the rows queued before."""
+        if pages and [p["page"] for p in pages] != list(range(len(pages))):
+            raise ValueError(f"{doc.get('source')}: pages must be 0..n-1 in order")
+        self._docs.append(doc)
+        self._pages.extend(pages)
+        if len(self._pages) >= self.flush_pages or len(self._docs) >= self.flush_docs:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._docs:
+            return
+        name = f"part-{self.run:05d}-{self.seq:06d}.parquet"
+        if self._pages:
+            table = pa.Table.from_pylist(self._pages, schema=schema.PAGES)
+            _write_atomic(table, self.pages_dir / name, row_group_size=PAGE_ROW_GROUP,
+                          compression={c: ("none" if c == "image" else "zstd") for c in schema.PAGES.names})
+        _write_atomic(pa.Table.from_pylist(self._docs, schema=schema.DOCS), self.docs_dir / name,
+                      compression="zstd")
+        self.seq += 1
+        self._docs, self._pages = [], []
+
+    def close(self) -> None:
+        self.flush()
+
+    # -- manifest ---------------------------------------------------------------------------------------------
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / "manifest.json"
+
+    def read_manifest(self) -> dict:
+        return json.loads(self.manifest_path.read_text()) if self.manifest_path.exists() else {}
+
+    def write_manifest(self, settings: dict, versions: dict, complete: bool) -> dict:
+        """Counts are recomputed from the committed docs, so they are right after any number of resumes."""
+        docs = self.committed_docs()
+        counts: dict[str, int] = {}
+        for status in docs.column("status").to_pylist():
+            counts[status] = counts.get(status, 0) + 1
+        ok_pages = sum(n for n, s in zip(docs.column("n_pages").to_pylist(), docs.column("status").to_pylist())
+                       if s == "ok")
+        manifest = {"format": "mmprolong-page-store/1", "settings": settings, "versions": versions,
+                    "counts": dict(sorted(counts.items())), "documents": docs.num_rows,
+                    "ok_documents": counts.get("ok", 0), "pages": ok_pages, "complete": complete,
+                    "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        _write_json_atomic(manifest, self.manifest_path)
+        return manifest
