@@ -85,9 +85,9 @@ class HFBackend:
         inputs = {"input_ids": torch.tensor([enc.input_ids], device=self.device)}
         inputs["attention_mask"] = torch.ones_like(inputs["input_ids"])
         if images:
+            longest = max(self.counter.max_pixels, max(i.width * i.height for i in images))
             pv = self.image_processor(images=images, return_tensors="pt",
-                                      min_pixels=self.counter.min_pixels,
-                                      max_pixels=max(self.counter.max_pixels, max(i.width * i.height for i in images)))
+                                      size={"shortest_edge": self.counter.min_pixels, "longest_edge": longest})
             got = [tuple(int(x) for x in t) for t in pv["image_grid_thw"]]
             want = [g.thw for g in enc.image_grids]
             if got != want:
