@@ -37,7 +37,9 @@ def spec_from_folder(folder: str | Path) -> ModelSpec:
         template = _read_json(d / "chat_template.json").get("chat_template")
     if template is None:
         template = tok_cfg.get("chat_template") or base.chat_template
-    extra = {v["content"]: int(k) for k, v in (tok_cfg.get("added_tokens_decoder") or {}).items()}
+    # Added tokens: transformers 5 keeps them only in tokenizer.json, older folders in tokenizer_config.json.
+    extra = {t["content"]: int(t["id"]) for t in _read_json(d / "tokenizer.json").get("added_tokens", [])}
+    extra.update({v["content"]: int(k) for k, v in (tok_cfg.get("added_tokens_decoder") or {}).items()})
     return replace(
         base, name=f"{base.name}:{d.name}", patch_size=int(pre.get("patch_size", base.patch_size)),
         merge_size=int(pre.get("merge_size", base.merge_size)),
