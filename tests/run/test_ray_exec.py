@@ -24,9 +24,9 @@ def task(spec: tuple[str, float]):
 
 @pytest.fixture(scope="module")
 def local_ray():
-    # Ray workers import `task` by module name: let them find this test module
+    # Ray workers import `task` by module name (run.test_ray_exec): let them find the tests folder
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).parent)}})
+             runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).parents[1])}})
     yield
     ray.shutdown()
 

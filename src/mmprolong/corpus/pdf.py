@@ -59,11 +59,19 @@ def open_pdf(path: str | Path) -> pdfium.PdfDocument:
     return pdf
 
 
+PLACEHOLDER_TITLES = {"untitled", "untitled document", "title", "document", "no title", "none"}
+
+
 def metadata_title(pdf: pdfium.PdfDocument) -> str:
+    """The metadata Title, unless it is a tool's placeholder ("untitled", "Microsoft Word - x.docx")."""
     try:
-        return " ".join((pdf.get_metadata_value("Title") or "").split())
+        title = " ".join((pdf.get_metadata_value("Title") or "").split())
     except pdfium.PdfiumError:
         return ""
+    low = title.lower()
+    if low in PLACEHOLDER_TITLES or low.startswith("microsoft word - ") or low.endswith((".doc", ".docx", ".pdf")):
+        return ""
+    return title
 
 
 def clean_text(text: str) -> str:

@@ -1,0 +1,54 @@
+"""The store writer: paired part files, PageStore reads them, leftovers of a killed run are dropped."""
+
+from __future__ import annotations
+
+from mmprolong.corpus.ingest import doc_row
+from mmprolong.corpus.store import PageStore
+from mmprolong.corpus.writer import StoreWriter
+
+
+def _doc(i: int, n: int):
+    doc_id = f"{i:064x}"
+    pages = [{"doc_id": doc_id, "page": k, "width": 612.0, "height": 792.0, "image": b"jpeg", "image_width": 10,
+              "image_height": 12, "text": f"doc {i} page {k}"} for k in range(n)]
+    return doc_row(f"d{i}.pdf", "ok", doc_id=doc_id, n_pages=n, title=f"Doc {i}"), pages
+
+
+def test_parts_are_flushed_whole_and_read_back(tmp_path):
+    w = StoreWriter(tmp_path / "s", flush_pages=5)
+    for i in range(4):
+        w.add(*_doc(i, 3))
+    w.add(doc_row("bad.pdf", "corrupt", error="x"))
+    w.close()
+    docs = sorted(p.name for p in (tmp_path / "s/docs").iterdir())
+    pages = sorted(p.name for p in (tmp_path / "s/pages").iterdir())
+    assert docs == ["part-00000-000000.parquet", "part-00000-000001.parquet", "part-00000-000002.parquet"]
+    assert pages == docs[:2]   # the last part holds only the failure row
+    store = PageStore(tmp_path / "s")
+    got = [(d.doc_id, [p["page"] for p in d.pages]) for d in store.iter_documents(with_images=False)]
+    assert got == [(f"{i:064x}", [0, 1, 2]) for i in range(4)]
+    assert store.docs_table(ok_only=False).num_rows == 5
+
+
+def test_reopen_drops_orphans_and_tmp_and_starts_a_new_run(tmp_path):
+    w = StoreWriter(tmp_path / "s", flush_pages=1)
+    w.add(*_doc(0, 2))
+    # a killed run: pages written, docs part never committed; a half-written tmp file
+    orphan = tmp_path / "s/pages/part-00000-000001.parquet"
+    orphan.write_bytes((tmp_path / "s/pages/part-00000-000000.parquet").read_bytes())
+    (tmp_path / "s/docs/part-00000-000001.parquet.tmp").write_bytes(b"half")
+    w2 = StoreWriter(tmp_path / "s")
+    assert w2.removed_orphans == 1 and not orphan.exists()
+    assert not list((tmp_path / "s/docs").glob("*.tmp"))
+    assert w2.run == 1
+    assert w2.committed_docs().column("source").to_pylist() == ["d0.pdf"]
+
+
+def test_manifest_counts_come_from_committed_docs(tmp_path):
+    w = StoreWriter(tmp_path / "s")
+    w.add(*_doc(0, 4))
+    w.add(doc_row("e.pdf", "encrypted"))
+    w.close()
+    m = w.write_manifest({"dpi": 144}, {"mmprolong": "x"}, complete=True)
+    assert m["counts"] == {"encrypted": 1, "ok": 1} and m["pages"] == 4 and m["complete"]
+    assert PageStore(tmp_path / "s").manifest["settings"] == {"dpi": 144}
