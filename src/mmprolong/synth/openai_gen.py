@@ -1,0 +1,226 @@
+"""The `openai` generator: a teacher VLM behind any OpenAI-compatible chat endpoint (OpenAI, vLLM, SGLang, ...).
+
+Sends the segment's page images (JPEG data URLs, each after a "Page N" label, N 1-based in the document) and,
+optionally, their text layer, with the task prompt from prompts.py; parses the strict-JSON reply into QA records.
+Transport retries (429, 5xx, timeouts, connection errors) with exponential backoff are the openai client's own
+(`max_retries`); a reply that is not the JSON asked for is requested again up to `json_retries` times, then rejected
+with its reason. Every accepted or rejected reply is cached (cache.py) so a rerun never pays twice.
+The API key is read from the environment variable named by `api_key_env` and never logged or stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import queue
+import random
+import threading
+from collections import Counter
+from typing import Iterable, Iterator
+
+import openai
+
+from ..corpus.store import Document
+from .base import GenerationError, GenerationItem, GenerationResult, Generator, as_item
+from .cache import ReplyCache, cache_key
+from .config import GeneratorConfig
+from .prompts import PROMPT_VERSION, SYSTEM, instruction
+from .record import QARecord
+from .reply import parse_reply
+from .tasks import QA_TASKS
+
+_DONE = object()
+
+
+class OpenAIGenerator(Generator):
+    def __init__(self, cfg: GeneratorConfig):
+        if cfg.kind != "openai":
+            raise ValueError(f"OpenAIGenerator needs kind='openai', got {cfg.kind!r}")
+        if not cfg.model:
+            raise ValueError("generator.model: required for the openai generator")
+        self.cfg = cfg
+        self._api_key = os.environ.get(cfg.api_key_env, "")
+        if not self._api_key:
+            raise ValueError(f"environment variable {cfg.api_key_env} is not set (API key for the openai generator; "
+                             f"use any non-empty value for endpoints without authentication)")
+        self.prompt_version = cfg.prompt_version or PROMPT_VERSION
+        self.name = f"openai:{cfg.model}"
+        self.cache = ReplyCache(cfg.cache_dir) if cfg.cache_dir else None
+        self.stats: Counter = Counter()   # requests, cache_hits, ok, rejected, failed
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"OpenAIGenerator(model={self.cfg.model!r}, base_url={self.cfg.base_url!r})"
+
+    # -- request building --------------------------------------------------------------------------------------
+    def messages(self, doc: Document, segment: tuple[int, int], task: str) -> list[dict]:
+        first, last = segment
+        parts: list[dict] = []
+        pages = sorted((p for p in doc.pages if first <= int(p["page"]) <= last), key=lambda p: int(p["page"]))
+        if len(pages) != last - first + 1:
+            raise GenerationError("missing_pages", f"{doc.doc_id} {segment}")
+        for p in pages:
+            n = int(p["page"]) + 1
+            parts.append({"type": "text", "text": f"Page {n}"})
+            img = p.get("image")
+            if not img:
+                raise GenerationError("missing_image", f"{doc.doc_id} page {n}")
+            url = "data:image/jpeg;base64," + base64.b64encode(img).decode("ascii")
+            parts.append({"type": "image_url", "image_url": {"url": url}})
+            if self.cfg.send_text and (p.get("text") or "").strip():
+                parts.append({"type": "text", "text": f"Text layer of page {n}:\n{p['text'].strip()}"})
+        parts.append({"type": "text", "text": instruction(task, first + 1, last + 1)})
+        return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": parts}]
+
+    def _client(self) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(api_key=self._api_key, base_url=self.cfg.base_url, timeout=self.cfg.timeout_s,
+                                  max_retries=self.cfg.max_retries)
+
+    # -- one item ----------------------------------------------------------------------------------------------
+    async def _run(self, client: openai.AsyncOpenAI, sem: asyncio.Semaphore, index: int,
+                   item: GenerationItem) -> GenerationResult:
+        doc, seg, task = item.doc, item.segment, item.task
+        res = GenerationResult(index, doc.doc_id, seg, task)
+        if task not in QA_TASKS:
+            res.error = "unknown_task"
+            return res
+        key = cache_key(doc.doc_id, seg, task, self.prompt_version, self.cfg.model)
+        meta = (doc.doc_id, seg, task, self.prompt_version, self.cfg.model)
+        hit = self.cache.get(key) if self.cache is not None else None
+        if hit:
+            self.stats["cache_hits"] += 1
+            res.cached = True
+            status, reason, content = hit
+            if status != "ok":
+                res.error = reason
+                return res
+            try:
+                res.records = parse_reply(content, doc.doc_id, seg, task, self.name)
+            except GenerationError as e:
+                res.error = e.reason
+            return res
+        async with sem:
+            try:
+                msgs = self.messages(doc, seg, task)
+            except GenerationError as e:
+                res.error = e.reason
+                return res
+            reason, content = "malformed_json", ""
+            for _ in range(self.cfg.json_retries + 1):
+                try:
+                    content = await self._ask(client, msgs, item.seed)
+                except openai.APITimeoutError:
+                    res.error = "timeout"
+                except openai.RateLimitError:
+                    res.error = "rate_limited"
+                except openai.APIStatusError as e:
+                    res.error = f"http_{e.status_code}"
+                except openai.APIConnectionError:
+                    res.error = "connection_error"
+                if res.error:
+                    self.stats["failed"] += 1
+                    return res
+                try:
+                    res.records = parse_reply(content, doc.doc_id, seg, task, self.name)
+                except GenerationError as e:
+                    reason = e.reason
+                    continue
+                if self.cache is not None:
+                    self.cache.put(key, meta, "ok", "", content)
+                self.stats["ok"] += 1
+                return res
+        if self.cache is not None:
+            self.cache.put(key, meta, "rejected", reason, content)
+        self.stats["rejected"] += 1
+        res.error = reason
+        return res
+
+    async def _ask(self, client: openai.AsyncOpenAI, msgs: list[dict], seed: int) -> str:
+        kw = {}
+        if self.cfg.json_mode:
+            kw["response_format"] = {"type": "json_object"}
+        if self.cfg.extra:
+            kw["extra_body"] = dict(self.cfg.extra)
+        self.stats["requests"] += 1
+        resp = await client.chat.completions.create(model=self.cfg.model, messages=msgs,
+                                                    temperature=self.cfg.temperature,
+                                                    max_tokens=self.cfg.max_tokens, seed=seed % (2 ** 31), **kw)
+        if not resp.choices:
+            return ""
+        return resp.choices[0].message.content or ""
+
+    # -- public ------------------------------------------------------------------------------------------------
+    def generate(self, doc: Document, segment: tuple[int, int], task: str, rng: random.Random) -> list[QARecord]:
+        res = next(iter(self.generate_many([(doc, segment, task, rng.getrandbits(31))])))
+        if res.error:
+            raise GenerationError(res.error, f"{doc.doc_id} {segment} {task}")
+        return res.records
+
+    def generate_many(self, items: Iterable) -> Iterator[GenerationResult]:
+        """Results for (doc, segment, task, seed) items, in completion order (match them by `.index`).
+
+        Keeps `concurrency` requests in flight and pulls items lazily (at most 2 x concurrency ahead of the
+        consumer), so documents with images are not all held in memory. Closing the iterator early cancels the
+        requests in flight.
+        """
+        it = iter(items)
+        out: queue.Queue = queue.Queue()
+        stop = threading.Event()
+        window = threading.Semaphore(2 * self.cfg.concurrency)
+
+        async def main() -> None:
+            client = self._client()
+            sem = asyncio.Semaphore(self.cfg.concurrency)
+            tasks: set[asyncio.Task] = set()
+
+            def done(t: asyncio.Task) -> None:
+                tasks.discard(t)
+                if not t.cancelled():
+                    out.put(t.exception() or t.result())
+
+            try:
+                index = 0
+                while not stop.is_set():
+                    await asyncio.to_thread(window.acquire)
+                    x = _DONE if stop.is_set() else await asyncio.to_thread(next, it, _DONE)
+                    if x is _DONE:
+                        break
+                    t = asyncio.create_task(self._run(client, sem, index, as_item(x)))
+                    t.add_done_callback(done)
+                    tasks.add(t)
+                    index += 1
+                while tasks:
+                    if stop.is_set():
+                        for t in list(tasks):
+                            t.cancel()
+                    await asyncio.wait(set(tasks), timeout=0.2)
+            finally:
+                await client.close()
+
+        def runner() -> None:
+            try:
+                asyncio.run(main())
+            except BaseException as e:  # noqa: BLE001 - handed to the consumer thread
+                out.put(e)
+            finally:
+                out.put(_DONE)
+
+        th = threading.Thread(target=runner, name="openai-generator", daemon=True)
+        th.start()
+        try:
+            while True:
+                r = out.get()
+                if r is _DONE:
+                    break
+                if isinstance(r, BaseException):
+                    raise r
+                yield r
+                window.release()
+        finally:
+            stop.set()
+            window.release()
+            th.join()
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()

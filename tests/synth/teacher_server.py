@@ -1,0 +1,75 @@
+"""A real HTTP server on 127.0.0.1 speaking POST /v1/chat/completions, with scripted replies, for generator tests.
+
+Each request pops the next scripted behaviour (or uses `default`): ("json", obj) replies with obj as the message
+content, ("text", s) with raw content s, ("status", code) with that HTTP error, ("sleep", seconds, behaviour) waits
+first. Requests (parsed JSON bodies) are kept in `requests`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class TeacherServer:
+    def __init__(self):
+        self.script: list[tuple] = []
+        self.default: tuple = ("status", 500)
+        self.requests: list[dict] = []
+        self.auth: list[str] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):  # quiet
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                with server._lock:
+                    server.requests.append(body)
+                    server.auth.append(self.headers.get("Authorization", ""))
+                    beh = server.script.pop(0) if server.script else server.default
+                if self.path != "/v1/chat/completions":
+                    beh = ("status", 404)
+                while beh[0] == "sleep":
+                    time.sleep(beh[1])
+                    beh = beh[2]
+                try:
+                    if beh[0] == "status":
+                        self._send(beh[1], {"error": {"message": "scripted failure", "type": "server_error"}},
+                                   {"retry-after-ms": "10"})
+                    else:
+                        content = json.dumps(beh[1]) if beh[0] == "json" else beh[1]
+                        self._send(200, {"id": "chatcmpl-test", "object": "chat.completion", "created": 0,
+                                         "model": body.get("model", ""),
+                                         "choices": [{"index": 0, "finish_reason": "stop",
+                                                      "message": {"role": "assistant", "content": content}}],
+                                         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def _send(self, code, obj, headers=None):
+                data = json.dumps(obj).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
