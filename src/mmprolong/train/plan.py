@@ -1,0 +1,147 @@
+"""Model FLOPs (for MFU) and a per-GPU memory / step-time plan for (model, length, GPUs, SP degree, checkpointing).
+
+FLOPs count the model's matmuls (x3 for forward + backward) including causal attention over each packed sample
+and the vision tower's window / full attention; recomputation from checkpointing is not counted (MFU convention).
+Memory is an analytic estimate (FSDP2 full sharding with fp32 master weights, gradients and AdamW states;
+bf16 compute; activations of one micro-batch); `bench/train.py` prints it beside measured peaks on a GPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+
+GIB = 2**30
+
+# Dense bf16 tensor-core peaks (FLOP/s), by a substring of torch.cuda.get_device_name().
+PEAK_BF16 = {"H200": 989e12, "H100": 989e12, "H800": 989e12, "H20": 148e12, "A100": 312e12, "A800": 312e12,
+             "L40S": 362e12, "B200": 2250e12, "GH200": 989e12}
+
+
+def device_peak_flops(device: torch.device | str) -> float | None:
+    dev = torch.device(device)
+    if dev.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(dev)
+    for key in sorted(PEAK_BF16, key=len, reverse=True):
+        if key in name:
+            return PEAK_BF16[key]
+    return None
+
+
+def _text_dims(tc) -> dict:
+    hd = getattr(tc, "head_dim", None) or tc.hidden_size // tc.num_attention_heads
+    return dict(h=tc.hidden_size, L=tc.num_hidden_layers, nh=tc.num_attention_heads, nkv=tc.num_key_value_heads,
+                hd=hd, I=tc.intermediate_size, V=tc.vocab_size)
+
+
+def text_layer_params(tc) -> int:
+    d = _text_dims(tc)
+    attn = d["h"] * d["nh"] * d["hd"] * 2 + d["h"] * d["nkv"] * d["hd"] * 2
+    return attn + 3 * d["h"] * d["I"]
+
+
+def vision_params(vc) -> int:
+    hv = vc.hidden_size
+    iv = vc.intermediate_size
+    m2 = vc.spatial_merge_size ** 2
+    per_block = 4 * hv * hv + 3 * hv * iv
+    merger = (hv * m2) ** 2 + hv * m2 * vc.out_hidden_size
+    return vc.depth * per_block + merger + vc.in_channels * vc.temporal_patch_size * vc.patch_size ** 2 * hv
+
+
+def step_flops(tc, vc, seq_lens: list[int], patches_per_image: list[int]) -> float:
+    """Training FLOPs (forward + backward) of one packed sequence."""
+    d = _text_dims(tc)
+    tokens = sum(seq_lens)
+    dense = d["L"] * text_layer_params(tc) + d["h"] * d["V"]
+    attn = sum(d["L"] * 2 * s * s * d["nh"] * d["hd"] for s in seq_lens)  # causal: half of 4 s^2 n d
+    f = 6 * dense * tokens + 3 * attn
+    if patches_per_image:
+        hv = vc.hidden_size
+        p_total = sum(patches_per_image)
+        window = (getattr(vc, "window_size", 0) // vc.patch_size) ** 2
+        full_idx = getattr(vc, "fullatt_block_indexes", None)
+        n_full = len(full_idx) if full_idx is not None else vc.depth
+        n_win = vc.depth - n_full if window else 0
+        n_full = vc.depth - n_win
+        vattn = sum(4 * p * p * hv * n_full + 4 * p * min(p, window) * hv * n_win for p in patches_per_image)
+        f += 6 * vision_params(vc) * p_total + 3 * vattn
+    return float(f)
+
+
+@dataclass
+class Plan:
+    model: str
+    length: int
+    gpus: int
+    sp: int
+    checkpointing: bool
+    gpu_mem_gib: float
+    params_b: float
+    states_gib: float
+    working_params_gib: float
+    activations_gib: float
+    loss_gib: float
+    total_gib: float
+    fits: bool
+    step_seconds: float
+    tokens_per_s_per_gpu: float
+    assumed_mfu: float
+
+    def to_markdown(self) -> str:
+        rows = [("model", self.model), ("length", f"{self.length:,}"), ("GPUs", self.gpus), ("SP degree", self.sp),
+                ("checkpointing", self.checkpointing), ("parameters", f"{self.params_b:.2f} B"),
+                ("sharded states (fp32 weights, grads, AdamW)", f"{self.states_gib:.1f} GiB"),
+                ("unsharded bf16 working weights", f"{self.working_params_gib:.1f} GiB"),
+                ("activations", f"{self.activations_gib:.1f} GiB"), ("loss chunk", f"{self.loss_gib:.2f} GiB"),
+                ("total per GPU", f"{self.total_gib:.1f} GiB of {self.gpu_mem_gib:.0f}"),
+                ("fits", "yes" if self.fits else "NO"),
+                (f"step time per sequence (MFU {self.assumed_mfu:.0%})", f"{self.step_seconds:.1f} s"),
+                ("tokens/s per GPU", f"{self.tokens_per_s_per_gpu:,.0f}")]
+        return "| item | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def plan(config, name: str, length: int, gpus: int, sp: int = 1, checkpointing: bool = True,
+         gpu_mem_gib: float = 80.0, peak_flops: float = 989e12, mfu: float = 0.4, cpu_offload: bool = False,
+         loss_chunk: int = 4096, image_fraction: float = 0.9) -> Plan:
+    """Per-GPU memory and time for one packed sequence of `length` tokens per SP group."""
+    from .ulysses import check_degree
+
+    tc, vc = config.get_text_config(), config.vision_config
+    d = _text_dims(tc)
+    check_degree(sp, d["nh"], d["nkv"])
+    if gpus % sp:
+        raise ValueError(f"SP degree {sp} does not divide {gpus} GPUs")
+    layer = text_layer_params(tc)
+    embed = d["h"] * d["V"] * (1 if getattr(config, "tie_word_embeddings", False) else 2)
+    total_params = d["L"] * layer + embed + vision_params(vc)
+    states = 0.0 if cpu_offload else 16 * total_params / gpus
+    vblock = 4 * vc.hidden_size ** 2 + 3 * vc.hidden_size * vc.intermediate_size
+    working = 2 * (embed + 2 * max(layer, vblock))  # root (embeddings, head) + current and prefetched unit
+    s = length / sp
+    kv = d["nkv"] * d["hd"]
+    per_layer_full = s * 2 * (6 * d["h"] + 2 * kv + 4 * d["I"])  # bf16 tensors kept for backward in one layer
+    patches = length * image_fraction * vc.spatial_merge_size ** 2 / sp
+    hv, iv = vc.hidden_size, vc.intermediate_size
+    vis_block_full = patches * 2 * (6 * hv + 4 * iv)
+    if checkpointing:
+        acts = s * 2 * d["h"] * d["L"] + per_layer_full + patches * 2 * hv * vc.depth + vis_block_full
+    else:
+        acts = per_layer_full * d["L"] + vis_block_full * vc.depth
+    acts += s * 2 * d["h"] * 4  # embeddings, final norm, hidden for the loss
+    loss = min(loss_chunk, s) * d["V"] * 4 * 3
+    total = (states + working + acts + loss) * 1.1 + 2 * GIB  # allocator fragmentation, CUDA context
+    page = 8800  # patches of one 144-DPI page at Qwen2.5-VL-7B's max_pixels (~2.2K tokens x merge^2)
+    n_img = int(patches * sp) // page
+    flops = step_flops(tc, vc, [length], [page] * n_img)
+    step_s = flops / sp / (peak_flops * mfu)
+    return Plan(model=name, length=length, gpus=gpus, sp=sp, checkpointing=checkpointing, gpu_mem_gib=gpu_mem_gib,
+                params_b=total_params / 1e9, states_gib=states / GIB, working_params_gib=working / GIB,
+                activations_gib=acts / GIB, loss_gib=loss / GIB, total_gib=total / GIB,
+                fits=total / GIB <= gpu_mem_gib, step_seconds=step_s, tokens_per_s_per_gpu=length / sp / step_s,
+                assumed_mfu=mfu)

@@ -1,0 +1,93 @@
+"""Process bodies for the multi-process tests (spawned with torch.multiprocessing; gloo on CPU)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env(rank: int, world: int, port: int) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+
+
+def tiny_packs(n_packs: int = 2):
+    """Deterministic packs of real samples (the same in every process)."""
+    from helpers import chat
+
+    from mmprolong.tokens import load
+    from mmprolong.train.encode import encode_messages, image_processor_for
+
+    counter = load("qwen2.5-vl")
+    proc = image_processor_for(counter)
+    out = []
+    for p in range(n_packs):
+        samples = []
+        for i in range(3):
+            m, im = chat(100 * p + i, n_images=(i + p) % 3)
+            samples.append(encode_messages(counter, proc, m, im, sample_id=f"{p}-{i}"))
+        out.append(samples)
+    return out
+
+
+def build_lm(sp: int, layout, fsdp: bool, fused: bool = True):
+    from mmprolong.train.distributed import shard
+    from mmprolong.train.lm import LongLM
+    from mmprolong.train.model import build_model, preset_config
+
+    torch.manual_seed(0)
+    hf = build_model(preset_config("tiny-qwen2.5-vl"))
+    lm = LongLM(hf, loss_chunk=32, fused_loss=fused, sp_group=layout.sp_group if layout else None, sp=sp,
+                distributed=bool(layout and layout.distributed))
+    if fsdp and layout is not None and layout.distributed:
+        shard(lm, layout, bf16=False, cpu_offload=False)
+    return lm
+
+
+def full_grads(lm) -> dict[str, torch.Tensor]:
+    out = {}
+    for n, p in lm.named_parameters():
+        if p.grad is None:
+            continue
+        g = p.grad
+        out[n] = (g.full_tensor() if hasattr(g, "full_tensor") else g).detach().clone()
+    return out
+
+
+def loss_and_grads(rank: int, world: int, port: int, sp: int, out_dir: str) -> None:
+    """Each data-parallel rank takes its share of the packs; every rank saves the summed loss and full grads."""
+    from mmprolong.train import distributed as D
+    from mmprolong.train.pack import pack_samples
+
+    _env(rank, world, port)
+    layout = D.setup(sp=sp, device="cpu")
+    try:
+        lm = build_lm(sp, layout, fsdp=True)
+        packs = tiny_packs()
+        rope = lm.hf.model.get_rope_index
+        mine = packs[layout.dp_rank::layout.dp]
+        n_global = sum(sum(s.n_targets for s in p) for p in packs)
+        total = 0.0
+        for samples in mine:
+            pk = pack_samples(samples, rope)
+            loss = lm(pk.input_ids, pk.position_ids, pk.labels, pk.pixel_values, pk.image_grid_thw)
+            (loss * D.grad_scale(lm, layout) / n_global).backward()
+            total += float(loss)
+        total = D.all_sum(total, layout.device) / n_global
+        torch.save({"loss": total, "grads": full_grads(lm)}, Path(out_dir) / f"rank{rank}.pt")
+    finally:
+        D.teardown()
