@@ -36,3 +36,13 @@ def demo_plans() -> list[DemoDocument]:
 def broken_pdfs(tmp_path_factory) -> dict[str, Path]:
     """kind -> path: corrupt, truncated, encrypted (user password), empty (zero bytes), not_pdf (text named .pdf)."""
     return write_broken_files(tmp_path_factory.mktemp("broken_pdfs"))
+
+
+@pytest.fixture(scope="session")
+def demo_store(demo_dir, tmp_path_factory) -> Path:
+    """A page store of the demo corpus made by `mmprolong.corpus.ingest` (72 DPI to stay fast)."""
+    from mmprolong.corpus.ingest import IngestConfig, ingest
+
+    out = tmp_path_factory.mktemp("demo_store") / "store"
+    ingest([str(demo_dir)], out, IngestConfig(dpi=72, workers=1, progress=False))
+    return out

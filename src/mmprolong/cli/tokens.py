@@ -1,0 +1,50 @@
+"""`mmprolong tokens STORE --model M`: exact token lengths of a page store's documents (parses and wires; the
+work is mmprolong.tokens.report)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "tokens", help="count a page store's documents in tokens for a model (per page, per document)",
+        description="Count every ok document of a page store exactly, as the model's processor would: tokens per "
+                    "page (image + text layer) and per document (its full-document chat sample). Prints a summary "
+                    "(median/p90, how many documents fit 32K/64K/128K/256K) and writes OUT/tokens.md, "
+                    "OUT/tokens_hist.png, OUT/tokens_docs.csv and OUT/tokens_docs.parquet.")
+    p.add_argument("store", metavar="STORE", help="page store folder (from `mmprolong ingest`)")
+    p.add_argument("--model", default="qwen2.5-vl",
+                   help="preset (qwen2.5-vl, qwen3-vl) or a local model folder (default %(default)s)")
+    p.add_argument("--max-pixels", type=int, default=None, metavar="N",
+                   help="pixel bound per image (default: the model's own, 12,845,056 for Qwen2.5-VL)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="report folder (default: STORE/reports/tokens-<model>)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..tokens import load
+    from ..tokens.report import summary_rows, token_report, write_report
+
+    if args.max_pixels is not None and args.max_pixels < 1:
+        raise ValueError(f"--max-pixels must be positive, got {args.max_pixels}")
+    counter = load(args.model)
+    if args.max_pixels is not None and args.max_pixels < counter.min_pixels:
+        raise ValueError(f"--max-pixels {args.max_pixels:,} is below the model's min_pixels {counter.min_pixels:,}")
+    report = token_report(args.store, counter, max_pixels=args.max_pixels, progress=not args.quiet)
+    safe_name = re.sub(r"[^\w.-]+", "_", counter.name)
+    out = Path(args.out) if args.out else Path(args.store) / "reports" / f"tokens-{safe_name}"
+    paths = write_report(report, out)
+    if not args.quiet:
+        t = Table(title=f"tokens: {args.store}", show_header=False)
+        for k, v in summary_rows(report):
+            t.add_row(k, v)
+        t.add_row("report", str(paths["md"]))
+        Console(stderr=True).print(t)
+    return 0

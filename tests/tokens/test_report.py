@@ -1,0 +1,109 @@
+"""Token report of a page store: exact per-page / per-document counts, summary, files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import warnings
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from mmprolong import schema
+from mmprolong.corpus.store import PageStore
+from mmprolong.dataset.assemble import build_messages
+from mmprolong.tokens import load
+from mmprolong.tokens.report import CONTEXTS, count_document, token_report, write_report
+
+
+def _write_store(root, docs: list[tuple[str, list[tuple[int, int, str]]]]):
+    """A page store written directly with the schemas: docs = [(doc_id, [(width_px, height_px, text), ...])]."""
+    (root / "docs").mkdir(parents=True)
+    (root / "pages").mkdir()
+    drows, prows = [], []
+    for doc_id, pages in docs:
+        drows.append({"doc_id": doc_id, "source": f"{doc_id}.pdf", "n_pages": len(pages), "title": doc_id.upper(),
+                      "sections": [], "sections_from": "none", "status": "ok", "error": "", "file_bytes": 1,
+                      "dpi": 144, "seconds": 0.0})
+        for i, (w, h, text) in enumerate(pages):
+            prows.append({"doc_id": doc_id, "page": i, "width": w / 2.0, "height": h / 2.0, "image": b"",
+                          "image_width": w, "image_height": h, "text": text})
+    pq.write_table(pa.Table.from_pylist(drows, schema=schema.DOCS), root / "docs" / "part-0.parquet")
+    pq.write_table(pa.Table.from_pylist(prows, schema=schema.PAGES), root / "pages" / "part-0.parquet")
+    return root
+
+
+@pytest.fixture(scope="module")
+def small_store(tmp_path_factory):
+    root = tmp_path_factory.mktemp("small") / "store"
+    return _write_store(root, [
+        ("a", [(1240, 1754, "Page one text."), (1754, 1240, "第二页。"), (28, 28, "")]),
+        ("b", [(2480, 3508, "x " * 500)] * 30),
+    ])
+
+
+def test_counts_are_exact_per_page_and_document(small_store):
+    c = load("qwen2.5-vl")
+    doc = PageStore(small_store).document("a", with_images=False)
+    d = count_document(doc, c)
+    assert d.page_image_tokens == [c.image_tokens(1240, 1754), c.image_tokens(1754, 1240), c.image_tokens(28, 28)]
+    assert d.page_text_tokens == [c.count_text("Page one text."), c.count_text("第二页。"), 0]
+    assert d.text_layer_tokens == sum(d.page_text_tokens)
+    assert d.image_tokens == sum(d.page_image_tokens)
+    msgs = build_messages(doc, [0, 1, 2], question="", target="")
+    assert d.tokens == c.count_messages(msgs).total == len(c.encode_messages(msgs).input_ids)
+
+
+def test_document_length_equals_transformers_processor(demo_store, hf_processors):
+    """The first demo document, real stored JPEGs through transformers' processor, has the reported length."""
+    c = load("qwen2.5-vl", max_pixels=200704)
+    doc = next(PageStore(demo_store).iter_documents())
+    d = count_document(doc, c)
+    proc = hf_processors("qwen2.5-vl", 200704)
+    msgs = build_messages(doc, list(range(len(doc.pages))), question="", target="")
+    images = [Image.open(io.BytesIO(p["image"])) for p in doc.pages]
+    assert [im.size for im in images] == [(p["image_width"], p["image_height"]) for p in doc.pages]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        text = proc.apply_chat_template(msgs, tokenize=False)
+        ids = proc(text=[text], images=images, return_tensors="np")["input_ids"][0]
+    assert d.tokens == len(ids)
+    assert d.image_tokens == int((ids == c.image_pad_id).sum())
+
+
+def test_summary_and_fits(small_store):
+    r = token_report(small_store, load("qwen2.5-vl"), progress=False)
+    s = r.summary()
+    assert (s["docs"], s["pages"]) == (2, 33)
+    docs = sorted(d.tokens for d in r.docs)
+    assert docs[1] > 256 * 1024 > docs[0]  # b: 30 A4 pages at 300 DPI, about 11K tokens each
+    assert [s[f"fit_{k}"] for k in CONTEXTS] == [1, 1, 1, 1]
+    assert s["doc_tokens_median"] == pytest.approx(np.percentile(docs, 50))
+    assert s["page_tokens_p90"] == pytest.approx(np.percentile(r.page_tokens(), 90))
+    # a lower pixel bound shrinks every image, and document b now fits 256K
+    low = token_report(small_store, load("qwen2.5-vl"), max_pixels=401408, progress=False)
+    assert low.max_pixels == 401408 and low.summary()["fit_256K"] == 2
+    assert all(x.tokens < y.tokens for x, y in zip(low.docs, r.docs))
+
+
+def test_write_report_files(small_store, tmp_path):
+    r = token_report(small_store, load("qwen3-vl"), progress=False)
+    paths = write_report(r, tmp_path / "out")
+    table = pq.read_table(paths["parquet"])
+    assert table.num_rows == 2 and table.column("tokens").to_pylist() == [d.tokens for d in r.docs]
+    with open(paths["csv"]) as f:
+        rows = list(csv.DictReader(f))
+    assert [int(x["n_pages"]) for x in rows] == [3, 30] and "fits_128K" in rows[0]
+    md = paths["md"].read_text()
+    assert "documents within 128K" in md and "tokens_hist.png" in md and "qwen3-vl" in md
+    assert Image.open(paths["png"]).size[0] > 400
+
+
+def test_empty_store(tmp_path):
+    store = _write_store(tmp_path / "empty", [])
+    r = token_report(store, load("qwen2.5-vl"), progress=False)
+    assert r.summary()["docs"] == 0
+    assert write_report(r, tmp_path / "out")["png"].exists()
