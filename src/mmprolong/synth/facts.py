@@ -208,16 +208,19 @@ def _sentences(lines: list[str]) -> list[str]:
     wide = statistics.median(lens)
     paras, cur = [], []
     for ln in lines:
-        if not ln:
-            if cur:
+        short = len(ln) < max(40, 0.6 * wide)
+        if not ln or (short and ln[:1].isupper() or ln[:1].isdigit()) and short and not ln.endswith(
+                (".", ",", ";", ":", "-", "!", "?")):
+            if cur:  # a blank line or a heading-like line ends the paragraph; the heading stands alone
                 paras.append(" ".join(cur))
                 cur = []
+            if ln:
+                paras.append(ln)
             continue
         if cur and cur[-1].endswith("-") and ln[:1].islower():
             cur[-1] = cur[-1][:-1] + ln
         else:
             cur.append(ln)
-        short = len(ln) < max(40, 0.6 * wide)
         if short and not ln.endswith((",", ";", "-")) or re.search(r"\.{4,}", ln):
             paras.append(" ".join(cur))
             cur = []

@@ -20,7 +20,7 @@ from .dedup import Deduper
 from .ocr import ocr_full_target
 from .record import QARecord
 from .tasks import EXTRACTIVE, scope_pages
-from .text import contains, norm, number_close, numbers_in, parse_number
+from .text import contains, fmt_number, norm, number_close, numbers_in, parse_number
 
 FAILURES = ("unknown_task", "segment_out_of_document", "no_evidence_pages", "evidence_outside_segment",
             "format_mismatch", "bad_evidence_source", "no_scope_anchor", "evidence_outside_scope",
@@ -125,7 +125,8 @@ def verify(qa: QARecord, doc: Document, deduper: Deduper | None = None) -> QARec
                 expected = None
             ok = expected is not None and fmt_good and _answer_matches(qa.answer, qa.answer_format, expected)
             if not ok and calc.op == "difference" and expected is not None and fmt_good:
-                ok = _answer_matches(qa.answer, qa.answer_format, abs(expected))
+                a = parse_number(qa.answer)  # "how much more/less" is asked both ways round
+                ok = a is not None and _answer_matches(fmt_number(abs(a), 6), qa.answer_format, abs(expected))
             check(ok, "recomputed", "recompute_mismatch")
 
     if deduper is not None and not failed:

@@ -1,0 +1,54 @@
+from mmprolong.synth.facts import page_facts
+
+from .docs import REPORT_PAGES
+
+
+def _by_answer(facts):
+    return {(f.answer, f.source): f for f in facts}
+
+
+def test_table_rows_become_cell_facts_with_header_and_caption():
+    facts = page_facts(REPORT_PAGES[3], 3)
+    cells = [f for f in facts if f.source == "Table"]
+    assert len(cells) == 9
+    f = _by_answer(cells)[("4210", "Table")]
+    assert f.ask == "according to Table 1 on page 4, what is the 2019 value for Northwind?"
+    assert f.fmt == "Integer" and f.value == 4210 and f.label == "Northwind" and f.key == "col:2019"
+
+
+def test_header_with_trailing_text_column():
+    text = "Plant 2018 2019 Change (%)\nAlpha 1,000 1,200 +20.0\nBeta 2,000 1,800 -10.0\nTable 3: Output"
+    facts = {f.ask: f.answer for f in page_facts(text, 0)}
+    assert facts["according to Table 3 on page 1, what is the Change (%) value for Alpha?"] == "20"
+    assert facts["according to Table 3 on page 1, what is the 2019 value for Beta?"] == "1800"
+
+
+def test_sentence_templates_ask_natural_questions():
+    asks = {f.ask: f for f in page_facts(REPORT_PAGES[1] + "\n" + REPORT_PAGES[4] + "\n" + REPORT_PAGES[5], 1)}
+    assert asks["how many tonnes of steel did the Northwind plant produce in 2019?"].answer == "4210"
+    assert asks["what was the average wait time at the Eastport depot (in minutes)?"].answer == "34"
+    assert asks["how many workers did the company employ across three sites in 2018?"].answer == "1240"
+    assert asks["what capacity utilisation did the Eastport plant report in 2020 (in percent)?"].answer == "71.5"
+    assert asks["what was revenue in 2020 (in million dollars)?"].fmt == "Float"
+
+
+def test_names_dates_and_cloze_fallback():
+    facts = page_facts(REPORT_PAGES[2], 2)
+    who = [f for f in facts if f.ask.startswith("who ")]
+    assert who and who[0].answer == "Maria Okafor"
+    dates = [f for f in facts if f.kind == "date"]
+    assert dates[0].answer == "3 March 2018" and "___" in dates[0].ask
+
+
+def test_heading_fact_and_empty_page():
+    facts = page_facts(REPORT_PAGES[3], 3, headings=["2 Production"])
+    assert any(f.source == "Layout" and f.answer == "2 Production" and f.anchored for f in facts)
+    assert page_facts("", 0) == [] and page_facts("   \n ", 0) == []
+    assert page_facts("Lorem ipsum dolor sit amet consectetur.", 0) == []
+
+
+def test_conflicting_repeats_are_dropped_equal_repeats_kept_once():
+    same = "The Alpha plant produced 100 tonnes of steel in 2019. The Alpha plant produced 100 tonnes of steel in 2019."
+    assert len([f for f in page_facts(same, 0) if f.answer == "100"]) == 1
+    diff = "The Alpha plant produced 100 tonnes of steel in 2019. The Alpha plant produced 120 tonnes of steel in 2019."
+    assert not [f for f in page_facts(diff, 0) if f.ask.startswith("how many")]
