@@ -95,6 +95,14 @@ def build_messages(doc: Document, pages: list[int], question: str, target: str, 
             {"role": "assistant", "content": [{"type": "text", "text": target}]}]
 
 
+def image_wrap_tokens(counter: TokenCounter) -> int:
+    """Tokens an image part costs beyond its image tokens (e.g. <|vision_start|> and <|vision_end|>)."""
+    part = {"type": "image", "width": 56, "height": 56}
+    with_image = counter.count_messages([{"role": "user", "content": [part, {"type": "text", "text": "x"}]}])
+    without = counter.count_messages([{"role": "user", "content": [{"type": "text", "text": "x"}]}])
+    return with_image.total - with_image.image_tokens - without.total
+
+
 class _Costs:
     """Per-page token costs (image + marker [+ target text]) at a pixel bound; additive estimates that the exact
     count of the final sample then confirms."""
@@ -103,7 +111,7 @@ class _Costs:
                  text_cost: Callable[[int], int] | None):
         self.doc, self.counter = doc, counter
         self.fixed = [(counter.count_text(page_marker(p)) if page_markers else 0) + (text_cost(p) if text_cost else 0)
-                      for p in range(len(doc.pages))]
+                      + image_wrap_tokens(counter) for p in range(len(doc.pages))]
 
     def at(self, max_pixels: int) -> list[int]:
         c = self.counter

@@ -69,21 +69,26 @@ def _check_out(out: Path, digest: str) -> None:
 
 
 def _items(store: PageStore, plan: Plan, start: int) -> Iterator[tuple]:
-    """(index, doc_id, Document | None, slots) for planned documents from `start`, in plan (= store) order."""
-    todo = plan.docs[start:]
-    index = {d.doc_id: start + i for i, d in enumerate(todo)}
+    """(index, doc_id, Document | None, slots) for planned documents from `start`, in plan order: round by round,
+    one streaming pass over the store per round (store order within a round)."""
     nxt = start
-    for doc in store.iter_documents(doc_ids=set(index)) if todo else ():
-        i = index[doc.doc_id]
-        while nxt < i:  # planned but not streamed: the store has no pages for it
+    while nxt < len(plan.docs):
+        rnd = plan.docs[nxt].round
+        end = nxt
+        while end < len(plan.docs) and plan.docs[end].round == rnd:
+            end += 1
+        index = {plan.docs[i].doc_id: i for i in range(nxt, end)}
+        for doc in store.iter_documents(doc_ids=set(index)):
+            i = index[doc.doc_id]
+            while nxt < i:  # planned but not streamed: the store has no pages for it
+                yield nxt, plan.docs[nxt].doc_id, None, plan.docs[nxt].slots
+                nxt += 1
+            if i == nxt:
+                yield i, doc.doc_id, doc, plan.docs[i].slots
+                nxt += 1
+        while nxt < end:
             yield nxt, plan.docs[nxt].doc_id, None, plan.docs[nxt].slots
             nxt += 1
-        if i == nxt:
-            yield i, doc.doc_id, doc, plan.docs[i].slots
-            nxt += 1
-    while nxt < len(plan.docs):
-        yield nxt, plan.docs[nxt].doc_id, None, plan.docs[nxt].slots
-        nxt += 1
 
 
 def _progress_bar(enabled: bool):

@@ -8,11 +8,12 @@ model's resize rule plus page markers) with the recipe's TokenCounter. Then, det
 - they are visited in a seeded shuffle; each gets `per_document` slots; each slot gets the task furthest below its
   share (largest deficit), and in histogram mode the bucket furthest below its share among the buckets the document
   is long enough for, with a seeded token limit inside that bucket (the window assembly cuts to it);
-- selection stops once the planned tokens reach the budget plus a margin for rejections (the build stops at the
-  exact budget);
-- the selected documents are returned in store order, the order `PageStore.iter_documents` streams them.
+- the shuffled documents are cut into rounds of `budget x BUDGET_MARGIN` planned tokens (the margin covers
+  rejections); within a round documents are in store order, the order `PageStore.iter_documents` streams them.
+  The build goes round by round and stops at the exact budget, normally within round 0: later rounds only run
+  when rejections left the budget unmet, and documents past the margin of the last round needed are never read.
 
-`Plan.targets` (task -> bucket -> planned instances) is what the data report compares the build against.
+`Plan.targets` (task -> bucket -> planned instances of round 0) is what the data report compares the build against.
 """
 
 from __future__ import annotations
@@ -20,16 +21,17 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 
 from ..corpus.store import PageStore
 from ..recipe import QA_TASKS, Recipe
 from ..tokens import TokenCounter
-from .assemble import page_marker
+from .assemble import image_wrap_tokens, page_marker
 from .buckets import bucket_of, default_edges, labels
 
 BUDGET_MARGIN = 1.25   # plan this much over the budget: some slots are rejected, the build stops at the budget
+MAX_LISTED = 100_000   # plan.json lists at most this many documents
 QA_OVERHEAD = 128      # planned tokens of template + question + answer per instance (the build counts exactly)
 
 
@@ -48,18 +50,19 @@ class PlannedDoc:
     n_pages: int
     page_tokens: int   # exact tokens of all page images and markers at the recipe's pixel bound
     slots: list[Slot]
+    round: int = 0
 
 
 @dataclass
 class Plan:
-    docs: list[PlannedDoc]                          # in store order
+    docs: list[PlannedDoc]                          # round by round, store order within a round
     edges: list[int]                                # bucket edges of this plan and its report
     targets: dict[str, dict[str, int]]              # task -> bucket -> planned instances
     target_shares: dict[str, float]                 # bucket -> share the recipe asks for (or the pool gives)
     task_shares: dict[str, float]
     eligible_docs: int
     skipped: dict[str, int] = field(default_factory=dict)   # reason -> documents left out
-    planned_tokens: int = 0
+    planned_tokens: int = 0                         # of round 0
 
     @property
     def n_instances(self) -> int:
@@ -67,7 +70,8 @@ class Plan:
 
     def digest(self) -> str:
         """Identity of the plan: a resumed build must see the same plan (same store, same recipe)."""
-        blob = json.dumps([[d.doc_id, [asdict(s) for s in d.slots]] for d in self.docs], separators=(",", ":"))
+        blob = json.dumps([[d.doc_id, d.round, [asdict(s) for s in d.slots]] for d in self.docs],
+                          separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def to_json(self) -> dict:
@@ -75,12 +79,14 @@ class Plan:
                 "target_shares": self.target_shares, "task_shares": self.task_shares,
                 "eligible_docs": self.eligible_docs, "skipped": self.skipped, "planned_tokens": self.planned_tokens,
                 "n_docs": len(self.docs), "n_instances": self.n_instances,
-                "docs": [{"doc_id": d.doc_id, "n_pages": d.n_pages, "page_tokens": d.page_tokens,
-                          "slots": [asdict(s) for s in d.slots]} for d in self.docs]}
+                "rounds": (self.docs[-1].round + 1) if self.docs else 0,
+                "docs": [{"doc_id": d.doc_id, "round": d.round, "n_pages": d.n_pages, "page_tokens": d.page_tokens,
+                          "slots": [asdict(s) for s in d.slots]} for d in self.docs[:MAX_LISTED]]}
 
 
 def page_tokens(store: PageStore, counter: TokenCounter, page_markers: bool) -> list[tuple[str, int, int]]:
     """(doc_id, n_pages, exact page tokens) per document of the pages dataset, in store order, without images."""
+    wrap = image_wrap_tokens(counter)
     image_cost: dict[tuple[int, int], int] = {}
     marker_cost: dict[int, int] = {}
     out: dict[str, list[int]] = {}
@@ -91,7 +97,7 @@ def page_tokens(store: PageStore, counter: TokenCounter, page_markers: bool) -> 
         for doc_id, page, w, h in zip(cols["doc_id"], cols["page"], cols["image_width"], cols["image_height"]):
             key = (int(w), int(h))
             if key not in image_cost:
-                image_cost[key] = counter.image_tokens(*key)
+                image_cost[key] = counter.image_tokens(*key) + wrap
             cost = image_cost[key]
             if page_markers:
                 if page not in marker_cost:
@@ -145,10 +151,9 @@ def make_plan(recipe: Recipe, store: PageStore, counter: TokenCounter | None = N
     bucket_counts: dict[str, int] = defaultdict(int)
     chosen: list[PlannedDoc] = []
     planned = 0
+    rnd = 0
+    round_tokens = recipe.budget_tokens * BUDGET_MARGIN
     for doc_id in sorted(info, key=lambda d: _shuffle_key(recipe.seed, d)):
-        if planned >= recipe.budget_tokens * BUDGET_MARGIN:
-            skipped["over budget"] += 1
-            continue
         n_pages, tok = info[doc_id]
         full = tok + QA_OVERHEAD
         slots = []
@@ -170,16 +175,23 @@ def make_plan(recipe: Recipe, store: PageStore, counter: TokenCounter | None = N
             bucket_counts[bucket] += 1
             planned += est
             slots.append(Slot(task, bucket, int(max_tokens)))
-        chosen.append(PlannedDoc(doc_id, n_pages, tok, slots))
-    chosen.sort(key=lambda d: store_order[d.doc_id])
+        chosen.append(PlannedDoc(doc_id, n_pages, tok, slots, rnd))
+        if planned >= round_tokens * (rnd + 1):
+            rnd += 1
+    chosen.sort(key=lambda d: (d.round, store_order[d.doc_id]))
 
     targets: dict[str, dict[str, int]] = {t: {} for t in task_shares}
     for d in chosen:
+        if d.round > 0:
+            break
         for s in d.slots:
             targets[s.task][s.bucket] = targets[s.task].get(s.bucket, 0) + 1
     if not histogram:   # the target is the pool's own spread over buckets
-        n = sum(bucket_counts.values()) or 1
-        bucket_shares = {b: c / n for b, c in sorted(bucket_counts.items())}
+        round0 = Counter(s.bucket for d in chosen if d.round == 0 for s in d.slots)
+        n = sum(round0.values()) or 1
+        bucket_shares = {b: c / n for b, c in sorted(round0.items())}
+    round0_tokens = sum(min(d.page_tokens + QA_OVERHEAD, s.max_tokens) for d in chosen if d.round == 0
+                        for s in d.slots)
     return Plan(docs=chosen, edges=edges, targets=targets, target_shares=bucket_shares, task_shares=task_shares,
-                eligible_docs=len(info), skipped=dict(skipped), planned_tokens=planned)
+                eligible_docs=len(info), skipped=dict(skipped), planned_tokens=round0_tokens)
 

@@ -1,0 +1,159 @@
+"""The build end to end on a real page store: files and contracts, exact lengths, determinism, budget, resume after
+SIGKILL (a real subprocess), the Ray executor, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from conftest import make_document, write_store
+
+from mmprolong import schema, tokens
+from mmprolong.cli.main import main
+from mmprolong.dataset.build import build
+from mmprolong.dataset.parts import REJECTED, PartWriter, read_table
+from mmprolong.recipe import parse_recipe
+
+RECIPE = {"name": "tiny", "max_length": 2048, "max_pixels": 200_704,
+          "lengths": {"mode": "histogram", "edges": [512, 1024, 2048]},
+          "segment": {"min_pages": 3, "max_pages": 6}, "per_document": 2, "budget_tokens": 10**7, "shard_size": 3}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    docs = [make_document(f"doc{i:02d}", 8 + 3 * (i % 5), size=(308, 396)) for i in range(10)]
+    nofacts = make_document("doc99-blank", 10, size=(308, 396))
+    for p in nofacts.pages:
+        p["text"] = ""
+    return write_store(tmp_path_factory.mktemp("store"), docs + [nofacts])
+
+
+def shard_bytes(out: Path) -> dict[str, bytes]:
+    return {f"{d}/{f.name}": f.read_bytes() for d in ("shards", "qa", "rejected")
+            for f in sorted((out / d).glob("*.parquet"))}
+
+
+@pytest.fixture(scope="module")
+def built(store, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("b") / "out"
+    build(parse_recipe(RECIPE), store, out, workers=1, progress=False)
+    return out
+
+
+def test_outputs_follow_the_contracts(built):
+    for name, sch in (("shards", schema.SAMPLES), ("qa", schema.QA), ("rejected", REJECTED)):
+        files = sorted((built / name).glob("*.parquet"))
+        assert files and all(pq.read_schema(f).equals(sch) for f in files)
+    m = json.loads((built / "manifest.json").read_text())
+    assert m["recipe"]["name"] == "tiny" and m["summary"]["samples"] > 0 and m["versions"]["mmprolong"]
+    rows = read_table(built, "shards").to_pylist()
+    assert len(rows) == m["summary"]["samples"] and len({r["sample_id"] for r in rows}) == len(rows)
+    assert {r["recipe_hash"] for r in rows} == {m["recipe_hash"]}
+    qa_ids = set(read_table(built, "qa", ["qa_id"]).column("qa_id").to_pylist())
+    assert {r["qa_id"] for r in rows} == qa_ids
+    for name in ("report.md", "lengths.png", "depth.png", "pages.png", "tasks.png", "rejections.png"):
+        assert (built / "report" / name).stat().st_size > 0
+
+
+def test_every_sample_has_its_exact_length_and_whole_images(built):
+    counter = tokens.load("qwen2.5-vl", max_pixels=200_704)
+    for r in read_table(built, "shards").to_pylist():
+        messages = json.loads(r["messages"])
+        c = counter.count_messages(messages)
+        assert (r["n_tokens"], r["n_image_tokens"]) == (c.total, c.image_tokens)
+        assert r["n_tokens"] <= 2048
+        parts = [p for p in messages[0]["content"] if p["type"] == "image"]
+        assert [p["page"] for p in parts] == r["pages"] and len(r["images"]) == len(parts)
+        assert all(img[:2] == b"\xff\xd8" for img in r["images"])     # JPEG bytes embedded
+        assert messages[1]["content"][0]["text"] == r["target"]
+        assert r["depth"] is None or 0 <= r["depth"] <= 1
+
+
+def test_bad_documents_are_rejections_not_crashes(built):
+    rej = read_table(built, "rejected").to_pylist()
+    blank = [r for r in rej if r["doc_id"] == "doc99-blank"]
+    assert len(blank) == 2 and all(r["reason"] for r in blank)
+    assert not any(r["doc_id"] == "doc99-blank" for r in read_table(built, "shards", ["doc_id"]).to_pylist())
+
+
+def test_same_recipe_same_bytes_whatever_the_workers(store, built, tmp_path):
+    build(parse_recipe(RECIPE), store, tmp_path / "two", workers=2, progress=False, report=False)
+    assert shard_bytes(tmp_path / "two") == shard_bytes(built)
+
+
+def test_budget_stops_the_build(store, tmp_path):
+    r = parse_recipe(RECIPE | {"budget_tokens": 2500})
+    s = build(r, store, tmp_path / "out", workers=1, progress=False, report=False)
+    n = read_table(tmp_path / "out", "shards", ["n_tokens"]).column("n_tokens").to_pylist()
+    assert sum(n) >= 2500 and sum(n) - n[-1] < 2500 and s.tokens == sum(n)
+    assert s.docs_done < s.docs_planned
+
+
+def test_a_finished_build_is_not_redone_and_other_recipes_are_refused(store, built):
+    before = shard_bytes(built)
+    s = build(parse_recipe(RECIPE), store, built, workers=1, progress=False, report=False)
+    assert s.resumed and shard_bytes(built) == before
+    with pytest.raises(ValueError, match="another recipe"):
+        build(parse_recipe(RECIPE | {"seed": 5}), store, built, workers=1, progress=False)
+
+
+def test_resume_after_sigkill_loses_and_duplicates_nothing(store, built, tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(yaml.safe_dump(RECIPE | {"shard_size": 1}))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "mmprolong.cli.main", "build", "--recipe", str(recipe), "--store", str(store),
+           "--out", str(out), "--workers", "1", "--quiet", "--no-report"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not (out / "_progress" / "part-00002.json").exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.005)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    progress = PartWriter(out).progress
+    assert not progress.finished and progress.docs_done < 11
+    assert main(cmd[3:]) == 0                         # the same command again resumes
+    rows = read_table(out, "shards", ["sample_id"]).column("sample_id").to_pylist()
+    want = read_table(built, "shards", ["sample_id"]).column("sample_id").to_pylist()
+    assert rows == want                               # nothing lost, nothing twice, same order
+    assert sorted(read_table(out, "rejected", ["reason"]).column("reason").to_pylist()) == sorted(
+        read_table(built, "rejected", ["reason"]).column("reason").to_pylist())
+
+
+def test_orphan_part_files_are_removed_on_resume(tmp_path):
+    w = PartWriter(tmp_path)
+    w.add([], [], [])
+    w.commit(3)
+    (tmp_path / "shards" / "part-00001.parquet").write_bytes(b"half")   # killed before its record was written
+    (tmp_path / "qa" / "part-00001.parquet.tmp").write_bytes(b"half")
+    w2 = PartWriter(tmp_path)
+    assert w2.progress.parts == 1 and w2.progress.docs_done == 3
+    assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == ["part-00000.parquet"]
+    assert list((tmp_path / "qa").glob("*.tmp")) == []
+
+
+def test_ray_executor_gives_the_same_rows(store, built, tmp_path):
+    pytest.importorskip("ray")
+    build(parse_recipe(RECIPE), store, tmp_path / "ray", executor="ray", workers=2, progress=False, report=False)
+    assert shard_bytes(tmp_path / "ray") == shard_bytes(built)
+
+
+def test_cli_build_and_errors(store, tmp_path, capsys):
+    assert main(["build", "--recipe", "no-such", "--store", str(store), "--out", str(tmp_path / "o")]) == 2
+    assert "recipe 'no-such' not found" in capsys.readouterr().err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("mixture:\n  tasks:\n    extract-singel: 1.0\n")
+    assert main(["build", "--recipe", str(bad), "--store", str(store), "--out", str(tmp_path / "o")]) == 2
+    assert "mixture.tasks.extract-singel: unknown key" in capsys.readouterr().err
+    assert main(["build", "--recipe", "demo", "--store", str(tmp_path / "nostore"), "--out", str(tmp_path / "o")]) == 2
+    assert "not a page store" in capsys.readouterr().err
