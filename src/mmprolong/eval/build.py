@@ -161,7 +161,7 @@ def assemble(item: QAItem, target: int, cat: PageCatalog, negatives: list[str], 
 
 
 def build_eval_set(items: list[QAItem], cat: PageCatalog, lengths: list[int], out: str | Path, seed: int = 0,
-                   exclusion: str | Path | None = None, progress: bool = True) -> dict:
+                   exclusion: str | Path | None = None, progress: bool = True, model_ref: str | None = None) -> dict:
     """Build every item at every length into folder `out`; returns the manifest. Documents used go to `exclusion`."""
     from rich.progress import track
 
@@ -176,11 +176,13 @@ def build_eval_set(items: list[QAItem], cat: PageCatalog, lengths: list[int], ou
         (skips if isinstance(r, Skip) else instances).append(r)
     used = sorted({d for inst in instances for d, _ in inst.pages()})
     manifest = {
-        "kind": "doc-qa", "mmprolong": __version__, "model": cat.counter.name,
+        "kind": "doc-qa", "mmprolong": __version__, "model": cat.counter.name, "model_ref": model_ref,
         "counter": cat.counter.fingerprint(), "max_pixels": cat.max_pixels, "prompt": cat.prompt.model_dump(),
         "lengths": list(lengths), "seed": seed, "datasets": dict(Counter(i.dataset for i in instances)),
         "per_length": {str(L): sum(1 for i in instances if i.target_length == L) for L in lengths},
         "skipped": [vars(s) for s in skips], "documents_used": len(used),
+        # a store too small for the longest targets makes padding reuse documents; say so
+        "instances_with_repeated_pages": sum(1 for i in instances if len(set(i.pages())) < len(i.pages())),
         "images": "referenced by (doc_id, page) in the page store, resolved at run time",
     }
     if exclusion:

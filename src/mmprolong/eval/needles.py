@@ -194,8 +194,8 @@ def build_probe(cat: PageCatalog, store: PageStore, out: Path, probe: Probe, mod
         evidence_sources=[f"actual_depth={before / total:.4f}"])
 
 
-def build_needles(cat: PageCatalog, store: PageStore, out: str | Path, cfg: NeedleConfig, progress: bool = True
-                  ) -> dict:
+def build_needles(cat: PageCatalog, store: PageStore, out: str | Path, cfg: NeedleConfig, progress: bool = True,
+                  model_ref: str | None = None, exclusion: str | Path | None = None) -> dict:
     from rich.progress import track
 
     cfg.check()
@@ -213,9 +213,14 @@ def build_needles(cat: PageCatalog, store: PageStore, out: str | Path, cfg: Need
             hays[key] = haystack(cat, L - cat.overhead(probe.question) - reserve - 8,
                                  random.Random(f"{cfg.seed}:hay:{L}:{r}"))
         insts.append(build_probe(cat, store, out, probe, m, L, hays[key], r))
-    manifest = {"kind": "needles", "mmprolong": __version__, "model": cat.counter.name,
+    manifest = {"kind": "needles", "mmprolong": __version__, "model": cat.counter.name, "model_ref": model_ref,
                 "counter": cat.counter.fingerprint(), "max_pixels": cat.max_pixels,
                 "prompt": cat.prompt.model_dump(), "config": cfg.model_dump(),
                 "images": "haystack pages referenced by (doc_id, page); needle pages in assets/"}
+    if exclusion:
+        from .exclusion import add_to_exclusion
+        used = {c["doc_id"] for i in insts for c in i.context if "doc_id" in c}
+        used |= {c["from"][0] for i in insts for c in i.context if "from" in c}
+        manifest["exclusion_added"] = add_to_exclusion(exclusion, used)
     write_instances(out, insts, manifest)
     return manifest
