@@ -52,3 +52,12 @@ def test_conflicting_repeats_are_dropped_equal_repeats_kept_once():
     assert len([f for f in page_facts(same, 0) if f.answer == "100"]) == 1
     diff = "The Alpha plant produced 100 tonnes of steel in 2019. The Alpha plant produced 120 tonnes of steel in 2019."
     assert not [f for f in page_facts(diff, 0) if f.ask.startswith("how many")]
+
+
+def test_figure_value_labels_become_figure_facts():
+    text = ("2 Production\nShort line\n1,642\n2016\n1,664\n2017\n1,720\n2018\n"
+            "Figure 1: Staff at the Brightwater plant, 2016-2018")
+    facts = [f for f in page_facts(text, 4) if f.source == "Figure"]
+    assert [(f.label, f.answer) for f in facts] == [("2016", "1642"), ("2017", "1664"), ("2018", "1720")]
+    assert facts[0].ask == "according to Figure 1 on page 5, what value is shown for 2016?"
+    assert not [f for f in page_facts("1,642\n2016\n1,664\nFigure 1: Staff", 0) if f.source == "Figure"]

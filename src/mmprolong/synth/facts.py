@@ -56,7 +56,7 @@ _STOP_UNITS = {"in", "at", "during", "by", "for", "across", "over", "per", "on",
                "the", "a", "an", "of", "with"}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Fact:
     page: int                 # 0-based
     source: str               # Text | Table | Layout
@@ -70,7 +70,9 @@ class Fact:
     label: str = ""           # row label (table facts) for comparisons
     table: str = ""           # table id on the page (for counting over rows)
     anchored: bool = False    # `ask` already names its page
-    kind: str = "number"      # number | year | date | name | heading | row
+    kind: str = "number"      # number | year | date | name | heading
+    where: str = ""           # "Table 1 on page 4" / "Figure 2 on page 7" for table and figure facts
+    col: str = ""             # the column (table) the value is in
 
     @property
     def numeric(self) -> bool:
@@ -84,8 +86,9 @@ def page_facts(text: str, page: int, headings: list[str] = ()) -> list[Fact]:
         return []
     lines = [ln.strip() for ln in text.splitlines()]
     rows, used = _tables(lines, page)
-    prose = [ln if i not in used else "" for i, ln in enumerate(lines)]
-    facts = rows + _sentence_facts(_sentences(prose), page, norm(text))
+    figs, fused = _figures(lines, page)
+    prose = [ln if i not in used | fused else "" for i, ln in enumerate(lines)]
+    facts = rows + figs + _sentence_facts(_sentences(prose), page, norm(text))
     for h in headings:
         hh = h.strip()
         if 3 <= len(hh) <= 100 and norm(hh) in norm(text):
@@ -194,8 +197,57 @@ def _table_facts(block: list[re.Match], header: list[str], caption: str, page: i
             out.append(Fact(page, "Table", ans, fmt,
                             f"according to {where}, what is the {col} value for {label}{pct}?",
                             f"the {col} value for {label} in {where}", f"{label} {b.group('cells')}", v,
-                            key="col:" + col, label=label, table=tid, kind="number", anchored=True))
+                            key="col:" + col, label=label, table=tid, kind="number", anchored=True,
+                            where=where, col=col))
     return out
+
+
+_FIG_CAPTION = re.compile(r"^(?:Figure|Fig\.)\s*(\d+)\s*[:.]\s*(.*)$")
+_SHORT_LABEL = re.compile(r"^[-+$A-Za-z0-9][\w .,%&/'()-]{0,24}$")
+
+
+def _value_label_pairs(run: list[str]) -> tuple[list[str], list[str]] | None:
+    def ok(vals, labs):
+        return (all(re.fullmatch(_CELL, v) for v in vals) and len(set(labs)) == len(labs)
+                and not any(re.fullmatch(_CELL, x) and not is_year(x) for x in labs))
+    a, b = run[0::2], run[1::2]
+    return (a, b) if ok(a, b) else (b, a) if ok(b, a) else None
+
+
+def _figures(lines: list[str], page: int) -> tuple[list[Fact], set[int]]:
+    """Bar/line chart value labels: a run of short lines alternating value and label just before a caption."""
+    facts: list[Fact] = []
+    used: set[int] = set()
+    for i, ln in enumerate(lines):
+        m = _FIG_CAPTION.match(ln)
+        if not m:
+            continue
+        k = i
+        while k > 0 and lines[k - 1] and len(lines[k - 1]) <= 25 and _SHORT_LABEL.match(lines[k - 1]):
+            k -= 1
+        pairs = None
+        for off in range(0, i - k - 3):  # drop leading lines (a heading, a sentence end) until pairs line up
+            run = lines[k + off:i]
+            if len(run) % 2 == 0:
+                pairs = _value_label_pairs(run)
+                if pairs:
+                    k += off
+                    break
+        if not pairs:
+            continue
+        vals, labs = pairs
+        where = f"Figure {m.group(1)} on page {page + 1}"
+        used.update(range(k, i + 1))
+        for v_txt, lab in zip(vals, labs):
+            v = parse_number(v_txt)
+            if v is None:
+                continue
+            fmt = "Integer" if v.is_integer() and "." not in v_txt else "Float"
+            facts.append(Fact(page, "Figure", fmt_number(v), fmt, f"according to {where}, what value is shown for {lab}?",
+                              f"the value shown for {lab} in {where}", f"{m.group(0)}: {lab} = {v_txt}", v,
+                              key=f"fig:p{page}f{m.group(1)}", label=lab, table=f"p{page}f{m.group(1)}",
+                              kind="number", anchored=True, where=where, col=""))
+    return facts, used
 
 
 # ---- prose --------------------------------------------------------------------------------------------------------

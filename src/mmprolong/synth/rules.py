@@ -7,9 +7,9 @@ into the evidence description as a `calc:` line so verification can recompute th
 
 from __future__ import annotations
 
+import functools
 import json
 import random
-import re
 
 from ..corpus.store import Document
 from .base import Generator
@@ -23,7 +23,13 @@ from .text import fmt_number, norm
 _WEIGHT = {"number": 4, "name": 2, "date": 1, "heading": 1, "year": 0.5}
 
 
+@functools.lru_cache(maxsize=2048)
+def _page_facts(text: str, page: int, headings: tuple[str, ...]) -> tuple[Fact, ...]:
+    return tuple(page_facts(text, page, list(headings)))
+
+
 def segment_facts(doc: Document, segment: tuple[int, int]) -> list[Fact]:
+    """Facts of the segment's pages (memoised per page text: a document is asked many times)."""
     first, last = segment
     heads: dict[int, list[str]] = {}
     for s in doc.sections:
@@ -32,7 +38,7 @@ def segment_facts(doc: Document, segment: tuple[int, int]) -> list[Fact]:
     for p in doc.pages:
         pg = int(p["page"])
         if first <= pg <= last:
-            out += page_facts(p.get("text") or "", pg, heads.get(pg, []))
+            out += _page_facts(p.get("text") or "", pg, tuple(heads.get(pg, [])))
     return out
 
 
@@ -142,14 +148,11 @@ class RulesGenerator(Generator):
         else:
             hi = rng.random() < 0.5
             word = "higher" if hi else "lower"
-            if f1.label and f2.label and norm(f1.label) != norm(f2.label) and f1.key == f2.key:
-                col = f1.key.split(":", 1)[1]
-                q = (f"Which has the {word} {col} value: {f1.label} (page {f1.page + 1}) or "
-                     f"{f2.label} (page {f2.page + 1})? Answer with the row name.")
+            if f1.label and f2.label and norm(f1.label) != norm(f2.label):
+                q = f"Which is {word}: {d1} or {d2}? Answer with {f1.label} or {f2.label}."
                 op = "argmax" if hi else "argmin"
                 l1, l2 = f1.label, f2.label
-                ans = (f1 if (v1 > v2) == hi else f2).label
-                fmt = "String"
+                ans, fmt = (f1 if (v1 > v2) == hi else f2).label, "String"
             else:
                 q = f"Which is {word}: {d1} or {d2}? Answer with that value."
                 op = "max" if hi else "min"
@@ -161,16 +164,18 @@ class RulesGenerator(Generator):
         values = sorted({r.value for r in rows})
         thr = values[rng.randrange(len(values) - 1)] if len(values) > 1 else values[0]
         n = sum(1 for r in rows if r.value > thr)
-        col = rows[0].key.split(":", 1)[1]
-        where = re.search(r"according to (.*?), what is", rows[0].ask).group(1)
-        q = f"{_cap(where)}: how many rows have a {col} value greater than {fmt_number(thr)}?"
+        f = rows[0]
+        if f.source == "Table":
+            q = f"According to {f.where}, how many rows have a {f.col} value greater than {fmt_number(thr)}?"
+        else:
+            q = f"According to {f.where}, how many of the values shown are greater than {fmt_number(thr)}?"
         ev = calc_line("count_gt", [(_label(r), r.value) for r in rows], param=thr)
         return self._record(doc, segment, "reasoning", q, str(n), "Integer", rows, ev)
 
 
 def _label(f: Fact) -> str:
     if f.label:
-        return f"{f.label} {f.key.split(':', 1)[1]}"
+        return f"{f.label} {f.col}".strip()
     return f"page {f.page + 1} value"
 
 
