@@ -142,3 +142,19 @@ def test_missing_images_and_missing_key_are_clear_errors(teacher, env_key, tmp_p
     monkeypatch.delenv(env_key)
     with pytest.raises(ValueError, match=env_key):
         OpenAIGenerator(GeneratorConfig(kind="openai", model="m", api_key_env=env_key))
+
+
+def test_reply_cache_survives_pickling_and_fork(tmp_path):
+    import multiprocessing
+    import pickle
+
+    from mmprolong.synth.cache import ReplyCache, cache_key
+    c = ReplyCache(tmp_path)
+    k = cache_key("d", (0, 3), "reasoning", "v1", "m")
+    c.put(k, ("d", (0, 3), "reasoning", "v1", "m"), "ok", "", "{}")
+    c2 = pickle.loads(pickle.dumps(c))
+    assert c2.get(k) == ("ok", "", "{}")
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        assert pool.apply(c.get, (k,)) == ("ok", "", "{}")
+    assert len(c) == 1

@@ -107,3 +107,10 @@ def test_ocr_needle_target_checked():
     qa = make_ocr_needle(DOC, Random(0))
     assert verify(qa, DOC).ok
     assert verify(replace(qa, answer=qa.answer + "x"), DOC).checks_failed == ["ocr_target_mismatch"]
+
+
+def test_reasoning_without_calc_is_recomputed_from_quoted_operands():
+    v = verify(replace(_reasoning("2060", ""), evidence="Page 2 gives 4,210 t and page 3 gives 2,150 t."), DOC)
+    assert v.ok and "recomputed_from_evidence" in v.checks_passed
+    w = verify(replace(_reasoning("77", ""), evidence="Page 2 gives 4,210 t and page 3 gives 2,150 t."), DOC)
+    assert w.ok and "recomputed_from_evidence" not in w.checks_passed

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -26,11 +27,20 @@ class ReplyCache:
         d.mkdir(parents=True, exist_ok=True)
         self.path = d / "synth_replies.sqlite"
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._conn: sqlite3.Connection | None = None
+        self._pid = -1
         self._db.execute("CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, doc_id TEXT, segment TEXT, "
                          "task TEXT, prompt_version TEXT, model TEXT, status TEXT, reason TEXT, content TEXT, "
                          "created REAL)")
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """One connection per process: a connection inherited through fork (process pools) is never reused."""
+        if self._conn is None or self._pid != os.getpid():
+            self._conn = sqlite3.connect(self.path, timeout=60, check_same_thread=False, isolation_level=None)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._pid = os.getpid()
+        return self._conn
 
     def get(self, key: str) -> tuple[str, str, str] | None:
         """(status, reason, content) or None; status is 'ok' or 'rejected'."""
@@ -52,4 +62,12 @@ class ReplyCache:
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+    def __getstate__(self) -> dict:  # picklable for process pools: reopen on the other side
+        return {"path": self.path}
+
+    def __setstate__(self, state: dict) -> None:
+        self.path, self._lock, self._conn, self._pid = state["path"], threading.Lock(), None, -1

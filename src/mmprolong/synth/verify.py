@@ -78,6 +78,22 @@ def _answer_matches(answer: str, fmt: str, expected: float | str) -> bool:
     return number_close(v, expected) or abs(v - expected) <= rounding + 1e-9
 
 
+def _reextracted(qa: QARecord, ev_text: str, nums: list[float]) -> bool:
+    """Some difference / sum / ratio of two numbers quoted in the evidence description (and present on the
+    evidence pages) gives the answer."""
+    a = parse_number(qa.answer)
+    if a is None:
+        return False
+    page_nums = set(nums)
+    quoted = [v for v in dict.fromkeys(numbers_in(qa.evidence)) if v in page_nums][:12]
+    for i, x in enumerate(quoted):
+        for y in quoted[i + 1:]:
+            cands = [x - y, y - x, x + y] + ([x / y] if y else []) + ([y / x] if x else [])
+            if any(_answer_matches(qa.answer, qa.answer_format, c) for c in cands):
+                return True
+    return False
+
+
 def verify(qa: QARecord, doc: Document, deduper: Deduper | None = None) -> QARecord:
     """A copy of `qa` with checks_passed / checks_failed filled. With `deduper`, a passing item is registered and
     a repeat of an earlier one fails with 'duplicate'."""
@@ -128,6 +144,8 @@ def verify(qa: QARecord, doc: Document, deduper: Deduper | None = None) -> QARec
                 a = parse_number(qa.answer)  # "how much more/less" is asked both ways round
                 ok = a is not None and _answer_matches(fmt_number(abs(a), 6), qa.answer_format, abs(expected))
             check(ok, "recomputed", "recompute_mismatch")
+        elif has_text and fmt_good and qa.answer_format in ("Integer", "Float") and _reextracted(qa, ev_text, nums):
+            passed.append("recomputed_from_evidence")  # can only pass: without a calc the operation is unknown
 
     if deduper is not None and not failed:
         check(not deduper.seen(qa), "unique", "duplicate")
