@@ -157,3 +157,22 @@ def test_cli_build_and_errors(store, tmp_path, capsys):
     assert "mixture.tasks.extract-singel: unknown key" in capsys.readouterr().err
     assert main(["build", "--recipe", "demo", "--store", str(tmp_path / "nostore"), "--out", str(tmp_path / "o")]) == 2
     assert "not a page store" in capsys.readouterr().err
+
+
+def test_ocr_baselines(store, tmp_path):
+    r = parse_recipe(RECIPE | {"mixture": {"tasks": {"ocr-full": 0.5, "ocr-needle": 0.5}}, "max_length": 1500,
+                               "lengths": {"mode": "pool-native", "min_pages": 1, "max_pages": 100}})
+    build(r, store, tmp_path / "out", workers=1, progress=False, report=False)
+    rows = read_table(tmp_path / "out", "shards").to_pylist()
+    assert {r["task"] for r in rows} == {"ocr-full", "ocr-needle"}
+    for row in rows:
+        assert row["n_tokens"] <= 1500
+        if row["task"] == "ocr-full":
+            assert row["depth"] is None
+            assert row["target"].startswith(f"### Page {row['pages'][0] + 1}\n")
+            assert f"### Page {row['pages'][-1] + 1}\n" in row["target"]
+        else:
+            assert 0 <= row["depth"] <= 1
+    rej = read_table(tmp_path / "out", "rejected").to_pylist()
+    blank = {r["reason"].split(":")[0] for r in rej if r["doc_id"] == "doc99-blank"}
+    assert blank <= {"generation-failed", "no-text-layer"} and blank

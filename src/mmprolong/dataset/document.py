@@ -64,6 +64,9 @@ def _candidates(doc: Document, task: str, recipe: Recipe, rng: random.Random, re
     from .. import synth
 
     if task == "ocr-full":
+        if not any((p.get("text") or "").strip() for p in doc.pages):
+            res.reject("no-text-layer: nothing to transcribe", task)
+            return []
         return [ocr_full_qa(doc)]
     if task == "ocr-needle":
         return [synth.make_ocr_needle(doc, rng)]
