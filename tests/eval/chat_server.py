@@ -36,7 +36,8 @@ class ChatServer:
                     self.send_response(500)
                     self.end_headers()
                     return
-                parts = [p for m in body["messages"] if isinstance(m["content"], list) for p in m["content"]]
+                parts = [p for m in body["messages"] for p in (m["content"] if isinstance(m["content"], list)
+                                                                 else [{"type": "text", "text": m["content"]}])]
                 imgs = [p["image_url"]["url"] for p in parts if p["type"] == "image_url"]
                 sizes = [Image.open(io.BytesIO(base64.b64decode(u.split(",", 1)[1]))).size for u in imgs]
                 text = " ".join(p.get("text", "") for p in parts if p["type"] == "text")

@@ -24,6 +24,7 @@ class ImageResolver:
         self.store, self.set_dir, self.counter = store, Path(set_dir), counter
         self.max_pixels, self.resize = max_pixels, resize
         self._cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._text: dict[tuple[str, int], str] = {}
         self._cache_pages = cache_docs * 64
         self._lock = threading.Lock()
 
@@ -35,17 +36,27 @@ class ImageResolver:
             raise FileNotFoundError("this eval set references page-store pages: pass --store")
         docs = sorted({d for d, _ in missing})
         want = set(missing)
-        tbl = self.store.pages_dataset().to_table(columns=["doc_id", "page", "image"],
+        tbl = self.store.pages_dataset().to_table(columns=["doc_id", "page", "image", "text"],
                                                   filter=ds.field("doc_id").isin(docs))
-        for d, p, img in zip(tbl.column("doc_id").to_pylist(), tbl.column("page").to_pylist(),
-                             tbl.column("image").to_pylist()):
+        for d, p, img, txt in zip(tbl.column("doc_id").to_pylist(), tbl.column("page").to_pylist(),
+                                  tbl.column("image").to_pylist(), tbl.column("text").to_pylist()):
             if (d, p) in want:
                 self._cache[(d, p)] = img
+                self._text[(d, p)] = txt or ""
         lost = [k for k in missing if k not in self._cache]
         if lost:
             raise KeyError(f"pages not in the page store {self.store.root}: {lost[:3]}")
         while len(self._cache) > max(self._cache_pages, len(keys)):
-            self._cache.popitem(last=False)
+            k, _ = self._cache.popitem(last=False)
+            self._text.pop(k, None)
+
+    def prefetch(self, pages: list[tuple[str, int]]) -> None:
+        """Load these store pages (images and text layer) so `page_text` can answer for them."""
+        with self._lock:
+            self._fetch(pages)
+
+    def page_text(self, doc_id: str, page: int) -> str:
+        return self._text.get((doc_id, int(page)), "")
 
     def _raw(self, part: dict) -> bytes:
         if "asset" in part:

@@ -70,8 +70,6 @@ def run_eval(set_dir: str | Path, backend, out: str | Path, store: PageStore | N
     out.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(set_dir)
     prompt = PromptConfig(**manifest.get("prompt", {}))
-    if prompt.include_page_text:
-        raise ValueError("include_page_text sets need page text at run time; not supported by `eval run` yet")
     insts = [i for i in read_instances(set_dir) if not lengths or i.target_length in lengths]
     if limit:
         seen: dict[int, int] = {}
@@ -96,9 +94,15 @@ def run_eval(set_dir: str | Path, backend, out: str | Path, store: PageStore | N
                "question": inst.question, "answer": inst.answer, "answer_format": inst.answer_format,
                "model": backend.name, "prediction": None, "error": ""}
         try:
-            msgs = instance_messages(inst, prompt)
+            page_text = None
+            if prompt.include_page_text:
+                resolver.prefetch(inst.pages())
+                page_text = resolver.page_text
+            msgs = instance_messages(inst, prompt, page_text)
             images = resolver.images(msgs)
             row["prediction"] = backend.generate(msgs, images)
+            if getattr(backend, "last_n_tokens", None) is not None:
+                row["n_tokens_sent"] = backend.last_n_tokens  # what the model actually read (hf)
         except Exception as e:  # recorded, retried on resume; never fatal for the run
             row["error"] = f"{type(e).__name__}: {e}"[:500]
         row["seconds"] = round(time.perf_counter() - t0, 3)

@@ -64,6 +64,7 @@ def test_run_completes_and_resumes(tiny_model, tiny_set, store_dir, tmp_path):
     assert r == {"instances": 2, "skipped_done": 0, "answered": 2, "errors": 0}
     preds = read_predictions(tmp_path / "run")
     assert all(isinstance(p["prediction"], str) and not p["error"] for p in preds.values())
+    assert all(p["n_tokens_sent"] == p["n_tokens"] for p in preds.values())
     again = run_eval(tiny_set, be, tmp_path / "run", PageStore(store_dir), be.counter, progress=False)
     assert again["skipped_done"] == 2 and again["answered"] == 0
     # greedy: the same answer twice

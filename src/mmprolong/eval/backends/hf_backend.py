@@ -50,6 +50,7 @@ def apply_rope_overrides(config, cfg: HFConfig) -> dict:
 
 class HFBackend:
     concurrency = 1
+    last_n_tokens: int | None = None
 
     def __init__(self, cfg: HFConfig, counter=None):
         import torch
@@ -100,6 +101,7 @@ class HFBackend:
         import torch
 
         inputs = self.encode(messages, images)
+        self.last_n_tokens = int(inputs["input_ids"].shape[1])
         with torch.inference_mode():
             out = self.model.generate(**inputs, max_new_tokens=self.cfg.max_new_tokens, do_sample=False,
                                       eos_token_id=self.stop_ids, pad_token_id=self.counter.eos_id)
