@@ -40,6 +40,12 @@ def smart_resize(height: int, width: int, factor: int, min_pixels: int, max_pixe
     return h_bar, w_bar
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _resized(height: int, width: int, factor: int, min_pixels: int, max_pixels: int) -> tuple[int, int]:
+    """smart_resize, cached: a corpus has few distinct page sizes and every length query needs them."""
+    return smart_resize(height, width, factor, min_pixels, max_pixels)
+
+
 @dataclass(frozen=True)
 class ImageGrid:
     """An image after resizing: pixel size and patch grid (t, h, w) as the model's processor reports it."""
@@ -145,14 +151,17 @@ class TokenCounter:
     def image_grid(self, width: int, height: int, max_pixels: int | None = None,
                    min_pixels: int | None = None) -> ImageGrid:
         s = self.spec
-        h, w = smart_resize(int(height), int(width), s.factor,
-                            s.min_pixels if min_pixels is None else min_pixels,
-                            s.max_pixels if max_pixels is None else max_pixels)
+        h, w = _resized(int(height), int(width), s.factor,
+                        int(s.min_pixels if min_pixels is None else min_pixels),
+                        int(s.max_pixels if max_pixels is None else max_pixels))
         return ImageGrid(h, w, 1, h // s.patch_size, w // s.patch_size, s.merge_size)
 
     def image_tokens(self, width: int, height: int, max_pixels: int | None = None) -> int:
         """Tokens one image of width x height pixels costs after the model's resize rule."""
-        return self.image_grid(width, height, max_pixels).tokens
+        s = self.spec
+        h, w = _resized(int(height), int(width), s.factor, s.min_pixels,
+                        int(s.max_pixels if max_pixels is None else max_pixels))
+        return (h // s.patch_size) * (w // s.patch_size) // (s.merge_size * s.merge_size)
 
     def mrope_span(self, width: int, height: int, max_pixels: int | None = None) -> int:
         """How far an image advances the mRoPE text position: max(grid_h, grid_w) / merge_size."""

@@ -95,6 +95,8 @@ class TextVocab:
 
     def count_batch(self, texts: list[str], num_threads: int = 1) -> list[int]:
         normed = [unicodedata.normalize("NFC", t) for t in texts]
+        if num_threads <= 1:  # tiktoken's encode_batch starts a thread pool even for one thread (~40% slower)
+            return [len(self.enc.encode(t, allowed_special="all")) for t in normed]
         return [len(x) for x in self.enc.encode_batch(normed, num_threads=num_threads, allowed_special="all")]
 
     def decode(self, ids: list[int]) -> str:
