@@ -86,8 +86,24 @@ def loss_and_grads(rank: int, world: int, port: int, sp: int, out_dir: str) -> N
             pk = pack_samples(samples, rope)
             loss = lm(pk.input_ids, pk.position_ids, pk.labels, pk.pixel_values, pk.image_grid_thw)
             (loss * D.grad_scale(lm, layout) / n_global).backward()
-            total += float(loss)
+            total += float(loss.detach())
         total = D.all_sum(total, layout.device) / n_global
         torch.save({"loss": total, "grads": full_grads(lm)}, Path(out_dir) / f"rank{rank}.pt")
     finally:
         D.teardown()
+
+
+def reference_loss_and_grads():
+    """The same packs in one process, no sharding, no sequence parallelism."""
+    from mmprolong.train.pack import pack_samples
+
+    lm = build_lm(1, None, fsdp=False)
+    packs = tiny_packs()
+    n = sum(sum(s.n_targets for s in p) for p in packs)
+    total = 0.0
+    for samples in packs:
+        pk = pack_samples(samples, lm.hf.model.get_rope_index)
+        loss = lm(pk.input_ids, pk.position_ids, pk.labels, pk.pixel_values, pk.image_grid_thw)
+        (loss / n).backward()
+        total += float(loss.detach())
+    return total / n, full_grads(lm)

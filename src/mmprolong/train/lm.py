@@ -20,17 +20,16 @@ from .ulysses import ATTN_NAME, UlyssesContext, check_degree, register
 
 
 def split_images(patches: list[int], sp: int) -> list[tuple[int, int]]:
-    """Contiguous image ranges per rank with balanced patch counts (some ranks may get none)."""
+    """Contiguous image ranges per rank with balanced patch counts (an image goes to the rank whose share its
+    midpoint falls in; some ranks may get none)."""
     total = sum(patches)
     bounds, start, acc = [], 0, 0
     for r in range(sp):
         target = total * (r + 1) / sp
         end = start
-        while end < len(patches) and (acc + patches[end] <= target or end == start and r == sp - 1):
+        while end < len(patches) and (r == sp - 1 or acc + patches[end] / 2 <= target):
             acc += patches[end]
             end += 1
-        if r == sp - 1:
-            end = len(patches)
         bounds.append((start, end))
         start = end
     return bounds

@@ -108,8 +108,11 @@ class Plan:
 
 def plan(config, name: str, length: int, gpus: int, sp: int = 1, checkpointing: bool = True,
          gpu_mem_gib: float = 80.0, peak_flops: float = 989e12, mfu: float = 0.4, cpu_offload: bool = False,
-         loss_chunk: int = 4096, image_fraction: float = 0.9) -> Plan:
-    """Per-GPU memory and time for one packed sequence of `length` tokens per SP group."""
+         loss_chunk: int = 4096, image_fraction: float = 0.9, target_fraction: float = 0.01) -> Plan:
+    """Per-GPU memory and time for one packed sequence of `length` tokens per SP group.
+
+    `image_fraction`: share of tokens that are image tokens (document pages); `target_fraction`: share that are
+    answer tokens (the only ones the chunked loss projects onto the vocabulary)."""
     from .ulysses import check_degree
 
     tc, vc = config.get_text_config(), config.vision_config
@@ -134,7 +137,7 @@ def plan(config, name: str, length: int, gpus: int, sp: int = 1, checkpointing: 
     else:
         acts = per_layer_full * d["L"] + vis_block_full * vc.depth
     acts += s * 2 * d["h"] * 4  # embeddings, final norm, hidden for the loss
-    loss = min(loss_chunk, s) * d["V"] * 4 * 3
+    loss = min(loss_chunk, s * target_fraction) * d["V"] * 4 * 3  # only answer tokens are projected
     total = (states + working + acts + loss) * 1.1 + 2 * GIB  # allocator fragmentation, CUDA context
     page = 8800  # patches of one 144-DPI page at Qwen2.5-VL-7B's max_pixels (~2.2K tokens x merge^2)
     n_img = int(patches * sp) // page

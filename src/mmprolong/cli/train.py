@@ -1,0 +1,84 @@
+"""`mmprolong train`: LongPT continued pretraining on training shards (one process, or many under torchrun)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="long-context continued pretraining (run under torchrun for many GPUs)",
+                       description=__doc__)
+    p.add_argument("--config", help="YAML training config (flags below override it)")
+    p.add_argument("--model", help="local Hugging Face model folder (Qwen2.5-VL / Qwen3-VL)")
+    p.add_argument("--preset", help="random-weight model preset instead of --model (tiny-qwen2.5-vl, qwen2.5-vl-7b, ...)")
+    p.add_argument("--shards", nargs="+", help="training shard files or folders")
+    p.add_argument("--out", dest="output_dir", help="output folder (checkpoints, metrics, export)")
+    p.add_argument("--max-length", type=int)
+    p.add_argument("--rope-theta", type=float, help="mRoPE base after extension (default 4e6)")
+    p.add_argument("--yarn-factor", type=float)
+    p.add_argument("--dtype", choices=["bf16", "fp32"])
+    p.add_argument("--attn", dest="attn_implementation", help="auto | sdpa | flash_attention_2 | flex_attention | eager")
+    p.add_argument("--lr", type=float)
+    p.add_argument("--tokens-per-step", type=int)
+    p.add_argument("--total-tokens", type=int)
+    p.add_argument("--steps", type=int, help="override the step count derived from the token budget")
+    p.add_argument("--sp", type=int, help="Ulysses sequence-parallel degree")
+    p.add_argument("--no-fsdp", action="store_true")
+    p.add_argument("--cpu-offload", action="store_true")
+    p.add_argument("--no-grad-checkpointing", action="store_true")
+    p.add_argument("--loss-chunk", type=int)
+    p.add_argument("--save-every", type=int)
+    p.add_argument("--logger", choices=["jsonl", "tensorboard"])
+    p.add_argument("--seed", type=int)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run)
+
+
+def overrides(a: argparse.Namespace) -> dict:
+    """Only the flags given, as a nested config dict."""
+    o: dict = {"model": {}, "data": {}, "optim": {}, "parallel": {}}
+    put = lambda sec, key, val: val is not None and o[sec].__setitem__(key, val)  # noqa: E731
+    put("model", "path", a.model)
+    put("model", "preset", a.preset)
+    put("model", "rope_theta", a.rope_theta)
+    put("model", "yarn_factor", a.yarn_factor)
+    put("model", "dtype", a.dtype)
+    put("model", "attn_implementation", a.attn_implementation)
+    put("data", "shards", a.shards)
+    put("data", "max_length", a.max_length)
+    put("optim", "lr", a.lr)
+    put("optim", "tokens_per_step", a.tokens_per_step)
+    put("optim", "total_tokens", a.total_tokens)
+    put("optim", "steps", a.steps)
+    put("parallel", "sp", a.sp)
+    put("parallel", "loss_chunk", a.loss_chunk)
+    if a.no_fsdp:
+        o["parallel"]["fsdp"] = False
+    if a.cpu_offload:
+        o["parallel"]["cpu_offload"] = True
+    if a.no_grad_checkpointing:
+        o["parallel"]["grad_checkpointing"] = False
+    for key in ("output_dir", "save_every", "logger", "seed"):
+        if getattr(a, key) is not None:
+            o[key] = getattr(a, key)
+    if a.model and a.preset:
+        raise ValueError("give --model or --preset, not both")
+    if a.model:
+        o["model"]["preset"] = None
+    if a.preset:
+        o["model"]["path"] = None
+    return {k: v for k, v in o.items() if v != {}}
+
+
+def run(a: argparse.Namespace) -> int:
+    from mmprolong.train.config import load_config, parse_config
+    from mmprolong.train.loop import train
+
+    ov = overrides(a)
+    cfg = load_config(a.config, ov) if a.config else parse_config(ov)
+    if not cfg.data.shards:
+        raise ValueError("no training shards: give --shards or data.shards in the config")
+    s = train(cfg, progress=not a.no_progress)
+    if s.get("report"):
+        print(f"trained {s['step']} steps; export: {s.get('export')}; report: {s['report']}")
+    return 0

@@ -1,0 +1,16 @@
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from dist_workers import free_port, loss_and_grads, reference_loss_and_grads
+
+
+def test_fsdp_over_two_processes_matches_one(tmp_path):
+    """Two data-parallel ranks, FSDP2 full sharding, one pack each: same loss and gradients as one process."""
+    mp.spawn(loss_and_grads, args=(2, free_port(), 1, str(tmp_path)), nprocs=2)
+    ref_loss, ref = reference_loss_and_grads()
+    for r in range(2):
+        got = torch.load(tmp_path / f"rank{r}.pt")
+        assert got["loss"] == pytest.approx(ref_loss, rel=1e-5)
+        for k in ref:
+            torch.testing.assert_close(got["grads"][k], ref[k], rtol=1e-4, atol=1e-6)

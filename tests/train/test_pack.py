@@ -1,0 +1,54 @@
+import pytest
+import torch
+
+from mmprolong.train.lm import LongLM
+from mmprolong.train.pack import pack_samples
+
+
+def test_positions_of_each_packed_sample_equal_the_models_rope_index(tiny_hf, samples):
+    rope = tiny_hf.model.get_rope_index
+    pk = pack_samples(samples, rope)
+    assert pk.position_ids.shape == (4, 1, sum(len(s) for s in samples))
+    start = 0
+    for s in samples:
+        kw = {} if s.image_grid_thw is None else {"image_grid_thw": s.image_grid_thw}
+        alone, _ = rope(s.input_ids[None], mm_token_type_ids=s.mm_token_type_ids[None], **kw)
+        got = pk.position_ids[:, 0, start:start + len(s)]
+        assert torch.equal(got[1:], alone[:, 0])
+        assert torch.equal(got[0], torch.arange(len(s)))
+        start += len(s)
+    # images do not advance text positions by their token count
+    s = samples[3]
+    assert int(pack_samples([s], rope).position_ids[1:].max()) + 1 < len(s)
+
+
+def test_pack_over_max_length_is_an_error(tiny_hf, samples):
+    with pytest.raises(ValueError, match="max_length"):
+        pack_samples(samples, tiny_hf.model.get_rope_index, max_length=10)
+
+
+def _loss_grads(lm, packs):
+    lm.zero_grad()
+    total = 0.0
+    for pk in packs:
+        loss = lm(pk.input_ids, pk.position_ids, pk.labels, pk.pixel_values, pk.image_grid_thw)
+        loss.backward()
+        total += float(loss.detach())
+    return total, {n: p.grad.clone() for n, p in lm.named_parameters() if p.grad is not None}
+
+
+def test_packed_batch_equals_samples_one_by_one(tiny_hf, samples):
+    lm = LongLM(tiny_hf, loss_chunk=16)
+    rope = tiny_hf.model.get_rope_index
+    packed, gp = _loss_grads(lm, [pack_samples(samples, rope)])
+    single, gs = _loss_grads(lm, [pack_samples([s], rope) for s in samples])
+    assert packed == pytest.approx(single, rel=1e-5)
+    assert gp.keys() == gs.keys() and any("visual" in k for k in gp)
+    for k in gp:
+        torch.testing.assert_close(gp[k], gs[k], rtol=1e-4, atol=1e-6)
+    # control: one position run over the whole pack (no per-sample restart) lets samples see each other
+    pk = pack_samples(samples, rope)
+    pos = pk.position_ids.clone()
+    pos[0, 0] = torch.arange(pos.shape[-1])
+    leaked = float(lm(pk.input_ids, pos, pk.labels, pk.pixel_values, pk.image_grid_thw))
+    assert leaked != pytest.approx(packed, rel=1e-6)

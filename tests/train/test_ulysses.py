@@ -1,0 +1,35 @@
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from dist_workers import free_port, loss_and_grads, reference_loss_and_grads
+from mmprolong.train.lm import split_images
+from mmprolong.train.ulysses import check_degree
+
+
+def test_degree_checks_for_qwen25_vl_7b():
+    for ok in (1, 2, 4):
+        check_degree(ok, 28, 4)
+    with pytest.raises(ValueError, match=r"does not divide the 28 query heads.*\[1, 2, 4, 28\]"):
+        check_degree(8, 28, 4)
+    with pytest.raises(ValueError, match="neither divides nor is a multiple of the 4 KV heads"):
+        check_degree(7, 28, 4)
+    check_degree(8, 32, 4)  # KV heads replicated
+
+
+def test_image_split_is_contiguous_and_balanced():
+    assert split_images([16, 16, 16, 16], 2) == [(0, 2), (2, 4)]
+    assert split_images([64, 4, 4], 2) == [(0, 1), (1, 3)]
+    assert split_images([16], 2) == [(0, 0), (0, 1)] or split_images([16], 2) == [(0, 1), (1, 1)]
+    assert split_images([], 2) == [(0, 0), (0, 0)]
+
+
+def test_sequence_parallel_2_equals_1(tmp_path):
+    mp.spawn(loss_and_grads, args=(2, free_port(), 2, str(tmp_path)), nprocs=2)
+    ref_loss, ref = reference_loss_and_grads()
+    for r in range(2):
+        got = torch.load(tmp_path / f"rank{r}.pt")
+        assert got["loss"] == pytest.approx(ref_loss, rel=1e-5)
+        assert got["grads"].keys() == ref.keys()
+        for k in ref:
+            torch.testing.assert_close(got["grads"][k], ref[k], rtol=1e-4, atol=1e-6)
