@@ -51,7 +51,7 @@ _REPORTED = re.compile(r"^(?P<subj>[A-Z][\w'&\-]*(?: [\w'&\-]+){0,9}?) (?P<verb>
 _PREP = r"(?:in|at|during|by|for|across|over|per|on|from|and|or|to|than|with|of)\b"
 _WORD = rf"(?!{_PREP})[a-z][a-z\-]*"
 _UNIT = rf"(?: (?P<unit>{_WORD}(?: {_WORD})?(?: of {_WORD}(?: {_WORD})?)?))?"
-_AFTER = re.compile(rf"^(?P<pct>%| percent)?{_UNIT}(?P<rest>(?: (?:in|at|during|by|for|across|over|per|on|from) [^.;:!?]{{1,60}})?)\.$")
+_AFTER = re.compile(rf"^(?P<pct>%| percent)?{_UNIT}(?P<rest>(?: (?:in|at|during|by|for|across|over|per|on|from) [^.;:!?,()\[\]]{{1,60}})?)\.$")
 _STOP_UNITS = {"in", "at", "during", "by", "for", "across", "over", "per", "on", "from", "and", "or", "to", "than",
                "the", "a", "an", "of", "with"}
 
@@ -164,8 +164,13 @@ def _header(lines: list[str], i: int, block: list[re.Match], ncol: int) -> tuple
     parts = [p for p in re.split(r"\s{2,}|\t", h) if p]
     if len(parts) in (ncol, ncol + 1):
         return parts[-ncol:], i - 1
-    parts = h.split()
-    if len(parts) in (ncol, ncol + 1) and all(len(p) <= 20 for p in parts):
+    parts = []
+    for t in h.split():  # "Flow (m3/s)" is one column name
+        if parts and (t.startswith("(") or parts[-1].count("(") > parts[-1].count(")")):
+            parts[-1] += " " + t
+        else:
+            parts.append(t)
+    if len(parts) in (ncol, ncol + 1) and all(len(p) <= 24 for p in parts):
         return parts[-ncol:], i - 1
     return None, i
 
@@ -252,6 +257,10 @@ def _figures(lines: list[str], page: int) -> tuple[list[Fact], set[int]]:
 
 # ---- prose --------------------------------------------------------------------------------------------------------
 
+_CITATION = re.compile(r"^\[\d+\]|\bpp?\.\s*\d|\bvol\.|\bet al\.|\(\d{4}[a-z]?\)[.,]|\bdoi\b|\bJournal\b|"
+                       r"\bProc(?:eedings|\.)|\d+\(\d+\)|\d+\s*[-–]\s*\d+\.\s*(?:\[\d+\]|$)")
+
+
 def _sentences(lines: list[str]) -> list[str]:
     """Join wrapped lines into paragraphs (short unterminated lines are headings), then split sentences."""
     lens = [len(x) for x in lines if x]
@@ -283,7 +292,7 @@ def _sentences(lines: list[str]) -> list[str]:
         for s in re.split(r"(?<=[.!?])\s+(?=[A-Z\"'(])", p):
             s = re.sub(r"\s+", " ", s).strip()
             if 25 <= len(s) <= 300 and s[-1] in ".!?" and s[0].isupper() and len(s.split()) >= 4 \
-                    and not re.search(r"\.{4,}|https?://|@", s):
+                    and not re.search(r"\.{4,}|https?://|@", s) and not _CITATION.search(s):
                 out.append(s)
     return out
 
@@ -319,6 +328,8 @@ def _sentence_facts(sents: list[str], page: int, page_norm: str) -> list[Fact]:
 
 def _number_fact(s: str, m: re.Match, page: int, page_norm: str) -> Fact | None:
     before, after = s[:m.start()], s[m.end():]
+    if re.match(r"^(?:\(|-\d|–\d)", after) or before.endswith(("-", "–", "/", "^")):
+        return None
     if _REF_BEFORE.search(before) or (m.start() == 0 and re.match(r"^\d+(\.\d+)*\s+[A-Z]", s)):
         return None
     num = m.group("num")
