@@ -51,3 +51,20 @@ def test_import_pdfs_and_image_folders(tmp_path):
     # again: idempotent
     s2 = import_mmlongbench(qa, docs, tmp_path / "store", tmp_path / "qa.jsonl", workers=1, progress=False)
     assert s2["qa"] == 3 and len(PageStore(tmp_path / "store").doc_ids()) == 2
+
+
+def test_field_mapping_longdocurl_style(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    make_pdf(docs / "4000134.pdf", 2)
+    (tmp_path / "qa.jsonl").write_text(json.dumps({"doc_no": "4000134", "question": "Total on page 1?",
+                                                   "answer": 0, "answer_format": "Integer",
+                                                   "evidence_pages": [1]}) + "\n")
+    s = import_mmlongbench(tmp_path / "qa.jsonl", docs, tmp_path / "store", tmp_path / "out.jsonl",
+                           dataset="longdocurl", fields={"doc_id": "doc_no"}, workers=1, progress=False)
+    item = load_qa(tmp_path / "out.jsonl")[0]
+    assert s["qa"] == 1 and item.answer == "0" and item.evidence_pages == [0] and item.dataset == "longdocurl"
+    import pytest
+    with pytest.raises(ValueError, match="unknown field"):
+        import_mmlongbench(tmp_path / "qa.jsonl", docs, tmp_path / "store", tmp_path / "o.jsonl",
+                           fields={"doc": "doc_no"}, progress=False)

@@ -4,6 +4,7 @@ Parses and wires only; the work is in mmprolong.eval."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 LENGTHS_HELP = "comma-separated token lengths, e.g. 8K,16K,32K,64K,128K,256K,512K"
@@ -141,6 +142,8 @@ def register(sub) -> None:
     im.add_argument("--dataset", default=None, help="dataset name (default: the QA file's stem)")
     im.add_argument("--pages-base", type=int, default=1, help="evidence page numbering base (default 1)")
     im.add_argument("--exclude-out", default=None, metavar="FILE", help="exclusion list to add the documents to")
+    im.add_argument("--field", action="append", default=[], metavar="OURS=THEIRS",
+                    help="read our field from another column, e.g. doc_id=doc_no (repeatable)")
     im.add_argument("--workers", type=int, default=None)
     im.add_argument("--quiet", action="store_true")
     im.set_defaults(func=cmd_import)
@@ -219,6 +222,9 @@ def cmd_run(args) -> int:
                        **({"max_new_tokens": args.max_new_tokens} if args.max_new_tokens else {}))
         backend = HFBackend(cfg)
         counter = backend.counter
+        if man.get("counter") and man["counter"] != counter.fingerprint():
+            print(f"warning: the set was counted for {man.get('model')}, the model reads with {counter.name}; "
+                  "n_tokens_sent in the predictions says what it read", file=sys.stderr)
     store = PageStore(args.store) if args.store else None
     res = run_eval(args.set, backend, args.out, store, counter, limit=args.limit, lengths=_lengths(args.lengths),
                    progress=not args.quiet)
@@ -260,8 +266,14 @@ def cmd_report(args) -> int:
 def cmd_import(args) -> int:
     from ..eval.mmlongbench import import_mmlongbench
 
+    fields = {}
+    for f in args.field:
+        if "=" not in f:
+            raise ValueError(f"--field {f!r}: use OURS=THEIRS, e.g. doc_id=doc_no")
+        ours, theirs = f.split("=", 1)
+        fields[ours.strip()] = theirs.strip()
     s = import_mmlongbench(args.qa, args.docs, args.store, args.out, dataset=args.dataset,
                            pages_base=args.pages_base, exclusion=args.exclude_out, workers=args.workers,
-                           progress=not args.quiet)
+                           progress=not args.quiet, fields=fields)
     print(f"{s['qa']} QA items over {s['documents']} documents -> {args.out} (skipped {s['skipped']})")
     return 0

@@ -1,7 +1,7 @@
 """Import MMLongBench-style document-QA files the user has on disk (no downloads) into a QA set for `eval build`.
 
-Input: the QA file (MMLongBench-Doc's samples.json, or any JSON/JSONL with the same fields: doc_id = the document's
-file name, question, answer, answer_format Str|Int|Float|List|None, evidence_pages as a list or a string like
+Input: the QA file (MMLongBench-Doc's samples.json, or any JSON/JSONL with the same fields, other names mapped
+with `fields`, e.g. {"doc_id": "doc_no"}: doc_id = the document's file name (".pdf" may be left off), question, answer, answer_format Str|Int|Float|List|None, evidence_pages as a list or a string like
 "[3, 4]", 1-based unless told otherwise, evidence_sources) and a folder with the documents, each either a PDF
 (`<doc_id>`) or a folder of page images (`<doc_id without .pdf>/`, pages in natural file-name order).
 PDFs are ingested with the project's ingester (doc_id = sha256 of the PDF bytes); image folders are written to the
@@ -89,16 +89,36 @@ def _write_image_docs(store_root: Path, docs: dict[str, tuple[str, list[dict]]])
         tmp.replace(store_root / sub / f"{name}.parquet")
 
 
+FIELDS = ("doc_id", "question", "answer", "answer_format", "evidence_pages", "evidence_sources", "dataset")
+
+
+def rename_fields(rows: list[dict], mapping: dict[str, str]) -> list[dict]:
+    """Rows with fields renamed to ours: mapping is {our_field: their_field} (e.g. doc_id -> doc_no for LongDocURL)."""
+    bad = set(mapping) - set(FIELDS)
+    if bad:
+        raise ValueError(f"unknown field(s) {sorted(bad)} in the field mapping; ours are {FIELDS}")
+    out = []
+    for r in rows:
+        r = dict(r)
+        for ours, theirs in mapping.items():
+            if theirs not in r:
+                raise ValueError(f"QA row has no field {theirs!r} (mapped to {ours!r})")
+            r[ours] = r.pop(theirs)
+        out.append(r)
+    return out
+
+
 def import_mmlongbench(qa_file: str | Path, docs_dir: str | Path, store: str | Path, out: str | Path,
                        dataset: str | None = None, pages_base: int = 1, exclusion: str | Path | None = None,
-                       workers: int | None = None, progress: bool = True) -> dict:
+                       workers: int | None = None, progress: bool = True, fields: dict[str, str] | None = None
+                       ) -> dict:
     """Write a QA set (JSONL, `eval build`'s input) whose doc_ids point at documents in `store`."""
     from ..corpus.filters import sha256_file
 
     docs_dir, store = Path(docs_dir), Path(store)
     if not docs_dir.is_dir():
         raise FileNotFoundError(f"{docs_dir}: no documents folder")
-    rows = read_rows(qa_file)
+    rows = rename_fields(read_rows(qa_file), fields or {})
     ds_name = dataset or Path(qa_file).stem
     names = sorted({str(r.get("doc_id") or r.get("doc") or "") for r in rows})
     if "" in names:
@@ -107,6 +127,8 @@ def import_mmlongbench(qa_file: str | Path, docs_dir: str | Path, store: str | P
     pdfs, image_docs, missing = [], {}, []
     for n in names:
         pdf, folder = docs_dir / n, docs_dir / Path(n).stem
+        if not pdf.is_file() and (docs_dir / f"{n}.pdf").is_file():
+            pdf = docs_dir / f"{n}.pdf"
         if pdf.is_file():
             ids[n] = sha256_file(pdf)
             pdfs.append(str(pdf))
