@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import random
+from collections import Counter
 
 from ..corpus.store import Document
 from .base import Generator
@@ -21,6 +22,8 @@ from .tasks import check_task, unique_sections
 from .text import fmt_number, norm
 
 _WEIGHT = {"number": 4, "name": 2, "date": 1, "heading": 1, "year": 0.5}
+# sources are balanced first (a table gives a dozen cells, a paragraph one sentence), then kinds within a source
+_SOURCE_WEIGHT = {"Text": 3, "Table": 2, "Figure": 1, "Layout": 0.5}
 
 
 @functools.lru_cache(maxsize=2048)
@@ -47,11 +50,18 @@ def _cap(s: str) -> str:
 
 
 def _desc(f: Fact) -> str:
-    return f.desc if f.anchored else f"{f.desc} (page {f.page + 1})"
+    if f.anchored:
+        return f.desc
+    if f.desc.endswith(")"):
+        return f"{f.desc[:-1]}, page {f.page + 1})"
+    return f"{f.desc} (page {f.page + 1})"
 
 
 def _pick(facts: list[Fact], rng: random.Random) -> Fact:
-    return rng.choices(facts, weights=[_WEIGHT.get(f.kind, 1) for f in facts], k=1)[0]
+    sources = sorted({f.source for f in facts})
+    src = rng.choices(sources, weights=[_SOURCE_WEIGHT.get(s, 1) for s in sources], k=1)[0]
+    pool = [f for f in facts if f.source == src]
+    return rng.choices(pool, weights=[_WEIGHT.get(f.kind, 1) for f in pool], k=1)[0]
 
 
 class RulesGenerator(Generator):
@@ -188,27 +198,24 @@ def _count_tables(nums: list[Fact]) -> list[list[Fact]]:
 
 
 def _pair(facts: list[Fact], rng: random.Random, numeric: bool) -> tuple[Fact, Fact] | None:
-    """Two facts, best tier first: different pages + same specific key, different pages, same page + same key."""
+    """Two facts with different answers: a first one (sources balanced), then a partner on another page with the
+    same key (comparable), else any on another page, else (one-page fallback) one on the same page."""
     if len(facts) < 2:
         return None
-    specific = [f for f in facts if f.key and not f.key.startswith("cloze:")]
-    by_key: dict[str, list[Fact]] = {}
-    for f in specific:
-        by_key.setdefault(f.key, []).append(f)
-    same_key = [(a, b) for g in by_key.values() for a in g for b in g if a.page < b.page and a.answer != b.answer]
-    if same_key:
-        return same_key[rng.randrange(len(same_key))]
-    pages = sorted({f.page for f in facts})
-    if len(pages) >= 2:
-        for _ in range(8):
-            pa, pb = sorted(rng.sample(pages, 2))
-            a, b = rng.choice([f for f in facts if f.page == pa]), rng.choice([f for f in facts if f.page == pb])
-            if a.answer != b.answer:
-                return a, b
-    same_page = [(a, b) for g in by_key.values() for i, a in enumerate(g) for b in g[i + 1:] if a.answer != b.answer]
-    if same_page:
-        return same_page[rng.randrange(len(same_page))]
-    if not numeric:
-        i, j = sorted(rng.sample(range(len(facts)), 2))
-        return facts[i], facts[j]
+    firsts = facts
+    if numeric:  # reasoning: start from a fact that has a comparable partner when there is one
+        keys = Counter((f.key, f.answer) for f in facts if f.key and not f.key.startswith("cloze:"))
+        per_key = Counter(k for k, _ in keys)
+        firsts = [f for f in facts if per_key.get(f.key, 0) >= 2] or facts
+    for _ in range(4):
+        a = _pick(firsts, rng)
+        others = [f for f in facts if f is not a and f.answer != a.answer]
+        comparable = [f for f in others if a.key and f.key == a.key and not a.key.startswith("cloze:")]
+        far = [f for f in comparable if f.page != a.page]
+        pools = ([far, comparable, [f for f in others if f.page != a.page]] if numeric else
+                 [far, [f for f in others if f.page != a.page], comparable, others])
+        for pool in pools:
+            if pool:
+                b = _pick(pool, rng)
+                return (a, b) if (a.page, a.answer) <= (b.page, b.answer) else (b, a)
     return None

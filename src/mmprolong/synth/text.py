@@ -45,12 +45,7 @@ def parse_number(s: str) -> float | None:
 
 def numbers_in(text: str) -> list[float]:
     """Every number printed in `text` (thousands separators understood)."""
-    out = []
-    for m in NUMBER.finditer(clean(text)):
-        v = parse_number(m.group())
-        if v is not None:
-            out.append(v)
-    return out
+    return [float(m.group().replace(",", "")) for m in NUMBER.finditer(clean(text))]
 
 
 def is_year(s: str) -> bool:
