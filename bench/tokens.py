@@ -46,20 +46,24 @@ def _cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def _rate(fn, seconds: float) -> float:
-    """Best calls per second of `fn` over repeated timed runs lasting about `seconds` in all."""
-    fn()  # warm up
-    best, spent = 0.0, 0.0
+def _rates(fns: list, seconds: float) -> list[float]:
+    """Best calls per second of each function, timed in alternating rounds (about `seconds` per function in all),
+    so that load from other processes on a shared machine hits all of them alike."""
+    for fn in fns:
+        fn()  # warm up
+    best = [0.0] * len(fns)
+    spent = 0.0
     while spent < seconds:
-        n, t0 = 0, time.perf_counter()
-        while True:
-            fn()
-            n += 1
-            dt = time.perf_counter() - t0
-            if dt > seconds / 5:
-                break
-        best = max(best, n / dt)
-        spent += dt
+        for k, fn in enumerate(fns):
+            n, t0 = 0, time.perf_counter()
+            while True:
+                fn()
+                n += 1
+                dt = time.perf_counter() - t0
+                if dt > seconds / 8:
+                    break
+            best[k] = max(best[k], n / dt)
+        spent += seconds / 8
     return best
 
 
@@ -86,10 +90,11 @@ def bench_text(counter, hf_tok, seconds: float) -> list[tuple[str, int, float, f
     for name, pages in _texts().items():
         n_tokens = sum(counter.count_texts(pages))
         assert n_tokens == sum(len(x) for x in hf_tok(pages, add_special_tokens=False)["input_ids"]), name
-        ours = _rate(lambda: [counter.count_text(t) for t in pages], seconds) * n_tokens
-        ours_batch = _rate(lambda: counter.count_texts(pages), seconds) * n_tokens
-        hf = _rate(lambda: [hf_tok.encode(t, add_special_tokens=False) for t in pages], seconds) * n_tokens
-        hf_batch = _rate(lambda: hf_tok(pages, add_special_tokens=False)["input_ids"], seconds) * n_tokens
+        ours, hf, ours_batch, hf_batch = (r * n_tokens for r in _rates([
+            lambda: [counter.count_text(t) for t in pages],
+            lambda: [hf_tok.encode(t, add_special_tokens=False) for t in pages],
+            lambda: counter.count_texts(pages),
+            lambda: hf_tok(pages, add_special_tokens=False)["input_ids"]], seconds))
         rows.append((name, n_tokens, ours, hf, ours_batch, hf_batch))
     return rows
 
@@ -106,9 +111,9 @@ def bench_images(counter, image_processor, seconds: float) -> tuple[float, float
         _resized.cache_clear()
         return [counter.image_tokens(w, h) for w, h in sizes]
 
-    ours_cold = _rate(cold, seconds) * len(sizes)
-    ours = _rate(lambda: [counter.image_tokens(w, h) for w, h in sizes], seconds) * len(sizes)
-    hf = _rate(lambda: [image_processor.get_number_of_image_patches(h, w, {}) for w, h in sizes], seconds) * len(sizes)
+    ours_cold, ours, hf = (r * len(sizes) for r in _rates([
+        cold, lambda: [counter.image_tokens(w, h) for w, h in sizes],
+        lambda: [image_processor.get_number_of_image_patches(h, w, {}) for w, h in sizes]], seconds))
     return ours_cold, ours, hf, len(sizes)
 
 
@@ -120,7 +125,7 @@ def bench_chat(counter, seconds: float) -> tuple[float, int]:
     content.append({"type": "text", "text": "Which plant produced the most steel in 2019?"})
     msgs = [{"role": "user", "content": content}, {"role": "assistant", "content": [{"type": "text", "text": "Northwind"}]}]
     n = counter.count_messages(msgs).total
-    return _rate(lambda: counter.count_messages(msgs), seconds), n
+    return _rates([lambda: counter.count_messages(msgs)], seconds)[0], n
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(HERE / "results" / "tokens.md"), help="markdown file to write")
     args = ap.parse_args(argv)
     pin = _pin_one_core()
+    load_avg = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     from mmprolong.tokens import load
     from mmprolong.tokens.hf_reference import build_image_processor, build_tokenizer
 
@@ -152,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         f"Date: {datetime.date.today().isoformat()}. Device: {_cpu_name()}, one core ({pin}), "
         f"Python {platform.python_version()}, tiktoken {tiktoken.__version__}, tokenizers {tokenizers.__version__}, "
         f"transformers {transformers.__version__}. Same texts for both, ids checked equal before timing. "
-        f"Reference: transformers' Qwen2TokenizerFast built offline from qwen.tiktoken ({build_s:.1f} s to build).", "",
+        f"Reference: transformers' Qwen2TokenizerFast built offline from qwen.tiktoken ({build_s:.1f} s to build). "
+        f"Load average at start: {load_avg:.1f} on {os.cpu_count()} cores (timings are the best of alternating "
+        f"rounds).", "",
         "| text | tokens | ours, per page (tok/s) | transformers, per page (tok/s) | ratio | ours, batch (tok/s) "
         "| transformers, batch (tok/s) | ratio |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
