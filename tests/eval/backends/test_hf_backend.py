@@ -88,3 +88,28 @@ def test_bad_folder(tmp_path):
         HFBackend(HFConfig(model=str(tmp_path)))
     with pytest.raises(ValueError):
         HFConfig(model="x", rope_thta=1.0)
+
+
+def test_qwen3_vl_folder(tmp_path):
+    """A tiny random Qwen3-VL (patch 16): ids from the counter, grids agree, greedy answer comes back."""
+    from PIL import Image
+    from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    torch.manual_seed(0)
+    cfg = Qwen3VLConfig(
+        text_config=dict(vocab_size=151680, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=4096,
+                         rope_parameters={"rope_type": "default", "rope_theta": 5e6, "mrope_section": [2, 3, 3],
+                                          "mrope_interleaved": True}),
+        vision_config=dict(depth=1, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=32,
+                           deepstack_visual_indexes=[0], num_position_embeddings=64))
+    Qwen3VLForConditionalGeneration(cfg).save_pretrained(tmp_path)
+    Qwen2VLImageProcessorPil(patch_size=16, min_pixels=4096, max_pixels=60_000).save_pretrained(tmp_path)
+    be = HFBackend(HFConfig(model=str(tmp_path), max_new_tokens=3))
+    assert be.counter.spec.patch_size == 16
+    msgs = [{"role": "user", "content": [{"type": "image", "asset": "a", "width": 256, "height": 192},
+                                         {"type": "text", "text": "What is shown?"}]}]
+    out = be.generate(msgs, [Image.new("RGB", (256, 192), "white")])
+    assert isinstance(out, str)
+    assert be.last_n_tokens == be.counter.count_messages(msgs, add_generation_prompt=True).total
