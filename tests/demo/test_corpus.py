@@ -36,6 +36,17 @@ def test_default_corpus_is_fast_and_sized(tmp_path):
         pdf.close()
 
 
+def test_paper_sizes_vary(demo_pdfs, demo_plans):
+    sizes = set()
+    for path, plan in zip(demo_pdfs, demo_plans):
+        pdf = pdfium.PdfDocument(path)
+        w, h = pdf[0].get_size()
+        pdf.close()
+        assert (round(w), round(h)) == tuple(round(x) for x in plan.page_size)
+        sizes.add((round(w), round(h)))
+    assert sizes == {(595, 842), (612, 792)}  # A4 and US Letter
+
+
 def test_same_seed_same_bytes_other_seed_other_corpus(tmp_path, demo_pdfs):
     again = write_demo_corpus(tmp_path / "again", n_docs=2, seed=0)
     assert [p.read_bytes() for p in again[:1]] == [demo_pdfs[0].read_bytes()]

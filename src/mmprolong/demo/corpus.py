@@ -23,6 +23,8 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+A4 = (595.2755905511812, 841.8897637795277)  # points; US Letter is (612, 792)
+
 # ---------------------------------------------------------------------------------------------------------------
 # Vocabulary of the generated reports
 # ---------------------------------------------------------------------------------------------------------------
@@ -152,6 +154,7 @@ class DemoDocument:
     sections: list[tuple[int, int, str]]     # (first_page 0-based, level, heading)
     pages: list[PagePlan]
     facts: list[Fact]
+    page_size: tuple[float, float] = A4     # points: A4 or US Letter
 
     @property
     def n_pages(self) -> int:
@@ -339,7 +342,9 @@ def plan_document(index: int, seed: int = 0, pages: tuple[int, int] = (24, 44), 
             plan.append(p)
     outline = has_outline
     name = f"demo_{index:02d}_{org.split()[0].lower()}_{theme.org_suffix.split()[0].lower()}.pdf"
-    return DemoDocument(name, title, org, seed, outline, front, sections, plan, facts)
+    # the paper size has its own stream, so adding it left every other choice of a plan unchanged
+    size = (612.0, 792.0) if random.Random(f"mmprolong-demo-paper:{seed}:{index}").random() < 0.4 else A4
+    return DemoDocument(name, title, org, seed, outline, front, sections, plan, facts, size)
 
 
 def plan_demo_corpus(n_docs: int = 6, seed: int = 0, pages: tuple[int, int] = (24, 44)) -> list[DemoDocument]:
@@ -356,7 +361,6 @@ def plan_demo_corpus(n_docs: int = 6, seed: int = 0, pages: tuple[int, int] = (2
 def _render(doc: DemoDocument, path: Path, encrypt=None) -> None:
     from reportlab.graphics.shapes import Drawing, Line, Rect, String
     from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
     from reportlab.lib.units import cm
     from reportlab.platypus import (BaseDocTemplate, Flowable, Frame, KeepInFrame, PageBreak, PageTemplate,
@@ -399,7 +403,7 @@ def _render(doc: DemoDocument, path: Path, encrypt=None) -> None:
             canv.addPageLabel(i, style="ARABIC", start=1)
         if p.kind == "title":
             return
-        w, h = A4
+        w, h = doc.page_size
         canv.saveState()
         canv.setFont("Helvetica", 8)
         canv.drawString(2 * cm, h - 1.3 * cm, doc.title)
@@ -425,9 +429,9 @@ def _render(doc: DemoDocument, path: Path, encrypt=None) -> None:
             d.add(String(x + bw * 0.3, y0 - 11, lab, fontName="Helvetica", fontSize=8, textAnchor="middle"))
         return d
 
-    w, h = A4
+    w, h = doc.page_size
     frame = Frame(2 * cm, 2 * cm, w - 4 * cm, h - 4.2 * cm, id="f")
-    tpl = BaseDocTemplate(str(path), pagesize=A4, invariant=1, title=doc.title, author=doc.org,
+    tpl = BaseDocTemplate(str(path), pagesize=doc.page_size, invariant=1, title=doc.title, author=doc.org,
                           subject="mmprolong demo corpus", creator="mmprolong.demo", producer="mmprolong.demo", encrypt=encrypt,
                           pageTemplates=[PageTemplate("p", [frame], onPage=decorate)])
     story: list = []
