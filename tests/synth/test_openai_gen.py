@@ -158,3 +158,35 @@ def test_reply_cache_survives_pickling_and_fork(tmp_path):
     with ctx.Pool(1) as pool:
         assert pool.apply(c.get, (k,)) == ("ok", "", "{}")
     assert len(c) == 1
+
+
+def test_images_downscaled_to_max_pixels(teacher, env_key, tmp_path):
+    import base64
+    import io
+
+    from PIL import Image
+
+    from .docs import jpeg
+    teacher.default = ("json", GOOD)
+    doc = report_doc(images=True)
+    for p in doc.pages:
+        p["image"] = jpeg(400, 600)
+    gen = _gen(teacher, env_key, tmp_path, image_max_pixels=60_000)
+    gen.generate(doc, (0, 4), "extract-single", random.Random(0))
+    url = next(p for p in teacher.requests[0]["messages"][1]["content"] if p["type"] == "image_url")["image_url"]["url"]
+    im = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert im.width * im.height <= 60_000 and abs(im.width / im.height - 400 / 600) < 0.02
+
+
+def test_closing_generate_many_early_cancels_the_rest(teacher, env_key, tmp_path):
+    import time
+    teacher.script = [("json", GOOD)]
+    teacher.default = ("sleep", 1.0, ("json", GOOD))
+    doc = report_doc(images=True)
+    gen = _gen(teacher, env_key, tmp_path, concurrency=2, cache_dir=None)
+    it = gen.generate_many((doc, (0, 4), "extract-single", i) for i in range(50))
+    first = next(it)
+    t = time.perf_counter()
+    it.close()
+    assert first.records and time.perf_counter() - t < 0.9
+    assert len(teacher.requests) <= 4

@@ -26,6 +26,7 @@ class GeneratorConfig(BaseModel):
     cache_dir: str | None = None
     prompt_version: str | None = None               # None: the shipped prompts.PROMPT_VERSION
     send_text: bool = False                         # also send each page's text layer next to its image
+    image_max_pixels: int | None = Field(None, ge=3136)  # downscale page images above this many pixels before sending
     temperature: float = Field(0.2, ge=0, le=2)
     max_tokens: int = Field(1024, ge=16)
     json_mode: bool = True                          # ask for response_format={"type": "json_object"}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import os
 import queue
 import random
@@ -20,6 +21,7 @@ from collections import Counter
 from typing import Iterable, Iterator
 
 import openai
+from PIL import Image
 
 from ..corpus.store import Document
 from .base import GenerationError, GenerationItem, GenerationResult, Generator, as_item
@@ -65,12 +67,27 @@ class OpenAIGenerator(Generator):
             img = p.get("image")
             if not img:
                 raise GenerationError("missing_image", f"{doc.doc_id} page {n}")
-            url = "data:image/jpeg;base64," + base64.b64encode(img).decode("ascii")
+            url = "data:image/jpeg;base64," + base64.b64encode(self._fit(img)).decode("ascii")
             parts.append({"type": "image_url", "image_url": {"url": url}})
             if self.cfg.send_text and (p.get("text") or "").strip():
                 parts.append({"type": "text", "text": f"Text layer of page {n}:\n{p['text'].strip()}"})
         parts.append({"type": "text", "text": instruction(task, first + 1, last + 1)})
         return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": parts}]
+
+    def _fit(self, jpeg: bytes) -> bytes:
+        """The page JPEG, downscaled (aspect kept) when it has more than `image_max_pixels` pixels."""
+        cap = self.cfg.image_max_pixels
+        if not cap:
+            return jpeg
+        with Image.open(io.BytesIO(jpeg)) as im:
+            if im.width * im.height <= cap:
+                return jpeg
+            scale = (cap / (im.width * im.height)) ** 0.5
+            small = im.convert("RGB").resize((max(1, int(im.width * scale)), max(1, int(im.height * scale))),
+                                             Image.Resampling.LANCZOS)
+        buf = io.BytesIO()
+        small.save(buf, format="JPEG", quality=90)
+        return buf.getvalue()
 
     def _client(self) -> openai.AsyncOpenAI:
         return openai.AsyncOpenAI(api_key=self._api_key, base_url=self.cfg.base_url, timeout=self.cfg.timeout_s,
