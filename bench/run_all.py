@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["tokens.py", "ingest.py", "build.py"]  # train.py needs a GPU: run it on one (see bench/results/train.md)
+SCRIPTS = ["tokens.py", "ingest.py", "build.py", "eval_build.py"]  # train.py needs a GPU: run it on one (see bench/results/train.md)
 
 
 def merge() -> Path:
