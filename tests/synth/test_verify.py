@@ -36,6 +36,7 @@ def test_good_item_passes_every_check():
      "evidence_outside_scope"),
     (dict(evidence_sources=["Video"]), "bad_evidence_source"),
     (dict(task="summary"), "unknown_task"),
+    (dict(question="On page 2, did the Northwind plant produce 4,210 tonnes of steel in 2019?"), "answer_in_question"),
 ])
 def test_each_bad_item_fails_with_its_reason(kw, reason):
     v = verify(_qa(**kw), DOC)

@@ -5,7 +5,7 @@ or does not apply (no text layer, no operands recorded) and is left out of both.
 
 Failure reasons: unknown_task, segment_out_of_document, no_evidence_pages, evidence_outside_segment,
 format_mismatch, bad_evidence_source, no_scope_anchor, evidence_outside_scope, answer_not_in_evidence,
-operand_not_in_evidence, recompute_mismatch, ocr_target_mismatch, duplicate.
+operand_not_in_evidence, recompute_mismatch, ocr_target_mismatch, answer_in_question, duplicate.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from .text import contains, fmt_number, norm, number_close, numbers_in, parse_nu
 FAILURES = ("unknown_task", "segment_out_of_document", "no_evidence_pages", "evidence_outside_segment",
             "format_mismatch", "bad_evidence_source", "no_scope_anchor", "evidence_outside_scope",
             "answer_not_in_evidence", "operand_not_in_evidence", "recompute_mismatch", "ocr_target_mismatch",
-            "duplicate")
+            "answer_in_question", "duplicate")
 
 
 def parse_list(answer: str) -> list[str] | None:
@@ -129,6 +129,11 @@ def verify(qa: QARecord, doc: Document, deduper: Deduper | None = None) -> QARec
     elif qa.task in EXTRACTIVE and has_text and fmt_good and qa.answer_format != "None":
         items = parse_list(qa.answer) if qa.answer_format == "List" else [qa.answer.strip()]
         check(all(_found(x, ev_text, nums) for x in items), "answer_in_evidence", "answer_not_in_evidence")
+    if qa.task in EXTRACTIVE and fmt_good and qa.answer_format != "None":
+        items = parse_list(qa.answer) if qa.answer_format == "List" else [qa.answer.strip()]
+        q_nums = numbers_in(qa.question)
+        check(not any(_found(x, qa.question, q_nums) for x in items if len(norm(x)) >= 2),
+              "answer_not_in_question", "answer_in_question")
     elif qa.task == "reasoning":
         calc = parse_calc(qa.evidence)
         if calc is not None:
