@@ -137,6 +137,9 @@ def test_cli_runs_and_reports_user_errors(handmade_pdf, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "pages written" in err and "ok" in err
     assert PageStore(out).manifest["pages"] == 3
+    report = (out / "report.md").read_text()
+    assert "| ok | 1 |" in report and "heuristic 1" in report
+    assert (out / "report.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["ingest", str(handmade_pdf), "--out", str(out), "--dpi", "72", "--quiet"]) == 2
     assert "dpi=36" in capsys.readouterr().err
     assert main(["ingest", str(tmp_path / "missing.pdf"), "--out", str(out), "--quiet"]) == 2

@@ -64,3 +64,9 @@ def test_repeated_lines_are_running_heads_not_sections():
 def test_without_font_sizes_only_numbered_headings_count():
     pages = [PageHeadings([Line("Results", 0.0, "plain", 0), Line("2 Results", 0.0, "numbered", 0)], [])]
     assert _tuples(heuristic_sections(pages)) == [(0, 0, "2 Results")]
+
+
+def test_running_heads_with_page_numbers_are_not_sections():
+    pages = [PageHeadings([Line(f"{k} THE WIDGET PACKAGE", 12.0, "numbered", 0)], [10.0] * 50) for k in range(1, 9)]
+    pages[2].candidates.append(Line("3 Implementation", 12.0, "numbered", 0))
+    assert _tuples(heuristic_sections(pages)) == [(2, 0, "3 Implementation")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 
@@ -15,6 +16,10 @@ ray = pytest.importorskip("ray")
 def task(spec: tuple[str, float]):
     kind, value = spec
     if kind == "sleep":
+        time.sleep(value)
+        return "slept"
+    if kind == "stuck":  # ignores the in-task alarm, like a call stuck in C code
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
         time.sleep(value)
         return "slept"
     if kind == "raise":
@@ -41,3 +46,14 @@ def test_ray_results_errors_and_timeouts(local_ray):
     assert "bad item 7" in out[("raise", 7)].error
     assert out[("sleep", 60)].kind == "timeout"
     assert ray.is_initialized()  # a Ray we did not start is left running
+
+
+def test_ray_kills_a_task_that_ignores_its_alarm(local_ray, monkeypatch):
+    from mmprolong.run import ray_exec
+
+    monkeypatch.setattr(ray_exec, "grace_s", lambda timeout_s: 2.0)
+    t0 = time.monotonic()
+    out = dict(map_unordered(task, [("stuck", 60), ("sq", 3)], executor="ray", workers=2, timeout_s=1))
+    assert time.monotonic() - t0 < 30
+    assert out[("stuck", 60)].kind == "timeout" and "worker killed" in out[("stuck", 60)].error
+    assert out[("sq", 3)] == 9

@@ -34,6 +34,8 @@ def register(sub) -> None:
                    help="replace a worker process after this many documents, bounding memory (default %(default)s)")
     p.add_argument("--flush-pages", type=int, default=256,
                    help="pages buffered before a part file is written, bounding memory (default %(default)s)")
+    p.add_argument("--no-report", action="store_true",
+                   help="skip STORE/report.md and report.png (outcomes, document lengths, sections)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=run)
 
@@ -42,6 +44,7 @@ def run(args) -> int:
     from rich.console import Console
 
     from ..corpus.ingest import IngestConfig, ingest, summary_table
+    from ..corpus.report import write_report
 
     cfg = IngestConfig(dpi=args.dpi, jpeg_quality=args.jpeg_quality, min_pages=args.min_pages,
                        max_pages=args.max_pages, exclude=args.exclude, sections=args.sections,
@@ -50,6 +53,10 @@ def run(args) -> int:
                        progress=not args.quiet)
     console = Console(stderr=True)
     summary = ingest(args.inputs, args.out, cfg, console=console)
+    if not args.no_report:
+        md, _ = write_report(args.out)
     if not args.quiet:
         console.print(summary_table(summary))
+        if not args.no_report:
+            console.print(f"report: {md} (+ report.png)")
     return 0

@@ -72,7 +72,7 @@ def page_headings(textpage: pdfium.PdfTextPage, raw: str) -> PageHeadings:
     n = textpage.count_chars()
     aligned = len(raw) == n
     if aligned and n:
-        step = max(1, n // 200)
+        step = max(1, n // 100)
         out.sizes = [s for i in range(0, n, step) if not raw[i].isspace() and (s := _size(textpage, i)) > 0]
     offset = 0
     for line in raw.split("\n"):
@@ -90,6 +90,10 @@ def page_headings(textpage: pdfium.PdfTextPage, raw: str) -> PageHeadings:
     return out
 
 
+def _running_key(text: str) -> str:
+    return re.sub(r"[\d.]+", "#", text.lower())
+
+
 def heuristic_sections(pages: list[PageHeadings]) -> list[dict]:
     """Section starts [{first_page, level, heading}] from the pages' heading candidates (see module doc)."""
     sizes = [s for p in pages for s in p.sizes]
@@ -104,9 +108,10 @@ def heuristic_sections(pages: list[PageHeadings]) -> list[dict]:
             elif line.kind == "plain":  # no font sizes: only explicit numbering is trusted
                 continue
             picked.append((page_no, line))
-    repeats = Counter(line.text for _, line in picked)
+    # running heads are not sections: the same line (page numbers aside) on many pages
+    repeats = Counter(_running_key(line.text) for _, line in picked)
     many = max(3, len(pages) // 4)
-    picked = [(pg, ln) for pg, ln in picked if repeats[ln.text] < many]  # running heads are not sections
+    picked = [(pg, ln) for pg, ln in picked if repeats[_running_key(ln.text)] < many]
     plain_sizes = sorted({round(ln.size, 1) for _, ln in picked if ln.kind == "plain"}, reverse=True)
     top = max((ln.size for _, ln in picked if ln.kind != "plain" and ln.level == 0), default=0.0)
     out, seen = [], set()

@@ -1,20 +1,50 @@
 """The Ray executor: the same per-item function as Ray tasks, for a cluster (or a local Ray started for the run).
 
 Ray tasks (not a Ray Data pipeline) are used because each item needs its own time limit, its own failure record
-and results streamed back as they finish: `ray.wait` gives the first finished, `ray.cancel(force=True)` kills
-the worker of a task over its limit, and `max_calls` recycles workers after K tasks.
+and results streamed back as they finish (`ray.wait`); `max_calls` recycles workers after K tasks.
+Time limits: the driver cannot see when a queued task starts (worker start-up can take seconds), so the clock
+runs inside the task (SIGALRM interrupts the function at `timeout_s`: Failure "timeout"); a task that does not
+return even then (stuck in C code) is killed by the driver with `ray.cancel(force=True)` after a grace period.
 """
 
 from __future__ import annotations
 
+import signal
 import time
 from typing import Callable, Iterable, Iterator
 
 from . import Failure, default_workers
 
 
-def _call(fn: Callable, item):
-    return fn(item)
+class _Overtime(BaseException):
+    """Raised in the task by SIGALRM; a BaseException so that the function's own `except Exception` can't eat it."""
+
+
+def _on_alarm(signum, frame):
+    raise _Overtime()
+
+
+def _call(fn: Callable, item, timeout_s: float | None):
+    if timeout_s is None:
+        return fn(item)
+    t0 = time.monotonic()
+    try:
+        previous = signal.signal(signal.SIGALRM, _on_alarm)
+    except ValueError:  # not the main thread of the worker: only the driver's hard limit applies
+        return fn(item)
+    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    try:
+        return fn(item)
+    except _Overtime:
+        return Failure("timeout", f"ran over the {timeout_s:g} s limit", time.monotonic() - t0)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def grace_s(timeout_s: float) -> float:
+    """Extra time before the driver kills a task that ignored its in-task alarm (start-up included)."""
+    return max(30.0, timeout_s)
 
 
 def map_unordered_ray(fn: Callable, items: Iterable, *, workers: int | None = None, timeout_s: float | None = None,
@@ -45,12 +75,12 @@ def map_unordered_ray(fn: Callable, items: Iterable, *, workers: int | None = No
                 item = next(source)
             except StopIteration:
                 return
-            pending[remote.remote(fn_ref, item)] = [item, time.monotonic(), None]
+            pending[remote.remote(fn_ref, item, timeout_s)] = [item, time.monotonic(), None]
 
     def outcome(ref, submitted: float):
         seconds = time.monotonic() - submitted
         try:
-            return ray.get(ref, timeout=0)
+            return ray.get(ref, timeout=0)   # a Failure("timeout") from the task's alarm passes through
         except RayTaskError as e:
             cause = e.cause if getattr(e, "cause", None) is not None else e
             return Failure("error", f"{type(cause).__name__}: {cause}", seconds, str(e))
@@ -66,12 +96,14 @@ def map_unordered_ray(fn: Callable, items: Iterable, *, workers: int | None = No
             now = time.monotonic()
             wait_s = None
             if timeout_s is not None:
-                # a task's clock starts when at most `workers` tasks are ahead of it (Ray runs them FIFO)
+                # hard limit: the in-task alarm plus a grace period, counted from when at most `workers`
+                # tasks are ahead of this one (Ray runs them in about FIFO order)
+                hard = timeout_s + grace_s(timeout_s)
                 running = refs[:workers]
                 for r in running:
                     if pending[r][2] is None:
                         pending[r][2] = now
-                wait_s = max(0.0, min(pending[r][2] + timeout_s for r in running) - now)
+                wait_s = max(0.0, min(pending[r][2] + hard for r in running) - now)
             done, _ = ray.wait(refs, num_returns=1, timeout=wait_s)
             if done:
                 ref = done[0]
@@ -80,11 +112,11 @@ def map_unordered_ray(fn: Callable, items: Iterable, *, workers: int | None = No
             elif timeout_s is not None:
                 now = time.monotonic()
                 for r in refs[:workers]:
-                    if pending[r][2] is not None and now - pending[r][2] >= timeout_s:
+                    if pending[r][2] is not None and now - pending[r][2] >= hard:
                         item, submitted, _ = pending.pop(r)
                         ray.cancel(r, force=True)
-                        yield item, Failure("timeout", f"ran over the {timeout_s:g} s limit; worker killed",
-                                            now - submitted)
+                        yield item, Failure("timeout", f"ran over the {timeout_s:g} s limit and did not stop; "
+                                                       f"worker killed", now - submitted)
             fill()
     finally:
         for r in pending:
