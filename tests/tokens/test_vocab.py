@@ -51,6 +51,8 @@ TEXTS = [
     "<|im_start|>user\nHi<|im_end|>\n<|vision_start|><|image_pad|><|vision_end|>",
     "text<|endoftext|>more",
     "<tool_call>{\"name\": \"f\"}</tool_call>",
+    # special tokens are matched before NFC: U+0338 after ">" must not compose into "≯" and hide the token
+    "<|im_start|>\u0338 <|endoftext|>\u0338\u0338 =\u0338<|vision_end|>\u0338 a<|im_end|>\u0301x",
     # punctuation soup, quotes, dashes
     "“Curly quotes” ‘single’ — em-dash – en-dash … ellipsis ¿Qué? ¡Sí!",
     "!!!???...,,,;;;:::---___===+++***&&&%%%$$$###@@@",
@@ -113,7 +115,8 @@ def test_nfc_is_applied_and_nfkc_is_not(vocab25):
 def test_decode_roundtrip(vocab25, hf_tok25):
     for t in TEXTS:
         ids = vocab25.encode(t)
-        assert vocab25.decode(ids) == unicodedata.normalize("NFC", t)
+        if "<|" not in t:  # NFC applies between special tokens, not across them
+            assert vocab25.decode(ids) == unicodedata.normalize("NFC", t)
         assert hf_tok25.decode(ids) == vocab25.decode(ids)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import re
 import unicodedata
 from importlib import resources
 from pathlib import Path
@@ -79,12 +80,24 @@ class TextVocab:
         self.enc = tiktoken.Encoding(
             name=f"qwen-{len(special_ids)}", pat_str=QWEN2_PATTERN, mergeable_ranks=ranks, special_tokens=special_ids
         )
+        # Special tokens are found in the raw text, before NFC, as HF matches added tokens (normalized=False):
+        # NFC of the whole text would merge a token's closing ">" with a following U+0338 into "≯" and lose it.
+        self._special_re = re.compile("|".join(map(re.escape, sorted(special_ids, key=len, reverse=True))))
 
     def encode(self, text: str) -> list[int]:
         """Ids of `text`; special-token strings in it become their ids (as HF tokenizers do with added tokens)."""
         if not text:
             return []
-        return self.enc.encode(unicodedata.normalize("NFC", text), allowed_special="all")
+        out: list[int] = []
+        pos = 0
+        for m in self._special_re.finditer(text):
+            if m.start() > pos:
+                out += self.enc.encode_ordinary(unicodedata.normalize("NFC", text[pos:m.start()]))
+            out.append(self.special_ids[m.group()])
+            pos = m.end()
+        if pos < len(text):
+            out += self.enc.encode_ordinary(unicodedata.normalize("NFC", text[pos:] if pos else text))
+        return out
 
     def encode_ordinary(self, text: str) -> list[int]:
         """Ids of `text` with special-token strings treated as plain text."""
@@ -94,10 +107,11 @@ class TextVocab:
         return len(self.encode(text))
 
     def count_batch(self, texts: list[str], num_threads: int = 1) -> list[int]:
+        # tiktoken's batch call starts a thread pool even for one thread (~40% slower than a loop)
+        if num_threads <= 1 or any(self._special_re.search(t) for t in texts):
+            return [len(self.encode(t)) for t in texts]
         normed = [unicodedata.normalize("NFC", t) for t in texts]
-        if num_threads <= 1:  # tiktoken's encode_batch starts a thread pool even for one thread (~40% slower)
-            return [len(self.enc.encode(t, allowed_special="all")) for t in normed]
-        return [len(x) for x in self.enc.encode_batch(normed, num_threads=num_threads, allowed_special="all")]
+        return [len(x) for x in self.enc.encode_ordinary_batch(normed, num_threads=num_threads)]
 
     def decode(self, ids: list[int]) -> str:
         return self.enc.decode(ids)
