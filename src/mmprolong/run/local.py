@@ -12,6 +12,7 @@ import multiprocessing as mp
 import time
 from concurrent.futures import FIRST_COMPLETED, CancelledError, wait
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Iterator
 
 from pebble import ProcessExpired, ProcessPool
@@ -39,6 +40,10 @@ def _outcome(future, started: float, timeout_s: float | None):
         return Failure("crashed", f"worker process died (exit code {e.exitcode})", seconds)
     except CancelledError:
         return Failure("crashed", "task cancelled", seconds)
+    except BrokenProcessPool as e:  # no worker can run anything: the run stops, it is not one bad item
+        raise RuntimeError(f"the process pool broke ({e}); if workers die at start-up, see the error above: with "
+                           "mp_context 'forkserver' or 'spawn' the calling script needs an "
+                           "`if __name__ == '__main__':` guard") from e
     except Exception as e:  # the function raised: data, not a crash of the run
         return Failure("error", f"{type(e).__name__}: {e}", seconds, getattr(e, "traceback", "") or "")
 
@@ -60,7 +65,14 @@ def map_unordered_local(fn: Callable, items: Iterable, *, workers: int | None = 
                 item = next(source)
             except StopIteration:
                 return
-            pending[pool.schedule(fn, args=(item,), timeout=timeout_s)] = (item, time.monotonic())
+            try:
+                future = pool.schedule(fn, args=(item,), timeout=timeout_s)
+            except RuntimeError as e:  # pebble: "Unexpected error within the Pool" = workers could not start
+                raise RuntimeError(
+                    f"{e}: worker processes could not start. With mp_context={mp_context!r} each worker imports "
+                    "the calling script, which then needs an `if __name__ == '__main__':` guard "
+                    "(or pass mp_context='fork')") from e
+            pending[future] = (item, time.monotonic())
 
     try:
         fill()
