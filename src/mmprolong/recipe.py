@@ -154,7 +154,7 @@ class Recipe(_Strict):
     visual_budget: bool = False                # lower max_pixels per sample so the whole document fits
     min_page_pixels: int = Field(default=200_704, ge=3136)  # floor of that search (256 tokens of 28x28)
     seed: int = 0
-    shard_size: int = Field(default=1000, ge=1)  # samples per part file
+    shard_size: int = Field(default=1000, ge=1)  # samples per part file at most (parts also stop at 256 MiB)
 
     @field_validator("budget_tokens", mode="before")
     @classmethod

@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import make_document, write_store
+from .conftest import make_document, write_store
 
 from mmprolong import schema, tokens
 from mmprolong.cli.main import main
@@ -176,3 +176,21 @@ def test_ocr_baselines(store, tmp_path):
     rej = read_table(tmp_path / "out", "rejected").to_pylist()
     blank = {r["reason"].split(":")[0] for r in rej if r["doc_id"] == "doc99-blank"}
     assert blank <= {"generation-failed", "no-text-layer"} and blank
+
+
+def test_parts_are_also_cut_by_image_bytes(store, built, tmp_path, monkeypatch):
+    from mmprolong.dataset import parts
+
+    monkeypatch.setattr(parts, "MAX_PART_BYTES", 1)            # every document's samples make their own part
+    build(parse_recipe(RECIPE | {"shard_size": 1000}), store, tmp_path / "out", workers=1, progress=False,
+          report=False)
+    files = [pq.read_table(f, columns=["doc_id"]).column("doc_id").to_pylist()
+             for f in sorted((tmp_path / "out" / "shards").glob("*.parquet"))]
+    assert all(len(set(f)) <= 1 for f in files) and len([f for f in files if f]) == 10
+    assert [x for f in files for x in f] == read_table(built, "shards", ["doc_id"]).column("doc_id").to_pylist()
+
+
+def test_cli_plan_only(store, capsys):
+    assert main(["build", "--recipe", "demo", "--store", str(store), "--plan"]) == 0
+    out = capsys.readouterr().out
+    assert "extract-single" in out and "round 0" in out

@@ -16,12 +16,14 @@ def register(sub) -> None:
     p.add_argument("--recipe", required=True, metavar="R",
                    help="recipe YAML path or bundled name (paper-qwen2.5-vl-7b, long-biased, ocr-full, ocr-needle, demo)")
     p.add_argument("--store", required=True, metavar="S", help="page store folder (from `mmprolong ingest`)")
-    p.add_argument("--out", required=True, metavar="OUT", help="output folder (created, or resumed)")
+    p.add_argument("--out", metavar="OUT", help="output folder (created, or resumed); required unless --plan")
     p.add_argument("--executor", choices=EXECUTORS, default="local", help="local process pool or Ray (default %(default)s)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                    help="per-document limit; a slower document is recorded as rejected (default: none)")
     p.add_argument("--no-report", action="store_true", help="skip OUT/report/")
+    p.add_argument("--plan", action="store_true",
+                   help="only plan: print instances per task x length bucket and what the plan leaves out")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=run)
 
@@ -41,11 +43,42 @@ def summary_table(s):
     return t
 
 
+def plan_table(plan):
+    from rich.table import Table
+
+    buckets = {b for t in plan.targets.values() for b in t}
+    order = {b: i for i, b in enumerate(plan.target_shares)}
+    buckets = sorted(buckets, key=lambda b: (order.get(b, len(order)), b))
+    first = [d for d in plan.docs if d.round == 0]
+    t = Table(title=f"plan, round 0: {sum(len(d.slots) for d in first):,} instances from {len(first):,} documents, "
+                    f"{plan.planned_tokens:,} tokens planned; {len(plan.docs) - len(first):,} more documents in "
+                    f"later rounds (used only if rejections leave the budget unmet)")
+    t.add_column("task")
+    t.add_column("share")
+    for b in buckets:
+        t.add_column(b, justify="right")
+    for task, share in plan.task_shares.items():
+        t.add_row(task, f"{share:.2f}", *[str(plan.targets.get(task, {}).get(b, 0)) for b in buckets])
+    t.add_row("target share", "", *[f"{plan.target_shares.get(b, 0):.2f}" for b in buckets])
+    if plan.skipped:
+        t.caption = "left out: " + ", ".join(f"{k} ({v})" for k, v in plan.skipped.items())
+    return t
+
+
 def run(args) -> int:
     from rich.console import Console
 
     from ..dataset.build import build
 
+    if args.plan:
+        from ..corpus.store import PageStore
+        from ..dataset.planner import make_plan
+        from ..recipe import load_recipe
+
+        Console().print(plan_table(make_plan(load_recipe(args.recipe), PageStore(args.store))))
+        return 0
+    if not args.out:
+        raise ValueError("--out is required (unless --plan)")
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     summary = build(args.recipe, args.store, args.out, executor=args.executor, workers=args.workers,

@@ -23,6 +23,7 @@ document fits; only if it cannot, even at `min_page_pixels`, is the document win
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
@@ -95,6 +96,7 @@ def build_messages(doc: Document, pages: list[int], question: str, target: str, 
             {"role": "assistant", "content": [{"type": "text", "text": target}]}]
 
 
+@functools.lru_cache(maxsize=8)
 def image_wrap_tokens(counter: TokenCounter) -> int:
     """Tokens an image part costs beyond its image tokens (e.g. <|vision_start|> and <|vision_end|>)."""
     part = {"type": "image", "width": 56, "height": 56}
@@ -110,8 +112,9 @@ class _Costs:
     def __init__(self, doc: Document, counter: TokenCounter, page_markers: bool,
                  text_cost: Callable[[int], int] | None):
         self.doc, self.counter = doc, counter
+        wrap = image_wrap_tokens(counter)
         self.fixed = [(counter.count_text(page_marker(p)) if page_markers else 0) + (text_cost(p) if text_cost else 0)
-                      + image_wrap_tokens(counter) for p in range(len(doc.pages))]
+                      + wrap for p in range(len(doc.pages))]
 
     def at(self, max_pixels: int) -> list[int]:
         c = self.counter

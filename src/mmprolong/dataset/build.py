@@ -22,7 +22,7 @@ from typing import Iterator
 from .. import __version__
 from ..corpus.store import PageStore
 from ..recipe import Recipe, load_recipe, recipe_hash
-from .document import DocResult, DocumentJob
+from .document import DocResult, DocumentJob, attach_images
 from .parts import PROGRESS, PartWriter, atomic_write_text
 from .planner import Plan, make_plan
 
@@ -131,13 +131,13 @@ def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str |
             results = map_unordered(job, _items(store, plan, start), executor=executor, workers=workers,
                                     timeout_s=timeout_s) if not stop else iter(())
             try:
-                for (i, doc_id, _doc, slots), res in results:
+                for (i, doc_id, doc, slots), res in results:
                     if isinstance(res, Failure):
                         r = DocResult(doc_id)
                         for s in slots:
                             r.reject(f"document-failed: {res}", s.task)
                         res = r
-                    pending[i] = res
+                    pending[i] = attach_images(res, doc)
                     while nxt in pending and not stop:
                         r = pending.pop(nxt)
                         nxt += 1
@@ -151,7 +151,7 @@ def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str |
                         kept_qa = {row["qa_id"] for row in kept}
                         writer.add(kept, [q for q in r.qa if q["qa_id"] in kept_qa], r.rejected)
                         bar.update(task, completed=nxt, description=f"{tokens:,} tokens")
-                        if writer.buffered_samples >= recipe.shard_size:
+                        if writer.full(recipe.shard_size):
                             writer.commit(nxt)
                     if stop:
                         break

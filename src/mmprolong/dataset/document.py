@@ -135,4 +135,15 @@ class DocumentJob:
 
     def __call__(self, item) -> DocResult:
         _, doc_id, doc, slots = item
-        return process_document(doc, slots, self.recipe, self.recipe_hash, self.edges, doc_id)
+        res = process_document(doc, slots, self.recipe, self.recipe_hash, self.edges, doc_id)
+        for row in res.samples:  # the driver holds the document: don't send its images back (see attach_images)
+            row["images"] = None
+        return res
+
+
+def attach_images(res: DocResult, doc: Document | None) -> DocResult:
+    """Put the page JPEGs back into sample rows that a worker returned without them."""
+    for row in res.samples:
+        if row["images"] is None:
+            row["images"] = [doc.pages[p].get("image") or b"" for p in row["pages"]]
+    return res

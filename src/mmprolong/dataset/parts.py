@@ -24,6 +24,7 @@ from .. import schema
 REJECTED = schema.QA.append(pa.field("reason", pa.string()))
 TABLES = {"shards": schema.SAMPLES, "qa": schema.QA, "rejected": REJECTED}
 PROGRESS = "_progress"
+MAX_PART_BYTES = 256 * 2**20   # a part is also cut when its embedded images reach this size (bounded memory)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -60,6 +61,7 @@ class PartWriter:
             (self.out / d).mkdir(parents=True, exist_ok=True)
         self.progress = self._recover()
         self.buf: dict[str, list[dict]] = {k: [] for k in TABLES}
+        self.buffered_bytes = 0
 
     def _recover(self) -> Progress:
         records = []
@@ -84,8 +86,14 @@ class PartWriter:
     def buffered_samples(self) -> int:
         return len(self.buf["shards"])
 
+    def full(self, shard_size: int) -> bool:
+        """Time to commit: `shard_size` samples or MAX_PART_BYTES of images buffered (both content-determined, so
+        part boundaries, and so the bytes of every part, are the same in every run)."""
+        return self.buffered_samples >= shard_size or self.buffered_bytes >= MAX_PART_BYTES
+
     def add(self, samples: list[dict], qa: list[dict], rejected: list[dict]) -> None:
         self.buf["shards"].extend(samples)
+        self.buffered_bytes += sum(len(b) for r in samples for b in (r.get("images") or ()))
         self.buf["qa"].extend(qa)
         self.buf["rejected"].extend(rejected)
 
@@ -103,6 +111,7 @@ class PartWriter:
         atomic_write_text(self.out / PROGRESS / f"part-{n:05d}.json", json.dumps(
             {"part": n, "docs_done": docs_done, "samples": p.samples, "tokens": p.tokens, "finished": finished}))
         self.buf = {k: [] for k in TABLES}
+        self.buffered_bytes = 0
 
 
 def read_table(out: Path, name: str, columns: list[str] | None = None) -> pa.Table:
