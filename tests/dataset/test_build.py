@@ -194,3 +194,13 @@ def test_cli_plan_only(store, capsys):
     assert main(["build", "--recipe", "demo", "--store", str(store), "--plan"]) == 0
     out = capsys.readouterr().out
     assert "extract-single" in out and "round 0" in out
+
+
+def test_out_must_be_a_build_folder(store, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not a build folder"):
+        build(parse_recipe(RECIPE), store, tmp_path, workers=1, progress=False)
+    (tmp_path / "notes.txt").unlink()
+    (tmp_path / "_progress").mkdir()   # killed right after creating its folders: still resumable
+    assert build(parse_recipe(RECIPE | {"budget_tokens": 500}), store, tmp_path, workers=1, progress=False,
+                 report=False).samples >= 1

@@ -23,10 +23,11 @@ from .. import __version__
 from ..corpus.store import PageStore
 from ..recipe import Recipe, load_recipe, recipe_hash
 from .document import DocResult, DocumentJob, attach_images
-from .parts import PROGRESS, PartWriter, atomic_write_text
+from .parts import PROGRESS, TABLES, PartWriter, atomic_write_text
 from .planner import Plan, make_plan
 
 MANIFEST = "manifest.json"
+OWN_DIRS = {*TABLES, PROGRESS}
 
 
 @dataclass
@@ -64,7 +65,7 @@ def _check_out(out: Path, digest: str) -> None:
         if prev["digest"] != digest:
             raise ValueError(f"{out} holds a build of another recipe or store (recipe hash {prev['recipe_hash']}, "
                              f"plan {prev['plan']}); use a new --out or delete it")
-    elif out.exists() and any(p for p in out.iterdir()):
+    elif out.exists() and any(not (p.is_dir() and p.name in OWN_DIRS and not any(p.iterdir())) for p in out.iterdir()):
         raise ValueError(f"{out} exists and is not a build folder; use a new --out")
 
 
@@ -113,10 +114,11 @@ def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str |
     plan = make_plan(recipe, store, counter)
     digest = f"{rhash}:{plan.digest()}"
     _check_out(out, digest)
-    writer = PartWriter(out)
-    resumed = writer.progress.parts > 0
+    (out / PROGRESS).mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / PROGRESS / "build.json", json.dumps(
         {"digest": digest, "recipe_hash": rhash, "plan": plan.digest()}))
+    writer = PartWriter(out)
+    resumed = writer.progress.parts > 0
     atomic_write_text(out / "plan.json", json.dumps(plan.to_json(), indent=1))
     job = DocumentJob(recipe, rhash, plan.edges)
     budget = recipe.budget_tokens
