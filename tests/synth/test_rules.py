@@ -25,13 +25,24 @@ def test_each_task_yields_verified_items(task):
 
 def test_task_shapes():
     doc = report_doc()
-    multi = [GEN.generate(doc, (0, 9), "extract-multi", random.Random(s))[0] for s in range(10)]
-    assert all(q.answer_format == "List" and len(json.loads(q.answer)) == 2 for q in multi)
-    assert sum(len(q.evidence_pages) == 2 for q in multi) >= 8
+    multi = [GEN.generate(doc, (0, 9), "extract-multi", random.Random(s))[0] for s in range(20)]
+    lists = [q for q in multi if q.answer_format == "List"]
+    assert all(len(json.loads(q.answer)) == 2 for q in lists)
+    bridges = [q for q in multi if q.answer_format != "List"]
+    assert lists and bridges and all(len(q.evidence_pages) == 2 and "listed with" in q.question for q in bridges)
+    assert sum(len(q.evidence_pages) == 2 for q in multi) >= 16
     reasoning = [GEN.generate(doc, (0, 9), "reasoning", random.Random(s))[0] for s in range(20)]
     ops = Counter(parse_calc(q.evidence).op for q in reasoning)
     assert all(len(parse_calc(q.evidence).operands) >= 2 for q in reasoning)
     assert len(ops) >= 3, ops
+
+
+def test_two_hop_bridge_through_a_table_row():
+    from mmprolong.synth.rules import _two_hops, segment_facts
+    hops = {q: (row.page, fact.page, fact.answer) for row, fact, q in _two_hops(segment_facts(report_doc(), (0, 9)))}
+    q = ("On page 3, who was appointed plant manager of the plant listed with 2,150 under 2019 in Table 1 on page 4 "
+         "on 3 March 2018?")
+    assert hops[q] == (3, 2, "Maria Okafor")
 
 
 def test_deterministic_for_seed_and_varied_across_seeds():

@@ -10,16 +10,17 @@ from __future__ import annotations
 import functools
 import json
 import random
+import re
 from collections import Counter
 
 from ..corpus.store import Document
 from .base import Generator
 from .calc import calc_line
 from .config import GeneratorConfig
-from .facts import Fact, page_facts
+from .facts import _PAST, Fact, page_facts
 from .record import QARecord
 from .tasks import check_task, unique_sections
-from .text import fmt_number, norm
+from .text import contains, fmt_number, norm, numbers_in, parse_number
 
 _WEIGHT = {"number": 4, "name": 2, "date": 1, "heading": 1, "year": 0.5}
 # sources are balanced first (a table gives a dozen cells, a paragraph one sentence), then kinds within a source
@@ -117,12 +118,21 @@ class RulesGenerator(Generator):
 
     # -- extract-multi ----------------------------------------------------------------------------------------
     def _multi(self, doc, segment, facts, rng) -> QARecord | None:
-        pair = _pair(facts, rng, numeric=False)
-        if pair is None:
+        hops = _two_hops(facts)
+        if hops and rng.random() < 0.35:
+            row, fact, q = hops[rng.randrange(len(hops))]
+            return self._record(doc, segment, "extract-multi", q, fact.answer, fact.fmt, [row, fact])
+        for _ in range(5):  # a pair whose question gives away one of its answers is drawn again
+            pair = _pair(facts, rng, numeric=False)
+            if pair is None:
+                return None
+            f1, f2 = pair
+            q = (f"What are {_desc(f1)} and {_desc(f2)}? "
+                 f"Answer with a list of the two values, in that order.")
+            if not _leaks(q, [f1.answer, f2.answer]):
+                break
+        else:
             return None
-        f1, f2 = pair
-        q = (f"What are {_desc(f1)} and {_desc(f2)}? "
-             f"Answer with a list of the two values, in that order.")
         return self._record(doc, segment, "extract-multi", q, json.dumps([f1.answer, f2.answer], ensure_ascii=False),
                             "List", [f1, f2])
 
@@ -181,6 +191,52 @@ class RulesGenerator(Generator):
             q = f"According to {f.where}, how many of the values shown are greater than {fmt_number(thr)}?"
         ev = calc_line("count_gt", [(_label(r), r.value) for r in rows], param=thr)
         return self._record(doc, segment, "reasoning", q, str(n), "Integer", rows, ev)
+
+
+def _leaks(question: str, answers: list[str]) -> bool:
+    nums = numbers_in(question)
+    for a in answers:
+        v = parse_number(a)
+        if (v is not None and v in nums) or (len(norm(a)) >= 2 and contains(question, a)):
+            return True
+    return False
+
+
+_PREPOSITIONS = {"in", "on", "at", "of", "for", "during", "by", "from", "to", "and", "or", "with", "across", "over",
+                 "per"}
+_NOUN_STOP = _PREPOSITIONS | {"report", "record", "achieve", "post", "have", "was", "were", "is", "are"} | set(_PAST.values())
+_THE_LABEL = re.compile(r"\bthe ([A-Z][\w'&-]*(?: [A-Z][\w'&-]*)*)((?: [a-z][a-z-]*){1,3})")
+
+
+def _two_hops(facts: list[Fact]) -> list[tuple[Fact, Fact, str]]:
+    """Bridge questions: a sentence fact about "the <Label> <noun>" asked through a table row of that label on
+    another page ("... the plant listed with 5,343 under 2019 in Table 2 on page 4 ..."). Only rows whose value is
+    unique in its column, so the bridge names one entity."""
+    col_values = Counter((f.table, f.key, f.answer) for f in facts if f.table)
+    rows: dict[str, list[Fact]] = {}
+    for f in facts:
+        if f.table and f.source == "Table" and len(f.label) >= 3 and col_values[(f.table, f.key, f.answer)] == 1:
+            rows.setdefault(f.label, []).append(f)
+    out = []
+    for f in facts:
+        if f.anchored or f.source != "Text" or "___" in f.ask:
+            continue
+        for m in _THE_LABEL.finditer(f.ask):
+            words = []
+            for w in m.group(2).split():
+                if w in _NOUN_STOP and (words or w in _PREPOSITIONS):  # the first word is a noun ("plant")
+                    break
+                words.append(w)
+            if not words:
+                continue
+            noun = " ".join(words)
+            for r in rows.get(m.group(1), []):
+                if r.page == f.page or r.answer == f.answer:
+                    continue
+                value = f"{float(r.answer):,.0f}" if r.fmt == "Integer" else r.answer
+                bridge = f"the {noun} listed with {value} under {r.col} in {r.where}"
+                out.append((r, f, f"On page {f.page + 1}, " + f.ask.replace(f"the {r.label} {noun}", bridge, 1)))
+    return out
 
 
 def _label(f: Fact) -> str:
