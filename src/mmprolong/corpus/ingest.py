@@ -142,7 +142,8 @@ def ingest_document(task: DocTask) -> DocResult:
         title = metadata_title(pdf)
         outline = outline_sections(pdf) if cfg.sections in ("auto", "outline") else []
         pages, heads = [], []
-        for rendered in render_pages(pdf, cfg.dpi, cfg.jpeg_quality):
+        need_heads = cfg.sections == "heuristic" or (cfg.sections == "auto" and not outline)
+        for rendered in render_pages(pdf, cfg.dpi, cfg.jpeg_quality, headings=need_heads):
             rendered.row["doc_id"] = task.doc_id
             pages.append(rendered.row)
             heads.append(rendered.headings)

@@ -79,8 +79,10 @@ def clean_text(text: str) -> str:
     return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
-def render_pages(pdf: pdfium.PdfDocument, dpi: int, jpeg_quality: int) -> Iterator[RenderedPage]:
-    """Yield each page in order: JPEG at `dpi`, size in points, text layer, heading candidates."""
+def render_pages(pdf: pdfium.PdfDocument, dpi: int, jpeg_quality: int, headings: bool = True
+                 ) -> Iterator[RenderedPage]:
+    """Yield each page in order: JPEG at `dpi`, size in points, text layer, and heading candidates (all pages
+    when `headings`, else the first page only, for a title guess: the outline already gives the sections)."""
     scale = dpi / 72.0
     for i in range(len(pdf)):
         page = pdf[i]
@@ -95,7 +97,7 @@ def render_pages(pdf: pdfium.PdfDocument, dpi: int, jpeg_quality: int) -> Iterat
             textpage = page.get_textpage()
             try:
                 raw = textpage.get_text_range()
-                headings = page_headings(textpage, raw)
+                heads = page_headings(textpage, raw) if headings or i == 0 else PageHeadings()
             finally:
                 textpage.close()
             bitmap.close()
@@ -105,4 +107,4 @@ def render_pages(pdf: pdfium.PdfDocument, dpi: int, jpeg_quality: int) -> Iterat
             page.close()
         row = {"page": i, "width": float(width), "height": float(height), "image": buf.getvalue(),
                "image_width": image.width, "image_height": image.height, "text": clean_text(raw)}
-        yield RenderedPage(row, headings)
+        yield RenderedPage(row, heads)
