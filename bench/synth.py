@@ -31,7 +31,6 @@ HERE = Path(__file__).resolve().parent
 def demo_documents(n_docs: int, tmp: Path):
     """Demo PDFs -> Documents (pdfium text layer; small JPEGs so the openai path has images to send)."""
     import pypdfium2 as pdfium
-    from PIL import Image
 
     from mmprolong.corpus.store import Document
     from mmprolong.demo.corpus import plan_demo_corpus, write_demo_corpus

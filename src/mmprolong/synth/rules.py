@@ -114,7 +114,8 @@ class RulesGenerator(Generator):
 
     @staticmethod
     def _unique(f: Fact, facts: list[Fact], a: int, b: int) -> bool:
-        return sum(1 for g in facts if a <= g.page <= b and norm(g.ask) == norm(f.ask)) == 1
+        """Within pages a..b the question has one answer (a value restated on two pages is still one answer)."""
+        return {norm(g.answer) for g in facts if a <= g.page <= b and norm(g.ask) == norm(f.ask)} == {norm(f.answer)}
 
     # -- extract-multi ----------------------------------------------------------------------------------------
     def _multi(self, doc, segment, facts, rng) -> QARecord | None:

@@ -38,10 +38,6 @@ def pages_phrase(pages0: list[int]) -> str:
     return f"pages {', '.join(ps[:-1])} and {ps[-1]}"
 
 
-def range_phrase(first0: int, last0: int) -> str:
-    return f"page {first0 + 1}" if first0 == last0 else f"pages {first0 + 1}-{last0 + 1}"
-
-
 @dataclass(frozen=True)
 class Section:
     heading: str
