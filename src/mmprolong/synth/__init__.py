@@ -19,9 +19,24 @@ Public API (what the dataset builder calls)::
     qa = make_ocr_needle(doc, rng, n_pages=(1, 3))   # task "ocr-needle": transcribe 1-3 named pages
     text = ocr_full_target(doc, pages)               # "### Page N\\n<text>" blocks, N 1-based
 
-Tasks: "extract-single" (one fact on one page), "extract-multi" (facts from >= 2 pages; one page as fallback),
-"reasoning" (difference / sum / ratio / comparison / count over >= 2 data points; the operands are written to the
-evidence description as a `calc:` line, see `calc.py`), plus the OCR baselines "ocr-full" and "ocr-needle".
+Tasks: "extract-single" (one fact on one page), "extract-multi" (facts from >= 2 pages: a list of two values, or a
+two-hop question bridged through a table row on another page; one page as fallback), "reasoning" (difference / sum /
+ratio / comparison / count over >= 2 data points; the operands are written to the evidence description as a
+`calc:` line, see `calc.py`, so `verify` recomputes the answer), plus the OCR baselines "ocr-full" and "ocr-needle".
+Evidence sources: Text (sentences), Table (table rows), Figure (chart value labels), Layout (section headings).
+
+Generators: `rules` (offline, deterministic given rng, from the text layer; [] when the pages hold no usable fact)
+and `openai` (any OpenAI-compatible chat endpoint; page images as JPEG data URLs labelled "Page N"; prompts in
+`prompts.py` with PROMPT_VERSION; client-side retries with backoff on 429/5xx/timeouts; malformed JSON asked again
+`json_retries` times then rejected; replies cached in sqlite under `cache_dir` keyed by (doc_id, segment, task,
+prompt_version, model); API key read from the environment variable named by `api_key_env`, never logged).
+GenerationError reasons: malformed_json, missing_field, bad_answer_format, bad_evidence_pages, bad_calculation,
+missing_image, missing_pages, timeout, rate_limited, http_<status>, connection_error, no_text_layer, unknown_task.
+
+Verification failure reasons (`verify.FAILURES`): unknown_task, segment_out_of_document, no_evidence_pages,
+evidence_outside_segment, format_mismatch, bad_evidence_source, no_scope_anchor, evidence_outside_scope,
+answer_not_in_evidence, operand_not_in_evidence, recompute_mismatch, ocr_target_mismatch, answer_in_question,
+duplicate. A check that cannot apply (no text layer, no operands) neither passes nor fails.
 
 Page numbers: questions and prompts use 1-based DOCUMENT page numbers ("On page 10", "On pages 20-25"), i.e. the
 page's position in the PDF, which is the order in which the model sees the page images. The number printed on a page
