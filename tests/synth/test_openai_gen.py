@@ -190,3 +190,11 @@ def test_closing_generate_many_early_cancels_the_rest(teacher, env_key, tmp_path
     it.close()
     assert first.records and time.perf_counter() - t < 0.9
     assert len(teacher.requests) <= 4
+
+
+def test_unknown_task(teacher, env_key, tmp_path):
+    gen = _gen(teacher, env_key, tmp_path)
+    with pytest.raises(ValueError, match="unknown task"):
+        gen.generate(report_doc(images=True), (0, 4), "summary", random.Random(0))
+    [res] = list(gen.generate_many([(report_doc(images=True), (0, 4), "summary", 0)]))
+    assert res.error == "unknown_task" and not teacher.requests

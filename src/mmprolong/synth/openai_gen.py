@@ -30,7 +30,7 @@ from .config import GeneratorConfig
 from .prompts import PROMPT_VERSION, SYSTEM, instruction
 from .record import QARecord
 from .reply import parse_reply
-from .tasks import QA_TASKS
+from .tasks import QA_TASKS, check_task
 
 _DONE = object()
 
@@ -168,6 +168,7 @@ class OpenAIGenerator(Generator):
 
     # -- public ------------------------------------------------------------------------------------------------
     def generate(self, doc: Document, segment: tuple[int, int], task: str, rng: random.Random) -> list[QARecord]:
+        check_task(task)
         res = next(iter(self.generate_many([(doc, segment, task, rng.getrandbits(31))])))
         if res.error:
             raise GenerationError(res.error, f"{doc.doc_id} {segment} {task}")
