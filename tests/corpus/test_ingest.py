@@ -154,3 +154,16 @@ def test_config_errors_name_the_key():
         IngestConfig(sections="toc")
     with pytest.raises(ValueError, match="max_pages"):
         IngestConfig(min_pages=20, max_pages=10)
+
+
+def test_long_documents_are_streamed_and_stored_the_same(demo_pdfs, tmp_path):
+    inputs = [str(p) for p in demo_pdfs[:2]]
+    whole, streamed = tmp_path / "whole", tmp_path / "streamed"
+    ingest(inputs, whole, IngestConfig(**FAST))
+    ingest(inputs, streamed, IngestConfig(**FAST, flush_pages=8))   # 29+ page documents go through staging
+    parts = sorted(p.name for p in (streamed / "pages").iterdir())
+    assert len(parts) == 2 and not list((streamed / "staging").iterdir())
+    assert _snapshot(streamed)[0] == _snapshot(whole)[0]
+    assert _snapshot(streamed)[1] == _snapshot(whole)[1]
+    for d in PageStore(streamed).iter_documents(with_images=False):
+        assert [p["page"] for p in d.pages] == list(range(d.n_pages))

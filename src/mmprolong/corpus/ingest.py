@@ -24,7 +24,7 @@ from .filters import load_exclusions, page_count_status, sha256_file
 from .inputs import expand_inputs
 from .pdf import PdfError, metadata_title, open_pdf, render_pages
 from .sections import first_heading, heuristic_sections, outline_sections
-from .writer import StoreWriter
+from .writer import StagedPages, StoreWriter
 
 SECTION_MODES = ("auto", "outline", "heuristic", "none")
 RENDER_KEYS = ("dpi", "jpeg_quality")   # a store holds one rendering; resuming with others is refused
@@ -80,12 +80,14 @@ class DocTask:
     doc_id: str
     file_bytes: int
     config: IngestConfig
+    staged_path: str | None = None     # where to stream the pages of a document longer than flush_pages
 
 
 @dataclass
 class DocResult:
-    doc: dict           # schema.DOCS row
-    pages: list[dict]   # schema.PAGES rows, in page order (empty unless status is "ok")
+    doc: dict                   # schema.DOCS row
+    pages: list[dict]           # schema.PAGES rows, in page order (empty unless status is "ok" and not staged)
+    staged: str | None = None   # a long document's pages, streamed to this file (see writer.StagedPages)
 
 
 @dataclass
@@ -133,6 +135,7 @@ def ingest_document(task: DocTask) -> DocResult:
         pdf = open_pdf(task.source)
     except PdfError as e:
         return DocResult(doc_row(task.source, e.kind, error=str(e), seconds=time.perf_counter() - t0, **common), [])
+    staged = None
     try:
         n = len(pdf)
         bad = page_count_status(n, cfg.min_pages, cfg.max_pages)
@@ -147,7 +150,17 @@ def ingest_document(task: DocTask) -> DocResult:
             rendered.row["doc_id"] = task.doc_id
             pages.append(rendered.row)
             heads.append(rendered.headings)
+            if task.staged_path and len(pages) >= cfg.flush_pages:  # long document: bounded memory
+                staged = staged or StagedPages(task.staged_path)
+                staged.write(pages)
+                pages = []
+        if staged:
+            staged.write(pages)
+            staged.close()
+            pages = []
     except PdfError as e:
+        if staged:
+            staged.discard()
         return DocResult(doc_row(task.source, e.kind, error=str(e), n_pages=len(pdf),
                                  seconds=time.perf_counter() - t0, **common), [])
     finally:
@@ -155,7 +168,8 @@ def ingest_document(task: DocTask) -> DocResult:
     sections, sections_from = _choose_sections(cfg.sections, outline, heads)
     title = title or first_heading(heads) or (sections[0]["heading"] if sections else "")
     return DocResult(doc_row(task.source, "ok", n_pages=n, title=title, sections=sections,
-                             sections_from=sections_from, seconds=time.perf_counter() - t0, **common), pages)
+                             sections_from=sections_from, seconds=time.perf_counter() - t0, **common), pages,
+                     task.staged_path if staged else None)
 
 
 def versions() -> dict:
@@ -202,11 +216,11 @@ def ingest(inputs: list[str], out: str | Path, config: IngestConfig | None = Non
                         TimeElapsedColumn(), console=console, disable=not cfg.progress)
     bar = progress.add_task("ingest", total=len(todo), pages=0, rate=0.0)
 
-    def record(doc: dict, pages: list[dict]) -> None:
+    def record(doc: dict, pages: list[dict], staged: str | None = None) -> None:
         nonlocal n_pages
-        writer.add(doc, pages)
+        writer.add(doc, pages, staged=staged)
         counts[doc["status"]] = counts.get(doc["status"], 0) + 1
-        n_pages += len(pages)
+        n_pages += doc["n_pages"] if staged else len(pages)
         progress.update(bar, advance=1, pages=n_pages, rate=n_pages / max(time.monotonic() - t0, 1e-9))
 
     def tasks():
@@ -226,7 +240,7 @@ def ingest(inputs: list[str], out: str | Path, config: IngestConfig | None = Non
                        [])
             else:
                 known[sha] = path
-                yield DocTask(path, sha, size, cfg)
+                yield DocTask(path, sha, size, cfg, str(writer.staged_path(sha)))
 
     try:
         with progress:
@@ -234,11 +248,12 @@ def ingest(inputs: list[str], out: str | Path, config: IngestConfig | None = Non
                                               workers=cfg.workers or min(default_workers(), max(1, len(todo))),
                                               timeout_s=cfg.timeout_s, max_tasks_per_worker=cfg.max_tasks_per_worker):
                 if isinstance(result, Failure):
+                    Path(task.staged_path).unlink(missing_ok=True)  # a killed worker's half-written pages
                     status = "timeout" if result.kind == "timeout" else "error"
                     record(doc_row(task.source, status, doc_id=task.doc_id, file_bytes=task.file_bytes,
                                    error=str(result), dpi=cfg.dpi, seconds=result.seconds), [])
                 else:
-                    record(result.doc, result.pages)
+                    record(result.doc, result.pages, result.staged)
     finally:
         writer.close()  # whole documents only: what was finished is kept, the rest is redone on resume
     manifest = writer.write_manifest(settings, versions(), complete=True)

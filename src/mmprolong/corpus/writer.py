@@ -7,6 +7,10 @@ Layout (read by `corpus.store.PageStore`): STORE/pages/part-R-S.parquet, STORE/d
 - On open, leftovers of a killed run are removed: *.tmp files and pages parts with no docs part (their documents
   were not committed and will be redone). The docs parts then say exactly which inputs are done.
 - R is a new number per run, so a resumed run never overwrites an earlier run's parts.
+- A document longer than `flush_pages` is streamed by its worker into STORE/staging/<doc_id>.parquet (a pages part
+  in all but name), which the parent commits by renaming it into pages/ before the docs row: worker and parent
+  memory stay bounded by `flush_pages` pages whatever the document's length. Leftover staged files are dropped
+  on open, like orphan parts.
 """
 
 from __future__ import annotations
@@ -25,6 +29,33 @@ from .. import schema
 
 PART = re.compile(r"^part-(\d{5})-(\d{6})\.parquet$")
 PAGE_ROW_GROUP = 64          # pages per row group: readers stream the store a few pages at a time
+
+
+PAGES_COMPRESSION = {c: ("none" if c == "image" else "zstd") for c in schema.PAGES.names}  # JPEG is compressed
+
+
+class StagedPages:
+    """A worker-side pages file for one long document, written a batch of pages at a time."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._writer = pq.ParquetWriter(self.path, schema.PAGES, compression=PAGES_COMPRESSION)
+
+    def write(self, pages: list[dict]) -> None:
+        if pages:
+            self._writer.write_table(pa.Table.from_pylist(pages, schema=schema.PAGES),
+                                     row_group_size=PAGE_ROW_GROUP)
+
+    def close(self) -> None:
+        self._writer.close()
+        with open(self.path, "rb+") as f:
+            os.fsync(f.fileno())
+
+    def discard(self) -> None:
+        try:
+            self._writer.close()
+        finally:
+            self.path.unlink(missing_ok=True)
 
 
 def _write_atomic(table: pa.Table, path: Path, **kwargs) -> None:
@@ -49,8 +80,9 @@ class StoreWriter:
         self.docs_dir, self.pages_dir = self.root / "docs", self.root / "pages"
         if self.root.exists() and not self.root.is_dir():
             raise ValueError(f"out: {self.root} exists and is not a folder")
-        self.docs_dir.mkdir(parents=True, exist_ok=True)
-        self.pages_dir.mkdir(parents=True, exist_ok=True)
+        self.staging_dir = self.root / "staging"
+        for d in (self.docs_dir, self.pages_dir, self.staging_dir):
+            d.mkdir(parents=True, exist_ok=True)
         self.flush_pages, self.flush_docs = flush_pages, flush_docs
         self.removed_orphans = self._recover()
         runs = [int(m.group(1)) for p in self.docs_dir.iterdir() if (m := PART.match(p.name))]
@@ -64,6 +96,8 @@ class StoreWriter:
         for d in (self.docs_dir, self.pages_dir):
             for tmp in d.glob("*.tmp"):
                 tmp.unlink()
+        for staged in self.staging_dir.iterdir():
+            staged.unlink()
         committed = {p.name for p in self.docs_dir.glob("part-*.parquet")}
         orphans = [p for p in self.pages_dir.glob("part-*.parquet") if p.name not in committed]
         for p in orphans:
@@ -76,10 +110,23 @@ class StoreWriter:
         return ds.dataset(files, schema=schema.DOCS, format="parquet").to_table(
             columns=["doc_id", "source", "status", "n_pages"])
 
-    def add(self, doc: dict, pages: list[dict] = ()) -> None:
-        """Queue one document (its pages, if any, in order); flushed as a whole with the rows queued before."""
+    def staged_path(self, doc_id: str) -> Path:
+        """Where a worker streams the pages of a long document (see the module doc)."""
+        return self.staging_dir / f"{doc_id}.parquet"
+
+    def add(self, doc: dict, pages: list[dict] = (), staged: str | Path | None = None) -> None:
+        """Queue one document (its pages, if any, in order); flushed as a whole with the rows queued before.
+        `staged`: the document's pages are in that file instead (committed as a part of its own)."""
         if pages and [p["page"] for p in pages] != list(range(len(pages))):
             raise ValueError(f"{doc.get('source')}: pages must be 0..n-1 in order")
+        if staged is not None:
+            self.flush()
+            name = f"part-{self.run:05d}-{self.seq:06d}.parquet"
+            os.replace(staged, self.pages_dir / name)
+            _write_atomic(pa.Table.from_pylist([doc], schema=schema.DOCS), self.docs_dir / name,
+                          compression="zstd")
+            self.seq += 1
+            return
         self._docs.append(doc)
         self._pages.extend(pages)
         if len(self._pages) >= self.flush_pages or len(self._docs) >= self.flush_docs:
@@ -91,8 +138,7 @@ class StoreWriter:
         name = f"part-{self.run:05d}-{self.seq:06d}.parquet"
         if self._pages:
             table = pa.Table.from_pylist(self._pages, schema=schema.PAGES)
-            _write_atomic(table, self.pages_dir / name, row_group_size=PAGE_ROW_GROUP,
-                          compression={c: ("none" if c == "image" else "zstd") for c in schema.PAGES.names})
+            _write_atomic(table, self.pages_dir / name, row_group_size=PAGE_ROW_GROUP, compression=PAGES_COMPRESSION)
         _write_atomic(pa.Table.from_pylist(self._docs, schema=schema.DOCS), self.docs_dir / name,
                       compression="zstd")
         self.seq += 1
