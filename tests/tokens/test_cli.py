@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pyarrow.parquet as pq
 
 from mmprolong.cli.main import main
@@ -17,9 +19,10 @@ def test_tokens_command_writes_report(demo_store, tmp_path, capsys):
     assert pq.read_table(tmp_path / "r" / "tokens_docs.parquet").num_rows == 6
 
 
-def test_tokens_default_out_folder(demo_store):
-    assert main(["tokens", str(demo_store), "--model", "qwen3-vl", "--quiet"]) == 0
-    assert (demo_store / "reports" / "tokens-qwen3-vl" / "tokens.md").exists()
+def test_tokens_default_out_folder(demo_store, tmp_path):
+    store = shutil.copytree(demo_store, tmp_path / "store")  # the shared store stays as ingest left it
+    assert main(["tokens", str(store), "--model", "qwen3-vl", "--quiet"]) == 0
+    assert (store / "reports" / "tokens-qwen3-vl" / "tokens.md").exists()
 
 
 def test_tokens_user_errors(tmp_path, demo_store, capsys):
