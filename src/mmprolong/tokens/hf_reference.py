@@ -36,9 +36,13 @@ def _last_merge(token: bytes, rank: int, ranks: dict[bytes, int]) -> tuple[bytes
     return (parts[0], parts[1]) if len(parts) == 2 else None
 
 
-@functools.lru_cache(maxsize=2)
 def vocab_and_merges(ranks_path: str | None = None) -> tuple[dict[str, int], list[tuple[str, str]]]:
-    """HF byte-level vocab (token string -> id) and merges (in rank order) from a tiktoken ranks file."""
+    """HF byte-level vocab (token string -> id) and merges (in rank order) from a tiktoken ranks file (cached)."""
+    return _vocab_and_merges(ranks_path)
+
+
+@functools.lru_cache(maxsize=2)
+def _vocab_and_merges(ranks_path: str | None) -> tuple[dict[str, int], list[tuple[str, str]]]:
     from transformers.convert_slow_tokenizer import bytes_to_unicode
 
     ranks = load_ranks(ranks_path)
