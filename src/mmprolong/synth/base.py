@@ -38,6 +38,7 @@ class GenerationResult:
     records: list[QARecord] = field(default_factory=list)
     error: str | None = None
     cached: bool = False
+    item: GenerationItem | None = field(default=None, repr=False, compare=False)  # the input (its doc, to verify)
 
 
 def as_item(x) -> GenerationItem:
@@ -57,7 +58,7 @@ class Generator:
         """Results for (doc, segment, task, seed) items; this default runs them one by one, in input order."""
         for i, x in enumerate(items):
             it = as_item(x)
-            res = GenerationResult(i, it.doc.doc_id, it.segment, it.task)
+            res = GenerationResult(i, it.doc.doc_id, it.segment, it.task, item=it)
             try:
                 res.records = self.generate(it.doc, it.segment, it.task, random.Random(it.seed))
             except GenerationError as e:

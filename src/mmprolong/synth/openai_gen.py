@@ -97,7 +97,7 @@ class OpenAIGenerator(Generator):
     async def _run(self, client: openai.AsyncOpenAI, sem: asyncio.Semaphore, index: int,
                    item: GenerationItem) -> GenerationResult:
         doc, seg, task = item.doc, item.segment, item.task
-        res = GenerationResult(index, doc.doc_id, seg, task)
+        res = GenerationResult(index, doc.doc_id, seg, task, item=item)
         if task not in QA_TASKS:
             res.error = "unknown_task"
             return res
