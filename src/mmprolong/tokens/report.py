@@ -13,6 +13,7 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from ..corpus.store import Document, PageStore
@@ -87,14 +88,7 @@ class TokenReport:
 
 
 def _q(values: list[int], q: float) -> float:
-    """Quantile by linear interpolation (numpy's default), 0 for no values."""
-    if not values:
-        return 0
-    v = sorted(values)
-    pos = q * (len(v) - 1)
-    lo = int(pos)
-    hi = min(lo + 1, len(v) - 1)
-    return float(v[lo] + (v[hi] - v[lo]) * (pos - lo))
+    return float(np.percentile(values, 100 * q)) if values else 0.0
 
 
 def token_report(store: str | Path, counter: TokenCounter, max_pixels: int | None = None,
