@@ -10,7 +10,7 @@ Public API (what the dataset builder calls)::
     qas = gen.generate(doc, seg, "extract-single", rng)            # list[QARecord]; [] when the pages give no fact;
                                                                    # may raise GenerationError(reason)
     for res in gen.generate_many([(doc, seg, task, seed), ...]):   # GenerationResult(index, doc_id, segment, task,
-        ...                                                        #   records, error, cached); the openai generator
+        ...                                                        #   records, error, cached, item); the openai gen.
                                                                    #   keeps cfg.concurrency requests in flight and
                                                                    #   yields in completion order (use res.index)
     gen.close()
@@ -18,6 +18,9 @@ Public API (what the dataset builder calls)::
     dedup = Deduper(); dedup.seen(qa)          # True for a near-duplicate question of the same document
     qa = make_ocr_needle(doc, rng, n_pages=(1, 3))   # task "ocr-needle": transcribe 1-3 named pages
     text = ocr_full_target(doc, pages)               # "### Page N\\n<text>" blocks, N 1-based
+
+    from mmprolong.synth.stage import synthesize     # the stage alone: store -> OUT/qa/*.parquet (schema.QA, kept
+    synthesize(store, out, cfg, per_doc=3)           #   and rejected), report.md/png; resumable (synth/cli.py)
 
 Tasks: "extract-single" (one fact on one page), "extract-multi" (facts from >= 2 pages: a list of two values, or a
 two-hop question bridged through a table row on another page; one page as fallback), "reasoning" (difference / sum /
