@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from .conftest import make_document
+from .docs import make_document
 
 from mmprolong.dataset.assemble import Rejection, Sample, assemble, build_messages
 from mmprolong.synth import ocr_full_target

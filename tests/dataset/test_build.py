@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from .conftest import make_document, write_store
+from .docs import make_document, write_store
 
 from mmprolong import schema, tokens
 from mmprolong.cli.main import main

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from .conftest import make_document, write_store
+from .docs import make_document, write_store
 from PIL import Image
 
 from mmprolong import tokens

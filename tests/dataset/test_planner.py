@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from .conftest import make_document, write_store
+from .docs import make_document, write_store
 
 from mmprolong.corpus.store import PageStore
 from mmprolong.dataset.assemble import build_messages

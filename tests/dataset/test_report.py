@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .conftest import make_document, write_store
+from .docs import make_document, write_store
 from PIL import Image
 
 from mmprolong.dataset.build import build
