@@ -25,7 +25,10 @@ def _env(rank: int, world: int, port: int) -> None:
     torch.set_num_threads(1)
 
 
-def tiny_packs(n_packs: int = 2):
+IMAGES_PER_SAMPLE = [[1, 0, 0], [0, 0, 0], [2, 1, 0], [0, 3, 1]]  # one image, none, several: every vision path
+
+
+def tiny_packs():
     """Deterministic packs of real samples (the same in every process)."""
     from helpers import chat
 
@@ -35,10 +38,10 @@ def tiny_packs(n_packs: int = 2):
     counter = load("qwen2.5-vl")
     proc = image_processor_for(counter)
     out = []
-    for p in range(n_packs):
+    for p, n_images in enumerate(IMAGES_PER_SAMPLE):
         samples = []
-        for i in range(3):
-            m, im = chat(100 * p + i, n_images=(i + p) % 3)
+        for i, n in enumerate(n_images):
+            m, im = chat(100 * p + i, n_images=n)
             samples.append(encode_messages(counter, proc, m, im, sample_id=f"{p}-{i}"))
         out.append(samples)
     return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_nn
+from torch.distributed._functional_collectives import all_gather_tensor_autograd
 from torch import nn
 from transformers.masking_utils import create_causal_mask
 
@@ -102,8 +102,11 @@ class LongLM(nn.Module):
             pad = max(counts) if counts else 0
             buf = torch.zeros(pad, width, dtype=local.dtype, device=local.device)
             buf = torch.cat([local, buf[local.shape[0]:]], dim=0) if pad else local
-            gathered = dist_nn.all_gather(buf, group=self.sp_group)
-            flat = torch.cat([g[:c] for g, c in zip(gathered, counts)], dim=0)
+            if pad == 0:  # no image in the pack: the same on every rank of the group, so nobody gathers
+                return None, aux
+            gathered = all_gather_tensor_autograd(buf.contiguous(), 0, self.sp_group)
+            gathered = gathered.wait() if hasattr(gathered, "wait") else gathered
+            flat = torch.cat([g[:c] for g, c in zip(gathered.split(pad), counts)], dim=0)
             zero = 0.0 * flat.sum()  # every rank's backward must reach the all-gather (a collective)
             aux = zero if aux is None else aux + zero
         if flat is None:
