@@ -115,3 +115,10 @@ def test_reasoning_without_calc_is_recomputed_from_quoted_operands():
     assert v.ok and "recomputed_from_evidence" in v.checks_passed
     w = verify(replace(_reasoning("77", ""), evidence="Page 2 gives 4,210 t and page 3 gives 2,150 t."), DOC)
     assert w.ok and "recomputed_from_evidence" not in w.checks_passed
+
+
+def test_section_named_without_its_number_or_quotes():
+    q = "In the Production section, what is the 2020 value for Southfield in Table 1?"
+    assert verify(_qa(question=q, answer="2300", evidence_pages=[3], evidence_sources=["Table"]), DOC).ok
+    q = "What is the 2020 value for Southfield in Table 1 of Production?"  # a heading word alone is no anchor
+    assert "no_scope_anchor" in verify(_qa(question=q, answer="2300", evidence_pages=[3]), DOC).checks_failed

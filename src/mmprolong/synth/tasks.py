@@ -82,9 +82,12 @@ def scope_pages(question: str, doc: Document) -> set[int] | None:
                 if b < a or b - a > 10_000:
                     continue
                 pages.update(range(a - 1, b))
-    for s in section_spans(doc):
-        h = norm(s.heading).strip(" .:")
-        if len(h) >= 3 and re.search(r"(?<!\w)" + re.escape(h) + r"(?!\w)", q) and "section" in q:
-            found = True
-            pages.update(range(s.first, s.last + 1))
+    if re.search(r"\b(?:section|chapter|part|appendix|annex)\b", q):
+        for s in section_spans(doc):
+            h = norm(s.heading).strip(" .:")
+            bare = re.sub(r"^(?:\d+|[a-z])(?:\.\d+)*\.?\s+", "", h)  # "2.1 data sources" -> "data sources"
+            for name in {h, bare}:
+                if len(name) >= 3 and re.search(r"(?<!\w)" + re.escape(name) + r"(?!\w)", q):
+                    found = True
+                    pages.update(range(s.first, s.last + 1))
     return pages if found else None
