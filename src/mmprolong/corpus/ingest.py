@@ -24,7 +24,7 @@ from .filters import load_exclusions, page_count_status, sha256_file
 from .inputs import expand_inputs
 from .pdf import PdfError, metadata_title, open_pdf, render_pages
 from .sections import first_heading, heuristic_sections, outline_sections
-from .writer import StagedPages, StoreWriter
+from .writer import PAGE_ROW_GROUP, StagedPages, StoreWriter
 
 SECTION_MODES = ("auto", "outline", "heuristic", "none")
 RENDER_KEYS = ("dpi", "jpeg_quality")   # a store holds one rendering; resuming with others is refused
@@ -150,7 +150,8 @@ def ingest_document(task: DocTask) -> DocResult:
             rendered.row["doc_id"] = task.doc_id
             pages.append(rendered.row)
             heads.append(rendered.headings)
-            if task.staged_path and len(pages) >= cfg.flush_pages:  # long document: bounded memory
+            # a long document streams to its staged file, a row group at a time: memory stays bounded
+            if task.staged_path and len(pages) >= (PAGE_ROW_GROUP if staged else cfg.flush_pages):
                 staged = staged or StagedPages(task.staged_path)
                 staged.write(pages)
                 pages = []
