@@ -52,3 +52,26 @@ def test_packed_batch_equals_samples_one_by_one(tiny_hf, samples):
     pos[0, 0] = torch.arange(pos.shape[-1])
     leaked = float(lm(pk.input_ids, pos, pk.labels, pk.pixel_values, pk.image_grid_thw))
     assert leaked != pytest.approx(packed, rel=1e-6)
+
+
+def test_qwen3_vl_packed_equals_one_by_one_with_deepstack():
+    from helpers import chat
+
+    from mmprolong.tokens import load
+    from mmprolong.train.encode import encode_messages, image_processor_for
+    from mmprolong.train.model import build_model, preset_config
+
+    counter = load("qwen3-vl")
+    proc = image_processor_for(counter)
+    assert list(proc.image_mean) == [0.5, 0.5, 0.5]
+    samples = [encode_messages(counter, proc, *chat(i, n)) for i, n in enumerate([1, 0, 2])]
+    torch.manual_seed(0)
+    hf = build_model(preset_config("tiny-qwen3-vl"))
+    lm = LongLM(hf, loss_chunk=16)
+    rope = hf.model.get_rope_index
+    packed, gp = _loss_grads(lm, [pack_samples(samples, rope)])
+    single, gs = _loss_grads(lm, [pack_samples([s], rope) for s in samples])
+    assert packed == pytest.approx(single, rel=1e-5)
+    assert any("deepstack" in k for k in gp)
+    for k in gp:
+        torch.testing.assert_close(gp[k], gs[k], rtol=1e-4, atol=1e-6)

@@ -37,14 +37,21 @@ class EncodedSample:
         return int((self.labels != IGNORE).sum())
 
 
-def image_processor_for(counter: TokenCounter):
-    """The model's image processor (PIL backend; no torchvision needed) with the counter's resize parameters."""
+def image_processor_for(counter: TokenCounter, model_folder: str | None = None):
+    """The model's image processor (PIL backend; no torchvision needed): the folder's preprocessor_config.json when
+    there is one, else the family's released values, with the counter's resize parameters."""
+    from pathlib import Path
+
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
     s = counter.spec
-    return Qwen2VLImageProcessorPil(patch_size=s.patch_size, merge_size=s.merge_size,
-                                    temporal_patch_size=s.temporal_patch_size,
-                                    min_pixels=s.min_pixels, max_pixels=s.max_pixels)
+    kw = dict(patch_size=s.patch_size, merge_size=s.merge_size, temporal_patch_size=s.temporal_patch_size,
+              min_pixels=s.min_pixels, max_pixels=s.max_pixels)
+    if model_folder and (Path(model_folder) / "preprocessor_config.json").exists():
+        return Qwen2VLImageProcessorPil.from_pretrained(model_folder, **kw)
+    if s.hf_model_type.startswith("qwen3"):  # Qwen3-VL normalises with mean = std = 0.5
+        kw.update(image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5])
+    return Qwen2VLImageProcessorPil(**kw)
 
 
 def shifted_labels(ids: list[int], assistant_mask: list[bool]) -> list[int]:

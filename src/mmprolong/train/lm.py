@@ -47,7 +47,8 @@ class LongLM(nn.Module):
         self.distributed = distributed  # every rank must run every sharded module (FSDP collectives)
         tc = hf.config.get_text_config()
         self.image_token_id = hf.config.image_token_id
-        self.pad_id = tc.eos_token_id if isinstance(tc.eos_token_id, int) else 0
+        eos = getattr(tc, "eos_token_id", None)
+        self.pad_id = eos if isinstance(eos, int) else 0
         vc = hf.config.vision_config
         self._patch_dim = vc.in_channels * vc.temporal_patch_size * vc.patch_size ** 2
         self._merge = vc.spatial_merge_size

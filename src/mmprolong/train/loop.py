@@ -95,7 +95,7 @@ def build(cfg: TrainConfig, layout: D.Layout) -> Built:
     if layout.distributed and cfg.parallel.fsdp:
         D.shard(lm, layout, bf16=bf16, cpu_offload=cfg.parallel.cpu_offload)
     counter = tokens.load(counter_name(cfg, hf.config))
-    return Built(cfg, layout, hf, lm, counter, image_processor_for(counter), bf16)
+    return Built(cfg, layout, hf, lm, counter, image_processor_for(counter, cfg.model.path), bf16)
 
 
 class MetricsLog:

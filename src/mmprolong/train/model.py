@@ -46,6 +46,17 @@ PRESETS: dict[str, dict] = {
                          rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 24, 24]}),
         vision_config={**_Q25_VISION_7B, "out_hidden_size": 2048},
     ),
+    "tiny-qwen3-vl": dict(
+        model_type="qwen3_vl", image_token_id=151655, video_token_id=151656, vision_start_token_id=151652,
+        vision_end_token_id=151653,
+        text_config=dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                         head_dim=16, intermediate_size=128, vocab_size=151936, max_position_embeddings=32768,
+                         rope_parameters={"rope_type": "default", "rope_theta": 5e6, "mrope_section": [2, 3, 3],
+                                          "mrope_interleaved": True}),
+        vision_config=dict(depth=2, hidden_size=32, num_heads=2, intermediate_size=64, out_hidden_size=64,
+                           patch_size=16, spatial_merge_size=2, temporal_patch_size=2, num_position_embeddings=64,
+                           deepstack_visual_indexes=[0]),
+    ),
     "qwen3-vl-8b": dict(
         model_type="qwen3_vl", image_token_id=151655, video_token_id=151656, vision_start_token_id=151652,
         vision_end_token_id=151653,
