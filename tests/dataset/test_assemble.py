@@ -126,3 +126,14 @@ def test_no_page_markers(counter):
                  page_markers=False)
     assert all(p["type"] == "image" for p in s.messages[0]["content"][:-1])
     assert s.n_tokens == counter.count_messages(s.messages).total
+
+
+def test_exact_for_qwen3_vl_too():
+    from mmprolong import tokens
+
+    c3 = tokens.load("qwen3-vl")
+    doc = make_document("d", 30, size=(1224, 1584))
+    s = assemble(qa(), doc, c3, max_length=12000, rng=random.Random(0))
+    assert isinstance(s, Sample) and s.windowed and 14 in s.pages
+    assert s.n_tokens <= 12000 and s.n_tokens == c3.count_messages(s.messages).total
+    assert s.n_image_tokens == len(s.pages) * c3.image_tokens(1224, 1584)
