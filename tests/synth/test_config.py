@@ -16,5 +16,7 @@ def test_unknown_key_is_an_error_naming_it():
 
 def test_factory():
     assert isinstance(make_generator({"kind": "rules"}), RulesGenerator)
+    with make_generator(GeneratorConfig()) as gen:
+        assert gen.name == "rules"
     with pytest.raises(ValueError, match="model"):
         make_generator(GeneratorConfig(kind="openai"))

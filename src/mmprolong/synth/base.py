@@ -67,3 +67,9 @@ class Generator:
 
     def close(self) -> None:
         pass
+
+    def __enter__(self) -> "Generator":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
