@@ -111,9 +111,12 @@ def process_document(doc: Document | None, slots: list, recipe: Recipe, recipe_h
                 res.reject("surplus: the slot already has its instance", slot.task, qa)
                 continue
             target_fn = (lambda pages: synth.ocr_full_target(doc, pages)) if slot.task == "ocr-full" else None
-            out = assemble(qa, doc, counter, max_length=slot.max_tokens, rng=rng, page_markers=recipe.page_markers,
-                           visual_budget=recipe.visual_budget, min_page_pixels=recipe.min_page_pixels,
-                           target_fn=target_fn)
+            kw = dict(page_markers=recipe.page_markers, visual_budget=recipe.visual_budget,
+                      min_page_pixels=recipe.min_page_pixels, target_fn=target_fn)
+            out = assemble(qa, doc, counter, max_length=slot.max_tokens, rng=rng, **kw)
+            if isinstance(out, Rejection) and out.kind == "evidence-too-long" and slot.max_tokens < recipe.max_length:
+                # a verified pair is worth more than the planned bucket: fit it in the longest instance allowed
+                out = assemble(qa, doc, counter, max_length=recipe.max_length, rng=rng, **kw)
             if isinstance(out, Rejection):
                 res.reject(out.reason, slot.task, qa)
                 continue
