@@ -2,7 +2,7 @@ import argparse
 
 import pytest
 
-from mmprolong.synth.cli import register
+from mmprolong.cli.synth import register
 
 
 def _parser():

@@ -20,7 +20,7 @@ Public API (what the dataset builder calls)::
     text = ocr_full_target(doc, pages)               # "### Page N\\n<text>" blocks, N 1-based
 
     from mmprolong.synth.stage import synthesize     # the stage alone: store -> OUT/qa/*.parquet (schema.QA, kept
-    synthesize(store, out, cfg, per_doc=3)           #   and rejected), report.md/png; resumable (synth/cli.py)
+    synthesize(store, out, cfg, per_doc=3)           #   and rejected), report.md/png; resumable (cli/synth.py)
 
 Tasks: "extract-single" (one fact on one page), "extract-multi" (facts from >= 2 pages: a list of two values, or a
 two-hop question bridged through a table row on another page; one page as fallback), "reasoning" (difference / sum /

@@ -1,10 +1,9 @@
 """`mmprolong synth --store S --out OUT`: page store -> verified QA records (parses and wires; the work is
-mmprolong.synth.stage). Wired into the command tree by a one-line `mmprolong/cli/synth.py`
-(`from ..synth.cli import register`) and "synth" in cli.main.COMMAND_MODULES."""
+mmprolong.synth.stage)."""
 
 from __future__ import annotations
 
-from .tasks import QA_TASKS
+from ..synth.tasks import QA_TASKS
 
 
 def register(sub) -> None:
@@ -38,8 +37,8 @@ def register(sub) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from .config import GeneratorConfig
-    from .stage import synthesize
+    from ..synth.config import GeneratorConfig
+    from ..synth.stage import synthesize
 
     cfg = {"kind": args.generator}
     if args.generator == "openai":
