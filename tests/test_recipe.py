@@ -46,6 +46,8 @@ def test_defaults_are_the_papers():
     ({"generator": {"kind": "gpt"}}, "generator.kind"),
     ({"generator": {"kind": "rules", "modle": "x"}}, "generator.modle: unknown key"),
     ({"page_markers": "maybe"}, "page_markers"),
+    ({"max_length": 4096, "lengths": {"mode": "histogram", "edges": [8192, 16384]}},
+     "lengths.edges: the lowest edge 8192 is not below max_length 4096"),
 ])
 def test_errors_name_the_key(data, message):
     with pytest.raises(ValueError) as e:

@@ -166,6 +166,13 @@ class Recipe(_Strict):
             return int(f)
         return v
 
+    @model_validator(mode="after")
+    def _fits(self) -> "Recipe":
+        if self.lengths.edges and self.lengths.edges[0] >= self.max_length:
+            raise ValueError(f"@lengths.edges: the lowest edge {self.lengths.edges[0]} is not below max_length "
+                             f"{self.max_length}")
+        return self
+
     def canonical(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
 
