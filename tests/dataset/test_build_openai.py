@@ -37,9 +37,9 @@ def test_openai_teacher_build(tmp_path):
                                 "cache_dir": str(tmp_path / "cache")}}
         (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
         env = dict(os.environ, TEST_TEACHER_KEY=SECRET)
-        proc = subprocess.run([sys.executable, "-m", "mmprolong.cli.main", "build", "--recipe", str(tmp_path / "r.yaml"),
-                               "--store", str(store), "--out", str(tmp_path / "out"), "--workers", "1"],
-                              env=env, capture_output=True, text=True, timeout=120)
+        cmd = [sys.executable, "-m", "mmprolong.cli.main", "build", "--recipe", str(tmp_path / "r.yaml"),
+               "--store", str(store), "--out", str(tmp_path / "out"), "--workers", "1"]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     finally:
         teacher.close()
     assert proc.returncode == 0, proc.stderr

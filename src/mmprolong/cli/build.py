@@ -14,10 +14,12 @@ def register(sub) -> None:
                     "OUT/qa, OUT/rejected (Parquet), OUT/manifest.json and OUT/report/. Stops at the recipe's token "
                     "budget. A killed build resumes: run the same command again.")
     p.add_argument("--recipe", required=True, metavar="R",
-                   help="recipe YAML path or bundled name (paper-qwen2.5-vl-7b, long-biased, ocr-full, ocr-needle, demo)")
+                   help="recipe YAML path or bundled name (paper-qwen2.5-vl-7b, long-biased, ocr-full, ocr-needle, "
+                        "demo)")
     p.add_argument("--store", required=True, metavar="S", help="page store folder (from `mmprolong ingest`)")
     p.add_argument("--out", metavar="OUT", help="output folder (created, or resumed); required unless --plan")
-    p.add_argument("--executor", choices=EXECUTORS, default="local", help="local process pool or Ray (default %(default)s)")
+    p.add_argument("--executor", choices=EXECUTORS, default="local",
+                   help="local process pool or Ray (default %(default)s)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                    help="per-document limit; a slower document is recorded as rejected (default: none)")
