@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from .. import schema
@@ -106,6 +105,8 @@ class StoreWriter:
 
     def committed_docs(self) -> pa.Table:
         """doc_id, source, status of every committed docs row."""
+        import pyarrow.dataset as ds  # here, not at the top: workers import this module and never need it
+
         files = sorted(str(p) for p in self.docs_dir.glob("part-*.parquet"))
         return ds.dataset(files, schema=schema.DOCS, format="parquet").to_table(
             columns=["doc_id", "source", "status", "n_pages"])
