@@ -26,7 +26,7 @@ import torch
 
 from mmprolong.train.encode import EncodedSample
 from mmprolong.train.lm import LongLM
-from mmprolong.train.model import build_model, extend_context, preset_config, resolve_attn
+from mmprolong.train.model import build_model, enable_checkpointing, extend_context, preset_config, resolve_attn
 from mmprolong.train.pack import pack_samples
 from mmprolong.train.plan import device_peak_flops, plan, step_flops
 
@@ -86,7 +86,7 @@ def run(args) -> list[dict]:
             row = {"length": length, "kind": kind, "attn": attn}
             try:
                 if kind == "ours":
-                    hf.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+                    enable_checkpointing(hf)
                     lm = LongLM(hf, loss_chunk=4096)
                     pk = pack_samples(docs, hf.model.get_rope_index).to(device)
 

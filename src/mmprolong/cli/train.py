@@ -26,6 +26,7 @@ def register(sub) -> None:
     p.add_argument("--no-fsdp", action="store_true")
     p.add_argument("--cpu-offload", action="store_true")
     p.add_argument("--no-grad-checkpointing", action="store_true")
+    p.add_argument("--activation-offload", action="store_true", help="checkpointed activations in host memory")
     p.add_argument("--loss-chunk", type=int)
     p.add_argument("--save-every", type=int)
     p.add_argument("--logger", choices=["jsonl", "tensorboard"])
@@ -56,6 +57,8 @@ def overrides(a: argparse.Namespace) -> dict:
         o["parallel"]["fsdp"] = False
     if a.cpu_offload:
         o["parallel"]["cpu_offload"] = True
+    if a.activation_offload:
+        o["parallel"]["activation_offload"] = True
     if a.no_grad_checkpointing:
         o["parallel"]["grad_checkpointing"] = False
     for key in ("output_dir", "save_every", "logger", "seed"):

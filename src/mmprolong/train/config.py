@@ -56,6 +56,7 @@ class ParallelConfig(_Strict):
     fsdp: bool = True                  # FSDP2 full sharding whenever more than one process runs
     cpu_offload: bool = False
     grad_checkpointing: bool = True    # language model and vision tower
+    activation_offload: bool = False   # checkpointed layer inputs in pinned host memory (GPU)
     loss_chunk: int = 4096             # tokens per cross-entropy chunk (never the full [L, vocab] logits)
 
 

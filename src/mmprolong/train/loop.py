@@ -22,7 +22,7 @@ from .config import TrainConfig
 from .data import RowReader, ShardIndex, find_shards, next_packs
 from .encode import encode_row, image_processor_for
 from .lm import LongLM
-from .model import build_model, extend_context, load_model, preset_config, resolve_attn
+from .model import build_model, enable_checkpointing, extend_context, load_model, preset_config, resolve_attn
 from .pack import Pack, pack_samples
 from .plan import device_peak_flops, step_flops
 
@@ -88,7 +88,7 @@ def build(cfg: TrainConfig, layout: D.Layout) -> Built:
         hf.config.get_text_config().max_position_embeddings = cfg.model.max_position_embeddings
     hf.to(layout.device)
     if cfg.parallel.grad_checkpointing:
-        hf.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        enable_checkpointing(hf, offload=cfg.parallel.activation_offload and layout.device.type == "cuda")
     hf.config.use_cache = False
     lm = LongLM(hf, loss_chunk=cfg.parallel.loss_chunk, sp_group=layout.sp_group, sp=layout.sp,
                 distributed=layout.distributed)

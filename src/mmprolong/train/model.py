@@ -127,6 +127,18 @@ def load_model(path: str | Path, dtype: torch.dtype, attn_implementation: str, m
                                                        attn_implementation=attn_implementation)
 
 
+def enable_checkpointing(hf: PreTrainedModel, offload: bool = False) -> None:
+    """Activation checkpointing of every decoder layer and vision block (transformers' own); `offload` keeps the
+    saved layer inputs in pinned host memory (what dominates device memory at 128K)."""
+    kw = {"use_reentrant": False}
+    if hasattr(hf, "activation_checkpointing_enable"):
+        hf.activation_checkpointing_enable(activation_checkpointing_kwargs=kw, offload=offload)
+    else:  # older transformers
+        if offload:
+            raise ValueError("parallel.activation_offload needs transformers with activation_checkpointing_enable")
+        hf.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kw)
+
+
 def resolve_attn(requested: str, device: torch.device) -> str:
     """`auto`: varlen flash attention when installed on GPU, else PyTorch's flex attention there; sdpa on CPU."""
     if requested != "auto":
