@@ -86,5 +86,9 @@ def run(args) -> int:
     summary = build(args.recipe, args.store, args.out, executor=args.executor, workers=args.workers,
                     progress=not args.quiet, report=not args.no_report, timeout_s=args.timeout)
     if not args.quiet:
-        Console(stderr=True).print(summary_table(summary))
+        console = Console(stderr=True)
+        console.print(summary_table(summary))
+        if summary.docs_planned == 0:
+            console.print("[yellow]no document of the store fits the recipe's lengths; "
+                          "`mmprolong build --plan` says which were left out and why")
     return 0
