@@ -108,11 +108,22 @@ def extend_context(config: PretrainedConfig, max_length: int, rope_theta: float 
     return config
 
 
+def attn_spec(attn_implementation: str) -> str | dict:
+    """The text model's attention; the vision tower keeps flash attention or sdpa (it has its own cu_seqlens)."""
+    from .varlen import ATTN_NAME, register
+
+    if attn_implementation != ATTN_NAME:
+        return attn_implementation
+    register()
+    return {"text_config": ATTN_NAME, "vision_config": "sdpa", "": "sdpa"}
+
+
 def build_model(config: PretrainedConfig, dtype: torch.dtype = torch.float32,
                 attn_implementation: str = "sdpa", device: str | torch.device = "cpu") -> PreTrainedModel:
     """A model with random weights from a config, through transformers' auto class (no forked modeling code)."""
     with torch.device(device):
-        return AutoModelForImageTextToText.from_config(config, dtype=dtype, attn_implementation=attn_implementation)
+        return AutoModelForImageTextToText.from_config(config, dtype=dtype,
+                                                       attn_implementation=attn_spec(attn_implementation))
 
 
 def load_model(path: str | Path, dtype: torch.dtype, attn_implementation: str, max_length: int,
@@ -124,7 +135,7 @@ def load_model(path: str | Path, dtype: torch.dtype, attn_implementation: str, m
     config = AutoConfig.from_pretrained(p)
     extend_context(config, max_length, rope_theta, yarn_factor)
     return AutoModelForImageTextToText.from_pretrained(p, config=config, dtype=dtype,
-                                                       attn_implementation=attn_implementation)
+                                                       attn_implementation=attn_spec(attn_implementation))
 
 
 def enable_checkpointing(hf: PreTrainedModel, offload: bool = False) -> None:
@@ -140,7 +151,8 @@ def enable_checkpointing(hf: PreTrainedModel, offload: bool = False) -> None:
 
 
 def resolve_attn(requested: str, device: torch.device) -> str:
-    """`auto`: varlen flash attention when installed on GPU, else PyTorch's flex attention there; sdpa on CPU."""
+    """`auto`: varlen flash attention when installed on GPU, else PyTorch SDPA per packed document there; on CPU
+    sdpa with transformers' block-diagonal mask."""
     if requested != "auto":
         return requested
     if device.type != "cuda":
@@ -150,4 +162,6 @@ def resolve_attn(requested: str, device: torch.device) -> str:
 
         return "flash_attention_2"
     except ImportError:
-        return "flex_attention"
+        from .varlen import ATTN_NAME
+
+        return ATTN_NAME
