@@ -47,13 +47,13 @@ def tiny_packs():
     return out
 
 
-def build_lm(sp: int, layout, fsdp: bool, fused: bool = True):
+def build_lm(sp: int, layout, fsdp: bool, fused: bool = True, attn: str = "sdpa"):
     from mmprolong.train.distributed import shard
     from mmprolong.train.lm import LongLM
     from mmprolong.train.model import build_model, preset_config
 
     torch.manual_seed(0)
-    hf = build_model(preset_config("tiny-qwen2.5-vl"))
+    hf = build_model(preset_config("tiny-qwen2.5-vl"), attn_implementation=attn)
     lm = LongLM(hf, loss_chunk=32, fused_loss=fused, sp_group=layout.sp_group if layout else None, sp=sp,
                 distributed=bool(layout and layout.distributed))
     if fsdp and layout is not None and layout.distributed:
@@ -71,27 +71,29 @@ def full_grads(lm) -> dict[str, torch.Tensor]:
     return out
 
 
-def loss_and_grads(rank: int, world: int, port: int, sp: int, out_dir: str) -> None:
-    """Each data-parallel rank takes its share of the packs; every rank saves the summed loss and full grads."""
+def loss_and_grads(rank: int, world: int, port: int, sp: int, out_dir: str,
+                   attns: tuple[str, ...] = ("sdpa",)) -> None:
+    """Each data-parallel rank takes its share of the packs; every rank saves the summed loss and full grads
+    (one file per attention implementation)."""
     from mmprolong.train import distributed as D
     from mmprolong.train.pack import pack_samples
 
     _env(rank, world, port)
     layout = D.setup(sp=sp, device="cpu")
     try:
-        lm = build_lm(sp, layout, fsdp=True)
         packs = tiny_packs()
-        rope = lm.hf.model.get_rope_index
-        mine = packs[layout.dp_rank::layout.dp]
         n_global = sum(sum(s.n_targets for s in p) for p in packs)
-        total = 0.0
-        for samples in mine:
-            pk = pack_samples(samples, rope)
-            loss = lm(pk.input_ids, pk.position_ids, pk.labels, pk.pixel_values, pk.image_grid_thw)
-            (loss * D.grad_scale(lm, layout) / n_global).backward()
-            total += float(loss.detach())
-        total = D.all_sum(total, layout.device) / n_global
-        torch.save({"loss": total, "grads": full_grads(lm)}, Path(out_dir) / f"rank{rank}.pt")
+        for attn in attns:
+            lm = build_lm(sp, layout, fsdp=True, attn=attn)
+            rope = lm.hf.model.get_rope_index
+            total = 0.0
+            for samples in packs[layout.dp_rank::layout.dp]:
+                pk = pack_samples(samples, rope)
+                loss = lm(pk.input_ids, pk.position_ids, pk.labels, pk.pixel_values, pk.image_grid_thw)
+                (loss * D.grad_scale(lm, layout) / n_global).backward()
+                total += float(loss.detach())
+            total = D.all_sum(total, layout.device) / n_global
+            torch.save({"loss": total, "grads": full_grads(lm)}, Path(out_dir) / f"{attn}-rank{rank}.pt")
     finally:
         D.teardown()
 

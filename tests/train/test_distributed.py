@@ -10,7 +10,7 @@ def test_fsdp_over_two_processes_matches_one(tmp_path):
     mp.spawn(loss_and_grads, args=(2, free_port(), 1, str(tmp_path)), nprocs=2)
     ref_loss, ref = reference_loss_and_grads()
     for r in range(2):
-        got = torch.load(tmp_path / f"rank{r}.pt")
+        got = torch.load(tmp_path / f"sdpa-rank{r}.pt")
         assert got["loss"] == pytest.approx(ref_loss, rel=1e-5)
         for k in ref:
             torch.testing.assert_close(got["grads"][k], ref[k], rtol=1e-4, atol=1e-6)

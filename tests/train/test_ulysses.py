@@ -5,6 +5,7 @@ import torch.multiprocessing as mp
 from dist_workers import free_port, loss_and_grads, reference_loss_and_grads
 from mmprolong.train.lm import split_images
 from mmprolong.train.ulysses import check_degree
+from mmprolong.train.varlen import ATTN_NAME
 
 
 def test_degree_checks_for_qwen25_vl_7b():
@@ -25,10 +26,12 @@ def test_image_split_is_contiguous_and_balanced():
 
 
 def test_sequence_parallel_2_equals_1(tmp_path):
-    mp.spawn(loss_and_grads, args=(2, free_port(), 2, str(tmp_path)), nprocs=2)
+    """Ulysses over 2 ranks (FSDP-sharded), with sdpa + full packed mask (CPU default) and with per-document SDPA
+    (the GPU default without flash-attn) inside, against one process without sequence parallelism."""
+    mp.spawn(loss_and_grads, args=(2, free_port(), 2, str(tmp_path), ("sdpa", ATTN_NAME)), nprocs=2)
     ref_loss, ref = reference_loss_and_grads()
-    for r in range(2):
-        got = torch.load(tmp_path / f"rank{r}.pt")
+    for f in [tmp_path / f"{a}-rank{r}.pt" for a in ("sdpa", ATTN_NAME) for r in range(2)]:
+        got = torch.load(f)
         assert got["loss"] == pytest.approx(ref_loss, rel=1e-5)
         assert got["grads"].keys() == ref.keys()
         for k in ref:

@@ -2,7 +2,8 @@
 
 Positions come from the model's own `get_rope_index`, applied to each sample alone, and are laid out as
 [4, 1, L]: row 0 is the text position (0..n-1 per sample, which transformers turns into a block-diagonal mask on
-sdpa/eager, into varlen cu_seqlens on flash attention, into per-document SDPA in train.varlen), rows 1-3 the sample's own mRoPE (t, h, w) rows.
+sdpa/eager and into varlen cu_seqlens on flash attention, and train.varlen into per-document SDPA), rows 1-3 the
+sample's own mRoPE (t, h, w) rows.
 """
 
 from __future__ import annotations
