@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -187,17 +188,29 @@ def _train(cfg: TrainConfig, layout: D.Layout, stop_after: int | None, progress:
     autocast = torch.autocast(layout.device.type, dtype=torch.bfloat16, enabled=b.bf16 and not layout.distributed)
     bar, task = _progress(progress and layout.is_main, total_steps, step)
     done_here = 0
-    with bar:
+
+    def prepare(pos: int) -> tuple[list[Pack], int, int]:
+        """This rank's packs of the step starting at data position `pos` (pure: same packs on every run)."""
+        packs, after = next_packs(index, pos, seqs, cfg.data.max_length)
+        mine = []
+        for pk in packs[layout.dp_rank * accum:(layout.dp_rank + 1) * accum]:
+            samples = [encode_row(b.counter, b.processor, reader.row(index.at(p)[0])) for p in pk]
+            mine.append(pack_samples(samples, rope, cfg.data.max_length))
+        return mine, after, sum(index.at(p)[1] for pk in packs for p in pk)
+
+    pending = None
+    loader = ThreadPoolExecutor(1, thread_name_prefix="mmprolong-data")
+    with bar, loader:
         while step < total_steps and (stop_after is None or done_here < stop_after):
             t0 = time.perf_counter()
             if layout.device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(layout.device)
-            packs, new_position = next_packs(index, position, seqs, cfg.data.max_length)
-            step_tokens = sum(index.at(p)[1] for pk in packs for p in pk)
-            mine: list[Pack] = []
-            for pk in packs[layout.dp_rank * accum:(layout.dp_rank + 1) * accum]:
-                samples = [encode_row(b.counter, b.processor, reader.row(index.at(p)[0])) for p in pk]
-                mine.append(pack_samples(samples, rope, cfg.data.max_length))
+            if pending is None or pending[0] != position:
+                pending = (position, loader.submit(prepare, position))
+            mine, new_position, step_tokens = pending[1].result()
+            pending = None
+            if step + 1 < total_steps:  # encode the next step's packs while this one computes
+                pending = (new_position, loader.submit(prepare, new_position))
             own_targets = sum(p.n_targets for p in mine) if layout.sp_rank == 0 else 0
             n_global = D.all_sum(own_targets, layout.device)
             loss_sum = 0.0
