@@ -108,6 +108,11 @@ def main(argv: list[str]) -> int:
             f"Per-document stage alone, serially in one process (no executor, no writes): "
             f"{1000 * t_stage / len(docs):.0f} ms/document; reading documents from the store: "
             f"{1000 * t_read / len(docs):.0f} ms/document (done by the driver, in parallel with the workers).", "",
+            "Reading: the driver streams each planned document from the store, sends it to a worker and writes the "
+            "returned rows (Parquet, zstd); a build also pays a fixed cost (plan, worker start-up, manifest) of about "
+            "1-2 s here. With the rules generator the per-document stage is about as cheap as the driver's share, so "
+            "more workers help little on this corpus; with a teacher model (openai generator) the stage dominates and "
+            "workers run its requests in parallel.", "",
             f"2 workers vs 1: **{r1['seconds'] / r2['seconds']:.2f}x** wall-time speed-up. "
             f"Shards byte-identical between the two runs: **{'yes' if same else 'NO'}**."
             + (f" The load average ({load:.1f}) exceeded the {os.cpu_count()} cores during this run (other jobs), "
