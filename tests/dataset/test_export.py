@@ -102,3 +102,10 @@ def test_cli_export(built, tmp_path, capsys):
     assert "exported" in capsys.readouterr().out and (tmp_path / "lf" / "dataset_info.json").exists()
     assert main(["export", str(tmp_path), "--format", "swift", "--to", str(tmp_path / "sw")]) == 2
     assert "not a finished" in capsys.readouterr().err
+
+
+def test_literal_image_tags_in_text_are_not_placeholders():
+    from mmprolong.dataset.export_common import _text
+
+    t = _text({"type": "text", "text": "the <image> tag"})
+    assert "<image>" not in t and t.replace("\u200b", "") == "the <image> tag"

@@ -21,6 +21,8 @@ def register(sub) -> None:
     p.add_argument("--executor", choices=EXECUTORS, default="local",
                    help="local process pool or Ray (default %(default)s)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="with --executor ray: join this Ray cluster (default: start a local Ray for the run)")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                    help="per-document limit; a slower document is recorded as rejected (default: none)")
     p.add_argument("--no-report", action="store_true", help="skip OUT/report/")
@@ -84,7 +86,8 @@ def run(args) -> int:
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     summary = build(args.recipe, args.store, args.out, executor=args.executor, workers=args.workers,
-                    progress=not args.quiet, report=not args.no_report, timeout_s=args.timeout)
+                    progress=not args.quiet, report=not args.no_report, timeout_s=args.timeout,
+                    ray_address=args.ray_address)
     if not args.quiet:
         console = Console(stderr=True)
         console.print(summary_table(summary))

@@ -101,7 +101,7 @@ def _progress_bar(enabled: bool):
 
 def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str | Path, executor: str = "local",
           workers: int | None = None, progress: bool = True, report: bool = True,
-          timeout_s: float | None = None) -> BuildSummary:
+          timeout_s: float | None = None, ray_address: str | None = None) -> BuildSummary:
     """Build (or resume building) the dataset of `recipe` over `store` into `out` (see the module docstring)."""
     from ..run import Failure, map_unordered
 
@@ -131,7 +131,7 @@ def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str |
             nxt = start
             stop = tokens >= budget
             results = map_unordered(job, _items(store, plan, start), executor=executor, workers=workers,
-                                    timeout_s=timeout_s) if not stop else iter(())
+                                    timeout_s=timeout_s, ray_address=ray_address) if not stop else iter(())
             try:
                 for (i, doc_id, doc, slots), res in results:
                     if isinstance(res, Failure):

@@ -55,7 +55,9 @@ class ImageWriter:
 
 
 def _text(part: dict) -> str:
-    return part.get("text", "")
+    """Text as the tools read it: a literal "<image>" in page text or answers would be taken for a placeholder
+    (and fail the tools' image count check), so it is written with a zero-width space inside."""
+    return part.get("text", "").replace(IMAGE_TOKEN, "<\u200bimage>")
 
 
 def iter_export_samples(build_dir: str | Path, to: str | Path) -> Iterator[ExportSample]:
