@@ -16,7 +16,8 @@ def register(sub) -> None:
                         "one path per line")
     p.add_argument("--out", required=True, metavar="STORE", help="page store folder (created or resumed)")
     p.add_argument("--dpi", type=int, default=144, help="render resolution (default %(default)s, as in the paper)")
-    p.add_argument("--jpeg-quality", type=int, default=90, help="JPEG quality of the stored page images (default %(default)s)")
+    p.add_argument("--jpeg-quality", type=int, default=90,
+                   help="JPEG quality of the stored page images (default %(default)s)")
     p.add_argument("--min-pages", type=int, default=1,
                    help="record shorter documents as too_few_pages (default %(default)s; the paper's pool: 20)")
     p.add_argument("--max-pages", type=int, default=None,
@@ -25,15 +26,21 @@ def register(sub) -> None:
                    help="decontamination list: lines of SHA-256 hashes or PDF paths (e.g. the eval documents); "
                         "matching documents are recorded as excluded and never rendered (repeatable)")
     p.add_argument("--sections", choices=("auto", "outline", "heuristic", "none"), default="auto",
-                   help="where section starts come from (default %(default)s: the PDF outline when present, else headings)")
+                   help="where section starts come from (default %(default)s: the PDF outline when present, "
+                        "else headings)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
-    p.add_argument("--executor", choices=EXECUTORS, default="local", help="local process pool or Ray (default %(default)s)")
+    p.add_argument("--executor", choices=EXECUTORS, default="local",
+                   help="local process pool or Ray (default %(default)s)")
+    p.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="with --executor ray: join this Ray cluster (the store and the PDFs must be on a file "
+                        "system its nodes share); default: start a local Ray")
     p.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
                    help="per-document limit; a slower document is recorded as timeout (default %(default)s)")
     p.add_argument("--max-tasks-per-worker", type=int, default=50,
                    help="replace a worker process after this many documents, bounding memory (default %(default)s)")
     p.add_argument("--flush-pages", type=int, default=256,
-                   help="pages buffered before a part file is written, bounding memory (default %(default)s)")
+                   help="pages held before a part file is written; longer documents are streamed (bounds memory; "
+                        "default %(default)s)")
     p.add_argument("--no-report", action="store_true",
                    help="skip STORE/report.md and report.png (outcomes, document lengths, sections)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
@@ -48,15 +55,14 @@ def run(args) -> int:
 
     cfg = IngestConfig(dpi=args.dpi, jpeg_quality=args.jpeg_quality, min_pages=args.min_pages,
                        max_pages=args.max_pages, exclude=args.exclude, sections=args.sections,
-                       executor=args.executor, workers=args.workers, timeout_s=args.timeout,
-                       max_tasks_per_worker=args.max_tasks_per_worker, flush_pages=args.flush_pages,
-                       progress=not args.quiet)
+                       executor=args.executor, ray_address=args.ray_address, workers=args.workers,
+                       timeout_s=args.timeout, max_tasks_per_worker=args.max_tasks_per_worker,
+                       flush_pages=args.flush_pages, progress=not args.quiet)
     console = Console(stderr=True)
     summary = ingest(args.inputs, args.out, cfg, console=console)
-    if not args.no_report:
-        md, _ = write_report(args.out)
+    md = None if args.no_report else write_report(args.out)[0]
     if not args.quiet:
         console.print(summary_table(summary))
-        if not args.no_report:
+        if md:
             console.print(f"report: {md} (+ report.png)")
     return 0

@@ -41,7 +41,8 @@ class IngestConfig:
     exclude: list[str] = field(default_factory=list)   # exclusion files (hashes or PDF paths, one a line)
     sections: str = "auto"                             # auto: outline when present, else heuristic
     executor: str = "local"
-    workers: int | None = None                         # None: all cores
+    workers: int | None = None                         # None: all cores (ray: all the cluster's CPUs)
+    ray_address: str | None = None                     # executor "ray": join this cluster, else start a local Ray
     timeout_s: float = 300.0                           # per document
     max_tasks_per_worker: int = 50                     # recycle workers (bounded memory if pdfium leaks)
     flush_pages: int = 256                             # pages buffered before a part file is written
@@ -183,7 +184,8 @@ def versions() -> dict:
 
 
 def _settings(cfg: IngestConfig, excluded: set[str]) -> dict:
-    s = {k: v for k, v in asdict(cfg).items() if k not in ("progress", "workers", "executor", "flush_pages")}
+    s = {k: v for k, v in asdict(cfg).items()
+         if k not in ("progress", "workers", "executor", "ray_address", "flush_pages")}
     s["excluded_hashes"] = len(excluded)
     return s
 
@@ -245,9 +247,12 @@ def ingest(inputs: list[str], out: str | Path, config: IngestConfig | None = Non
 
     try:
         with progress:
-            for task, result in map_unordered(ingest_document, tasks(), executor=cfg.executor,
-                                              workers=cfg.workers or min(default_workers(), max(1, len(todo))),
-                                              timeout_s=cfg.timeout_s, max_tasks_per_worker=cfg.max_tasks_per_worker):
+            workers = cfg.workers
+            if workers is None and cfg.executor == "local":
+                workers = min(default_workers(), max(1, len(todo)))
+            for task, result in map_unordered(ingest_document, tasks(), executor=cfg.executor, workers=workers,
+                                              timeout_s=cfg.timeout_s, max_tasks_per_worker=cfg.max_tasks_per_worker,
+                                              ray_address=cfg.ray_address):
                 if isinstance(result, Failure):
                     Path(task.staged_path).unlink(missing_ok=True)  # a killed worker's half-written pages
                     status = "timeout" if result.kind == "timeout" else "error"
