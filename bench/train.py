@@ -2,7 +2,8 @@
 
 Side by side in one run on the same synthetic documents (page images with random pixels, exact token layout):
   ours      packed samples (two documents per sequence), per-sample mRoPE positions, varlen flash attention
-            (PyTorch SDPA per document without flash-attn), chunked loss on answer tokens, gradient checkpointing (LM + vision)
+            (PyTorch SDPA per document without flash-attn), chunked loss on answer tokens, gradient
+            checkpointing (LM + vision)
   baseline  plain transformers: one document per forward, sdpa attention, full [L, vocab] logits loss through
             `labels`, no checkpointing
 Model: Qwen2.5-VL-7B shape with random weights (bf16 parameters and gradients). The timed unit is forward +

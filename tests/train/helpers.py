@@ -52,7 +52,8 @@ def write_shards(folder: Path, n: int, per_file: int = 8, seed: int = 0, max_pix
         c = counter.count_messages(messages, max_pixels=max_pixels)
         rows.append(dict(sample_id=f"s{i:04d}", doc_id=f"d{i}", qa_id=f"q{i}", task="extract-single",
                          pages=list(range(len(images))), messages=json.dumps(messages), images=images,
-                         image_sizes=[[p["width"], p["height"]] for p in messages[0]["content"] if p["type"] == "image"],
+                         image_sizes=[[p["width"], p["height"]] for p in messages[0]["content"]
+                                      if p["type"] == "image"],
                          max_pixels=max_pixels, target=messages[1]["content"][0]["text"], n_tokens=c.total,
                          n_image_tokens=c.image_tokens, depth=0.5, bucket="tiny", recipe_hash="test"))
     paths = []

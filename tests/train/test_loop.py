@@ -21,7 +21,8 @@ def _cfg(shards, out, steps=4):
         "model": {"preset": "tiny-qwen2.5-vl", "dtype": "fp32"},
         "data": {"shards": [str(shards)], "max_length": 160},
         "optim": {"tokens_per_step": 160, "steps": steps, "lr": 2e-3, "min_lr": 2e-4},
-        "parallel": {"loss_chunk": 64, "grad_checkpointing": False}, "output_dir": str(out), "save_every": 2, "export": False})
+        "parallel": {"loss_chunk": 64, "grad_checkpointing": False}, "output_dir": str(out), "save_every": 2,
+        "export": False})
 
 
 def _losses(out):

@@ -22,7 +22,8 @@ class ModelConfig(_Strict):
     rope_theta: float | None = 4e6     # mRoPE base after extension (paper: 1e6 -> 4e6); None keeps the model's
     yarn_factor: float | None = None   # YaRN scaling instead of / besides the base change (off in the paper)
     max_position_embeddings: int | None = None  # default: data.max_length
-    attn_implementation: str = "auto"  # auto: flash_attention_2 on GPU if installed, else mmprolong_varlen_sdpa; sdpa on CPU
+    # auto: flash_attention_2 on GPU if installed, else mmprolong_varlen_sdpa; sdpa on CPU
+    attn_implementation: str = "auto"
     dtype: Literal["bf16", "fp32"] = "bf16"
     tokenizer: str | None = None       # TokenCounter name or folder; default: the model folder or the preset's family
 

@@ -84,7 +84,8 @@ def shard(lm: nn.Module, layout: Layout, bf16: bool, cpu_offload: bool) -> nn.Mo
     """FSDP2: each decoder layer and vision block its own unit, the rest (embeddings, LM head, merger) the root."""
     from torch.distributed.fsdp import CPUOffloadPolicy, MixedPrecisionPolicy, OffloadPolicy, fully_shard
 
-    mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if bf16 else MixedPrecisionPolicy()
+    mp = (MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if bf16
+          else MixedPrecisionPolicy())
     kw = dict(mesh=layout.mesh, mp_policy=mp, offload_policy=CPUOffloadPolicy() if cpu_offload else OffloadPolicy())
     hf = lm.hf
     for block in hf.model.visual.blocks:

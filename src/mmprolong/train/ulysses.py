@@ -2,8 +2,8 @@
 
 Each sequence-parallel rank holds 1/sp of the packed sequence. Before attention, an all-to-all turns
 [B, H, L/sp, D] into [B, H/sp, L, D] (all tokens, a slice of the heads); the model's own attention function
-(sdpa, flash, per-document sdpa; chosen as `inner`) runs on the full sequence with the full packed mask; a second all-to-all
-brings the output back. Queries, keys and values are rotated (mRoPE) before, with each token's own positions, so
+(sdpa, flash, per-document sdpa; chosen as `inner`) runs on the full sequence with the full packed mask; a
+second all-to-all brings the output back. Queries, keys and values are rotated (mRoPE) before, with each token's own positions, so
 nothing else in the model changes. Collectives are PyTorch's (autograd-aware functional all_to_all_single; NCCL
 on GPU, gloo on CPU).
 """
