@@ -82,3 +82,11 @@ def test_hash_is_stable_and_tracks_counting():
     # a change in the counting rule changes the hash (the fingerprint is part of it)
     assert recipe_hash(a, tokens.load("qwen2.5-vl", max_pixels=200_704)) != recipe_hash(a)
     assert recipe_hash(a, tokens.load("qwen3-vl")) != recipe_hash(a)
+
+
+def test_operational_generator_settings_do_not_change_the_hash():
+    base = {"generator": {"kind": "openai", "model": "m", "cache_dir": "/a", "timeout_s": 30}}
+    other = {"generator": {"kind": "openai", "model": "m", "cache_dir": "/b", "timeout_s": 90, "concurrency": 2}}
+    assert recipe_hash(parse_recipe(base)) == recipe_hash(parse_recipe(other))
+    assert recipe_hash(parse_recipe(base)) != recipe_hash(parse_recipe(
+        {"generator": {"kind": "openai", "model": "other", "cache_dir": "/a"}}))

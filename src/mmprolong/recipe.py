@@ -183,11 +183,18 @@ class Recipe(_Strict):
         return tokens.load(self.model, max_pixels=self.max_pixels)
 
 
+# Generator settings that change how requests are made, not what data comes out: left out of the hash, so that a
+# build can be resumed with another cache folder, time limit or concurrency.
+OPERATIONAL_GENERATOR_KEYS = ("cache_dir", "concurrency", "timeout_s", "max_retries", "api_key_env")
+
+
 def recipe_hash(recipe: Recipe, counter=None) -> str:
-    """sha256 over the canonical recipe JSON and the TokenCounter fingerprint (16 hex digits)."""
+    """sha256 over the canonical recipe JSON (less operational generator settings) and the TokenCounter
+    fingerprint (16 hex digits)."""
     counter = counter or recipe.counter()
-    blob = json.dumps({"recipe": recipe.canonical(), "counter": counter.fingerprint()}, sort_keys=True,
-                      separators=(",", ":"))
+    canon = recipe.canonical()
+    canon["generator"] = {k: v for k, v in canon["generator"].items() if k not in OPERATIONAL_GENERATOR_KEYS}
+    blob = json.dumps({"recipe": canon, "counter": counter.fingerprint()}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
