@@ -21,27 +21,33 @@ GOOD = {"question": "On page 2, how many tonnes of steel did the Northwind plant
 SECRET = "sk-test-never-logged-9431"
 
 
-def test_openai_teacher_build(tmp_path):
+def run_build(tmp_path, script, extra_args=()):
     docs = [make_document(f"doc{i}", 6, size=(308, 396)) for i in range(3)]
     for d in docs:
         d.pages[1]["text"] = "The Northwind plant produced 4,210 tonnes of steel in 2019."
     store = write_store(tmp_path / "store", docs)
     teacher = TeacherServer()
+    teacher.script = list(script)
     teacher.default = ("json", GOOD)
     try:
         recipe = {"max_length": 4096, "lengths": {"mode": "pool-native", "min_pages": 1, "max_pages": 100},
                   "mixture": {"tasks": {"extract-single": 1.0}}, "segment": {"min_pages": 3, "max_pages": 6},
                   "budget_tokens": 10**6,
                   "generator": {"kind": "openai", "model": "teacher-vl", "base_url": teacher.base_url,
-                                "api_key_env": "TEST_TEACHER_KEY", "timeout_s": 5, "max_retries": 0,
+                                "api_key_env": "TEST_TEACHER_KEY", "timeout_s": 30, "max_retries": 0,
                                 "cache_dir": str(tmp_path / "cache")}}
         (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
         env = dict(os.environ, TEST_TEACHER_KEY=SECRET)
         cmd = [sys.executable, "-m", "mmprolong.cli.main", "build", "--recipe", str(tmp_path / "r.yaml"),
-               "--store", str(store), "--out", str(tmp_path / "out"), "--workers", "1"]
+               "--store", str(store), "--out", str(tmp_path / "out"), "--workers", "1", *extra_args]
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     finally:
         teacher.close()
+    return proc, teacher
+
+
+def test_openai_teacher_build(tmp_path):
+    proc, teacher = run_build(tmp_path, [])
     assert proc.returncode == 0, proc.stderr
     assert len(teacher.requests) == 3 and all(a == f"Bearer {SECRET}" for a in teacher.auth)
     rows = read_table(tmp_path / "out", "shards").to_pylist()
@@ -53,3 +59,12 @@ def test_openai_teacher_build(tmp_path):
         if f.is_file():
             assert SECRET.encode() not in f.read_bytes(), f
     assert SECRET not in proc.stdout + proc.stderr
+
+
+def test_a_document_over_the_time_limit_is_a_rejection(tmp_path):
+    proc, _ = run_build(tmp_path, [("sleep", 8, ("json", GOOD))], ["--timeout", "3"])
+    assert proc.returncode == 0, proc.stderr
+    rows = read_table(tmp_path / "out", "shards").to_pylist()
+    rej = read_table(tmp_path / "out", "rejected").to_pylist()
+    assert len(rows) == 2 and len(rej) == 1 and rej[0]["reason"].startswith("document-failed: timeout")
+    assert rej[0]["doc_id"] not in {r["doc_id"] for r in rows}
