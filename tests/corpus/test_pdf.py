@@ -52,3 +52,14 @@ def test_metadata_title_ignores_placeholders(tmp_path):
 
 def test_clean_text():
     assert clean_text("a\r\nb\rc\x00\x02d") == "a\nb\ncd"
+
+
+def test_rgbx_render_gives_the_same_jpeg_as_the_default_render(handmade_pdf):
+    import pypdfium2 as pdfium
+
+    pdf = open_pdf(handmade_pdf)
+    ours = next(render_pages(pdf, dpi=50, jpeg_quality=90)).row["image"]
+    default = io.BytesIO()
+    pdfium.PdfDocument(str(handmade_pdf))[0].render(scale=50 / 72).to_pil().save(default, format="JPEG", quality=90)
+    pdf.close()
+    assert ours == default.getvalue()

@@ -21,7 +21,10 @@ Contract:
 - `max_tasks_per_worker=K` replaces each worker process after K calls, bounding memory if a backend leaks.
 
 Executors: "local" (default): a process pool on this machine (pebble's ProcessPool, which kills a worker whose
-task runs past its time limit). "ray": Ray tasks on a Ray cluster (`address`) or a local Ray started for the run.
+task runs past its time limit). Workers start from a fork server (`mp_context="forkserver"`) with `fn`'s module
+preloaded; like any spawn-style pool, a calling *script* then needs an `if __name__ == "__main__":` guard
+(a broken pool raises RuntimeError saying so; `mp_context="fork"` avoids it). "ray": Ray tasks on a Ray cluster
+(`ray_address`) or on a local Ray started for the run and shut down after it; the time limit runs inside the task.
 Per-process caches (a tokenizer, a PDF backend) belong in `functools.cache`d helpers inside the stage's module.
 """
 
