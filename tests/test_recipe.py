@@ -10,7 +10,9 @@ from mmprolong.recipe import available_recipes, load_recipe, parse_recipe, recip
 
 
 def test_bundled_recipes_load():
-    assert set(available_recipes()) >= {"paper-qwen2.5-vl-7b", "long-biased", "ocr-full", "ocr-needle", "demo"}
+    assert set(available_recipes()) >= {"paper-qwen2.5-vl-7b", "long-biased", "ocr-full", "ocr-needle", "demo",
+                                        "histogram-8k-128k"}
+    assert load_recipe("histogram-8k-128k").lengths.bucket_shares() == [0.25] * 4
     paper = load_recipe("paper-qwen2.5-vl-7b")
     assert paper.lengths.mode == "pool-native" and (paper.lengths.min_pages, paper.lengths.max_pages) == (32, 50)
     assert paper.mixture.tasks.as_dict() == {"extract-single": 0.4, "extract-multi": 0.4, "reasoning": 0.2}
