@@ -52,3 +52,16 @@ def test_manifest_counts_come_from_committed_docs(tmp_path):
     m = w.write_manifest({"dpi": 144}, {"mmprolong": "x"}, complete=True)
     assert m["counts"] == {"encrypted": 1, "ok": 1} and m["pages"] == 4 and m["complete"]
     assert PageStore(tmp_path / "s").manifest["settings"] == {"dpi": 144}
+
+
+def test_parts_of_other_writers_follow_the_same_commit_rule(tmp_path):
+    w = StoreWriter(tmp_path / "s")
+    w.add(*_doc(0, 2))
+    w.close()
+    src = tmp_path / "s/pages/part-00000-000000.parquet"
+    (tmp_path / "s/pages/import-abc.parquet").write_bytes(src.read_bytes())          # committed below
+    (tmp_path / "s/docs/import-abc.parquet").write_bytes((tmp_path / "s/docs/part-00000-000000.parquet").read_bytes())
+    (tmp_path / "s/pages/import-half.parquet").write_bytes(src.read_bytes())         # never committed
+    w2 = StoreWriter(tmp_path / "s")
+    assert w2.removed_orphans == 1 and (tmp_path / "s/pages/import-abc.parquet").exists()
+    assert w2.committed_docs().num_rows == 2

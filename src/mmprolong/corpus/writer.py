@@ -6,6 +6,8 @@ Layout (read by `corpus.store.PageStore`): STORE/pages/part-R-S.parquet, STORE/d
 - A document's pages never straddle two parts and are written contiguously, in page order.
 - On open, leftovers of a killed run are removed: *.tmp files and pages parts with no docs part (their documents
   were not committed and will be redone). The docs parts then say exactly which inputs are done.
+  The rule holds for any writer of the store (e.g. eval's image-document import): a pages/NAME.parquet is
+  committed by docs/NAME.parquet, written after it.
 - R is a new number per run, so a resumed run never overwrites an earlier run's parts.
 - A document longer than `flush_pages` is streamed by its worker into STORE/staging/<doc_id>.parquet (a pages part
   in all but name), which the parent commits by renaming it into pages/ before the docs row: worker and parent
@@ -97,8 +99,8 @@ class StoreWriter:
                 tmp.unlink()
         for staged in self.staging_dir.iterdir():
             staged.unlink()
-        committed = {p.name for p in self.docs_dir.glob("part-*.parquet")}
-        orphans = [p for p in self.pages_dir.glob("part-*.parquet") if p.name not in committed]
+        committed = {p.name for p in self.docs_dir.glob("*.parquet")}
+        orphans = [p for p in self.pages_dir.glob("*.parquet") if p.name not in committed]
         for p in orphans:
             p.unlink()
         return len(orphans)
@@ -107,7 +109,7 @@ class StoreWriter:
         """doc_id, source, status of every committed docs row."""
         import pyarrow.dataset as ds  # here, not at the top: workers import this module and never need it
 
-        files = sorted(str(p) for p in self.docs_dir.glob("part-*.parquet"))
+        files = sorted(str(p) for p in self.docs_dir.glob("*.parquet"))
         return ds.dataset(files, schema=schema.DOCS, format="parquet").to_table(
             columns=["doc_id", "source", "status", "n_pages"])
 
