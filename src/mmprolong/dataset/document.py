@@ -60,7 +60,8 @@ def ocr_full_qa(doc: Document) -> QARecord:
 
 
 def _candidates(doc: Document, task: str, recipe: Recipe, rng: random.Random, res: DocResult) -> list[QARecord]:
-    """QA candidates of one slot, verified and deduplicated; failures recorded in `res`."""
+    """QA candidates of one slot (verification and dedupe follow in process_document); no candidate is recorded
+    in `res` with its reason."""
     from .. import synth
 
     if task == "ocr-full":
