@@ -51,7 +51,7 @@ def test_ray_results_errors_and_timeouts(local_ray):
 def test_ray_kills_a_task_that_ignores_its_alarm(local_ray, monkeypatch):
     from mmprolong.run import ray_exec
 
-    monkeypatch.setattr(ray_exec, "grace_s", lambda timeout_s: 2.0)
+    monkeypatch.setattr(ray_exec, "grace_s", lambda timeout_s: 6.0)  # hard kill at 7 s
     t0 = time.monotonic()
     out = dict(map_unordered(task, [("stuck", 60), ("sq", 3)], executor="ray", workers=2, timeout_s=1))
     assert time.monotonic() - t0 < 30
