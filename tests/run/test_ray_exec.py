@@ -57,3 +57,15 @@ def test_ray_kills_a_task_that_ignores_its_alarm(local_ray, monkeypatch):
     assert time.monotonic() - t0 < 30
     assert out[("stuck", 60)].kind == "timeout" and "worker killed" in out[("stuck", 60)].error
     assert out[("sq", 3)] == 9
+
+
+def test_ingest_runs_on_ray(local_ray, demo_pdfs, broken_pdfs, tmp_path):
+    from mmprolong.corpus.ingest import IngestConfig, ingest
+    from mmprolong.corpus.store import PageStore
+
+    s = ingest([str(demo_pdfs[0]), str(broken_pdfs["encrypted"])], tmp_path / "store",
+               IngestConfig(executor="ray", workers=2, dpi=36, progress=False))
+    assert s.counts == {"encrypted": 1, "ok": 1}
+    docs = list(PageStore(tmp_path / "store").iter_documents(with_images=False))
+    assert len(docs) == 1 and [p["page"] for p in docs[0].pages] == list(range(docs[0].n_pages))
+    assert ray.is_initialized()
