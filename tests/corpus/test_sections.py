@@ -70,3 +70,9 @@ def test_running_heads_with_page_numbers_are_not_sections():
     pages = [PageHeadings([Line(f"{k} THE WIDGET PACKAGE", 12.0, "numbered", 0)], [10.0] * 50) for k in range(1, 9)]
     pages[2].candidates.append(Line("3 Implementation", 12.0, "numbered", 0))
     assert _tuples(heuristic_sections(pages)) == [(2, 0, "3 Implementation")]
+
+
+def test_uniform_font_sizes_fall_back_to_numbering():
+    # a producer that sets every glyph in 1-pt text scaled by the matrix: pdfium reports size 1 everywhere
+    pages = [PageHeadings([Line("Overview", 1.0, "plain", 0), Line("3.1 Method", 1.0, "numbered", 1)], [1.0] * 40)]
+    assert _tuples(heuristic_sections(pages)) == [(0, 1, "3.1 Method")]

@@ -98,6 +98,8 @@ def heuristic_sections(pages: list[PageHeadings]) -> list[dict]:
     """Section starts [{first_page, level, heading}] from the pages' heading candidates (see module doc)."""
     sizes = [s for p in pages for s in p.sizes]
     body = statistics.median(sizes) if sizes else 0.0
+    if sizes and max(sizes) - min(sizes) < 0.01:  # one size everywhere (or a producer that scales 1-pt text):
+        body = 0.0                                  # sizes say nothing, trust explicit numbering only
     picked: list[tuple[int, Line]] = []
     for page_no, p in enumerate(pages):
         for line in p.candidates:
