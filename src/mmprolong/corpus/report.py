@@ -39,6 +39,9 @@ def write_report(root: str | Path) -> tuple[Path, Path]:
     ax[1].set_xlabel("pages")
     ax[2].bar(list(sections), list(sections.values()), color="#8064a2")
     ax[2].set_title("where sections came from (ok docs)")
+    ax[0].xaxis.get_major_locator().set_params(integer=True)
+    for a in ax[1:]:
+        a.yaxis.get_major_locator().set_params(integer=True)
     fig.tight_layout()
     root = Path(root)
     png = root / "report.png"
