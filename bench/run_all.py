@@ -6,19 +6,27 @@ only runs them in turn and stitches the files together, so RESULTS.md never drif
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["tokens.py", "ingest.py", "build.py", "eval_build.py"]  # train.py needs a GPU: run it on one (see bench/results/train.md)
+SCRIPTS = ["tokens.py", "ingest.py", "synth.py", "build.py", "eval_build.py"]  # train.py needs a GPU: run it on one (see bench/results/train.md)
+
+
+def _section(p: Path) -> str:
+    """One results file as a section: headings one level down, image links relative to bench/."""
+    text = re.sub(r"^(#+) ", r"#\1 ", p.read_text().strip(), flags=re.M)
+    text = re.sub(r"\]\((?!https?:|/|results/)([^)]+\.png)\)", r"](results/\1)", text)
+    return text + "\n"
 
 
 def merge() -> Path:
     parts = sorted((HERE / "results").glob("*.md"))
     head = ("# Benchmark results\n\nMerged from bench/results/*.md by `python bench/run_all.py --merge`. Each section "
             "names its device, date and what was compared side by side.\n")
-    body = "\n".join(p.read_text().strip().replace("\n# ", "\n## ") + "\n" for p in parts)
+    body = "\n".join(_section(p) for p in parts)
     out = HERE / "RESULTS.md"
     out.write_text(head + "\n" + body)
     return out
