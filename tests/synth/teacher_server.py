@@ -2,7 +2,8 @@
 
 Each request pops the next scripted behaviour (or uses `default`): ("json", obj) replies with obj as the message
 content, ("text", s) with raw content s, ("status", code) with that HTTP error, ("sleep", seconds, behaviour) waits
-first. Requests (parsed JSON bodies) are kept in `requests`.
+first, ("fn", f) replies with f(request body) as the message content object (a teacher that reads the prompt).
+Requests (parsed JSON bodies) are kept in `requests`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class TeacherServer:
                 while beh[0] == "sleep":
                     time.sleep(beh[1])
                     beh = beh[2]
+                if beh[0] == "fn":
+                    beh = ("json", beh[1](body))
                 try:
                     if beh[0] == "status":
                         self._send(beh[1], {"error": {"message": "scripted failure", "type": "server_error"}},
