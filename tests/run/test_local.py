@@ -95,3 +95,15 @@ def test_script_without_main_guard_gets_a_clear_error(tmp_path):
     script.write_text("from mmprolong.run import map_unordered\nprint(list(map_unordered(abs, [-1], workers=1)))\n")
     run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert run.returncode != 0 and "__name__ == '__main__'" in run.stderr
+
+
+def read_env(name: str) -> str | None:
+    return os.environ.get(name)
+
+
+def test_workers_see_the_environment_as_it_is_when_the_map_starts(monkeypatch):
+    # the fork server is already running (earlier maps); a variable set now must still reach the workers
+    list(map_unordered(square, [1], workers=1))
+    monkeypatch.setenv("MMPROLONG_TEST_LATE_VAR", "set-late")
+    got = [r for _, r in map_unordered(read_env, ["MMPROLONG_TEST_LATE_VAR"], workers=1)]
+    assert got == ["set-late"]

@@ -9,6 +9,7 @@ the stage's module preloaded in it so that each new worker starts warm.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import time
 from concurrent.futures import FIRST_COMPLETED, CancelledError, wait
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -28,6 +29,13 @@ def _context(name: str, fn: Callable) -> mp.context.BaseContext:
     if name == "forkserver" and module and module != "__main__":
         ctx.set_forkserver_preload([module])
     return ctx
+
+
+def _use_environment(env: dict) -> None:
+    """Worker initializer: the caller's environment as it is now. A fork server keeps the environment of the moment
+    it started, so a variable set later by the caller (an API key, say) would otherwise be missing in workers."""
+    os.environ.clear()
+    os.environ.update(env)
 
 
 def _outcome(future, started: float, timeout_s: float | None):
@@ -54,7 +62,8 @@ def map_unordered_local(fn: Callable, items: Iterable, *, workers: int | None = 
     """Process-pool `map_unordered` (see `mmprolong.run`)."""
     workers = workers or default_workers()
     limit = max_in_flight or 2 * workers
-    pool = ProcessPool(max_workers=workers, max_tasks=max_tasks_per_worker or 0, context=_context(mp_context, fn))
+    pool = ProcessPool(max_workers=workers, max_tasks=max_tasks_per_worker or 0, context=_context(mp_context, fn),
+                       initializer=_use_environment, initargs=(dict(os.environ),))
     pending: dict = {}
     source = iter(items)
     finished = False
