@@ -148,6 +148,12 @@ def test_ray_executor_gives_the_same_rows(store, built, tmp_path):
     assert shard_bytes(tmp_path / "ray") == shard_bytes(built)
 
 
+def test_threads_executor_gives_the_same_rows(store, built, tmp_path):
+    build(parse_recipe(RECIPE), store, tmp_path / "threads", executor="threads", workers=4, progress=False,
+          report=False)
+    assert shard_bytes(tmp_path / "threads") == shard_bytes(built)
+
+
 def test_cli_build_and_errors(store, tmp_path, capsys):
     assert main(["build", "--recipe", "no-such", "--store", str(store), "--out", str(tmp_path / "o")]) == 2
     assert "recipe 'no-such' not found" in capsys.readouterr().err

@@ -18,9 +18,13 @@ def register(sub) -> None:
                         "demo)")
     p.add_argument("--store", required=True, metavar="S", help="page store folder (from `mmprolong ingest`)")
     p.add_argument("--out", metavar="OUT", help="output folder (created, or resumed); required unless --plan")
-    p.add_argument("--executor", choices=EXECUTORS, default="local",
-                   help="local process pool or Ray (default %(default)s)")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--executor", choices=EXECUTORS, default=None,
+                   help="local process pool, Ray, or threads (for a remote teacher). Default: threads with the "
+                        "recipe's openai generator, local otherwise")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes, or threads with --executor threads (default: all cores; with the openai "
+                        "generator and the default executor, generator.concurrency threads, so that many teacher "
+                        "requests stay in flight)")
     p.add_argument("--ray-address", default=None, metavar="ADDR",
                    help="with --executor ray: join this Ray cluster (default: start a local Ray for the run)")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",

@@ -1,8 +1,10 @@
 """`build`: recipe + page store -> training shards, kept QA, rejections, manifest and data report.
 
 plan (deterministic, see planner.py) -> stream the planned documents from the store, one per worker at a time ->
-`process_document` on the chosen executor -> results put back in plan order -> committed as numbered parts
-(parts.py) -> stop at the exact token budget -> manifest.json -> report/.
+`process_document` on the chosen executor (default: the local process pool; with the openai generator,
+`generator.concurrency` threads, so that many teacher requests stay in flight; see `choose_executor`) -> results
+put back in plan order -> committed as numbered parts (parts.py) -> stop at the exact token budget ->
+manifest.json -> report/.
 
 Results are consumed in plan order whatever finishes first, so the output does not depend on the executor or the
 number of workers: the same recipe and store give the same part files, byte for byte. A killed build run again with
@@ -99,7 +101,23 @@ def _progress_bar(enabled: bool):
                     TextColumn("{task.description}"), TimeRemainingColumn(), disable=not enabled, transient=False)
 
 
-def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str | Path, executor: str = "local",
+def choose_executor(recipe: Recipe, executor: str | None, workers: int | None) -> tuple[str, int | None]:
+    """(executor, workers) for a build. Default (executor None): with the `openai` generator the per-document stage
+    waits on the teacher, so it runs on threads, `generator.concurrency` of them unless `workers` says otherwise,
+    which keeps that many requests in flight (the generator's shared client also caps them at `concurrency`);
+    otherwise (CPU-bound rules generator) the local process pool. An executor given is kept (its workers: all
+    cores, or `generator.concurrency` threads with --executor threads and the openai generator)."""
+    openai = recipe.generator.kind == "openai"
+    if executor is None:
+        executor = "threads" if openai else "local"
+    if executor == "threads" and workers is None and openai:
+        from ..synth import GeneratorConfig
+
+        workers = GeneratorConfig(**recipe.generator.settings()).concurrency
+    return executor, workers
+
+
+def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str | Path, executor: str | None = None,
           workers: int | None = None, progress: bool = True, report: bool = True,
           timeout_s: float | None = None, ray_address: str | None = None) -> BuildSummary:
     """Build (or resume building) the dataset of `recipe` over `store` into `out` (see the module docstring)."""
@@ -109,6 +127,7 @@ def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str |
     recipe = load_recipe(recipe)
     store = store if isinstance(store, PageStore) else PageStore(store)
     out = Path(out)
+    executor, workers = choose_executor(recipe, executor, workers)
     counter = recipe.counter()
     rhash = recipe_hash(recipe, counter)
     plan = make_plan(recipe, store, counter)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import random
+import threading
 from dataclasses import dataclass, field
 
 from ..corpus.store import Document
@@ -39,18 +40,35 @@ class DocResult:
         self.rejected.append(row | {"reason": reason})
 
 
+# Per-process caches, shared by the threads of the "threads" executor: the lock makes each one built once (an
+# lru_cache alone may call its function twice for one key when two threads miss at once). The TokenCounter is
+# read-only once built; the openai generator is thread-safe (one event loop, client and concurrency limit per
+# process, see OpenAIGenerator.generate); the rules generator keeps no state.
+_cache_lock = threading.Lock()
+
+
 @functools.lru_cache(maxsize=4)
-def _counter(model: str, max_pixels: int | None):
+def _counter_unlocked(model: str, max_pixels: int | None):
     from .. import tokens
 
     return tokens.load(model, max_pixels=max_pixels)
 
 
+def _counter(model: str, max_pixels: int | None):
+    with _cache_lock:
+        return _counter_unlocked(model, max_pixels)
+
+
 @functools.lru_cache(maxsize=4)
-def _generator(settings_json: str):
+def _generator_unlocked(settings_json: str):
     from ..synth import make_generator
 
     return make_generator(json.loads(settings_json))
+
+
+def _generator(settings_json: str):
+    with _cache_lock:
+        return _generator_unlocked(settings_json)
 
 
 def ocr_full_qa(doc: Document) -> QARecord:

@@ -25,6 +25,10 @@ task runs past its time limit). Workers start from a fork server (`mp_context="f
 preloaded; like any spawn-style pool, a calling *script* then needs an `if __name__ == "__main__":` guard
 (a broken pool raises RuntimeError saying so; `mp_context="fork"` avoids it). "ray": Ray tasks on a Ray cluster
 (`ray_address`) or on a local Ray started for the run and shut down after it; the time limit runs inside the task.
+"threads": threads of the calling process (threads.py), for I/O-bound stages such as waiting on a remote teacher
+model, where `workers` (tens to hundreds) is the number of calls in flight; `fn` must be thread-safe but need not be
+picklable; a thread cannot be killed, so a call over `timeout_s` yields Failure("timeout") at once and its result,
+when it comes, is dropped; `max_tasks_per_worker` is ignored.
 Per-process caches (a tokenizer, a PDF backend) belong in `functools.cache`d helpers inside the stage's module.
 """
 
@@ -36,7 +40,7 @@ from typing import Callable, Iterable, Iterator, TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
-EXECUTORS = ("local", "ray")
+EXECUTORS = ("local", "ray", "threads")
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,9 @@ def map_unordered(fn: Callable[[T], R], items: Iterable[T], *, executor: str = "
         return map_unordered_local(fn, items, workers=workers, timeout_s=timeout_s,
                                    max_tasks_per_worker=max_tasks_per_worker, max_in_flight=max_in_flight,
                                    mp_context=mp_context)
+    if executor == "threads":
+        from .threads import map_unordered_threads
+        return map_unordered_threads(fn, items, workers=workers, timeout_s=timeout_s, max_in_flight=max_in_flight)
     from .ray_exec import map_unordered_ray
     return map_unordered_ray(fn, items, workers=workers, timeout_s=timeout_s,
                              max_tasks_per_worker=max_tasks_per_worker, max_in_flight=max_in_flight,

@@ -50,6 +50,8 @@ class OpenAIGenerator(Generator):
         self.name = f"openai:{cfg.model}"
         self.cache = ReplyCache(cfg.cache_dir) if cfg.cache_dir else None
         self.stats: Counter = Counter()   # requests, cache_hits, ok, rejected, failed
+        self._shared_lock = threading.Lock()
+        self._shared: tuple | None = None  # (pid, loop, client, semaphore) behind generate(); see _shared_loop
 
     def __repr__(self) -> str:  # never shows the key
         return f"OpenAIGenerator(model={self.cfg.model!r}, base_url={self.cfg.base_url!r})"
@@ -118,7 +120,7 @@ class OpenAIGenerator(Generator):
             return res
         async with sem:
             try:
-                msgs = self.messages(doc, seg, task)
+                msgs = await asyncio.to_thread(self.messages, doc, seg, task)  # JPEG work off the event loop
             except GenerationError as e:
                 res.error = e.reason
                 return res
@@ -166,10 +168,31 @@ class OpenAIGenerator(Generator):
             return ""
         return resp.choices[0].message.content or ""
 
+    def _shared_loop(self) -> tuple:
+        """(loop, client, semaphore) that `generate` calls from any thread share: one event loop on a daemon thread
+        of this process, one client (its connection pool) and one `concurrency` semaphore, so that threads calling
+        `generate` at once keep up to `concurrency` requests in flight, and all request state (stats, cache writes)
+        lives on that one thread. Started on first use in each process (never inherited through fork)."""
+        with self._shared_lock:
+            if self._shared is None or self._shared[0] != os.getpid():
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="openai-generator-loop", daemon=True).start()
+
+                async def make() -> tuple:
+                    return self._client(), asyncio.Semaphore(self.cfg.concurrency)
+
+                client, sem = asyncio.run_coroutine_threadsafe(make(), loop).result()
+                self._shared = (os.getpid(), loop, client, sem)
+            return self._shared[1:]
+
     # -- public ------------------------------------------------------------------------------------------------
     def generate(self, doc: Document, segment: tuple[int, int], task: str, rng: random.Random) -> list[QARecord]:
+        """QA pairs for one segment (raises GenerationError with the reason when there are none). Thread-safe: calls
+        from many threads share one event loop, client and `concurrency` limit (see `_shared_loop`)."""
         check_task(task)
-        res = next(iter(self.generate_many([(doc, segment, task, rng.getrandbits(31))])))
+        loop, client, sem = self._shared_loop()
+        item = as_item((doc, segment, task, rng.getrandbits(31)))
+        res = asyncio.run_coroutine_threadsafe(self._run(client, sem, 0, item), loop).result()
         if res.error:
             raise GenerationError(res.error, f"{doc.doc_id} {segment} {task}")
         return res.records
@@ -240,5 +263,14 @@ class OpenAIGenerator(Generator):
             th.join()
 
     def close(self) -> None:
+        with self._shared_lock:
+            shared, self._shared = self._shared, None
+        if shared is not None and shared[0] == os.getpid():
+            pid, loop, client, _ = shared
+            try:
+                asyncio.run_coroutine_threadsafe(client.close(), loop).result(timeout=10)
+            except Exception:  # noqa: BLE001 - closing is best effort
+                pass
+            loop.call_soon_threadsafe(loop.stop)
         if self.cache is not None:
             self.cache.close()
