@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["tokens.py", "ingest.py", "synth.py", "build.py", "eval_build.py"]  # train.py needs a GPU: run it on one (see bench/results/train.md)
+SCRIPTS = ["tokens.py", "ingest.py", "synth.py", "build.py", "build_teacher.py", "eval_build.py"]  # build_teacher after build: it adds a section to build.md  # train.py needs a GPU: run it on one (see bench/results/train.md)
 
 
 def _section(p: Path) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..run import EXECUTORS
+from ..run import PROCESS_EXECUTORS
 
 
 def register(sub) -> None:
@@ -29,7 +29,7 @@ def register(sub) -> None:
                    help="where section starts come from (default %(default)s: the PDF outline when present, "
                         "else headings)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
-    p.add_argument("--executor", choices=EXECUTORS, default="local",
+    p.add_argument("--executor", choices=PROCESS_EXECUTORS, default="local",
                    help="local process pool or Ray (default %(default)s)")
     p.add_argument("--ray-address", default=None, metavar="ADDR",
                    help="with --executor ray: join this Ray cluster (the store and the PDFs must be on a file "

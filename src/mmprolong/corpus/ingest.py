@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .. import __version__
-from ..run import EXECUTORS, Failure, default_workers, map_unordered
+from ..run import PROCESS_EXECUTORS, Failure, default_workers, map_unordered
 from .filters import load_exclusions, page_count_status, sha256_file
 from .inputs import expand_inputs
 from .pdf import PdfError, metadata_title, open_pdf, render_pages
@@ -55,7 +55,7 @@ class IngestConfig:
             "min_pages": self.min_pages >= 1,
             "max_pages": self.max_pages is None or self.max_pages >= self.min_pages,
             "sections": self.sections in SECTION_MODES,
-            "executor": self.executor in EXECUTORS,
+            "executor": self.executor in PROCESS_EXECUTORS,
             "workers": self.workers is None or self.workers >= 1,
             "timeout_s": self.timeout_s > 0,
             "max_tasks_per_worker": self.max_tasks_per_worker >= 1,

@@ -41,6 +41,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 EXECUTORS = ("local", "ray", "threads")
+PROCESS_EXECUTORS = ("local", "ray")  # for CPU-bound stages and libraries that are not thread-safe (pdfium)
 
 
 @dataclass(frozen=True)
@@ -92,4 +93,4 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-__all__ = ["Failure", "map_unordered", "default_workers", "EXECUTORS"]
+__all__ = ["Failure", "map_unordered", "default_workers", "EXECUTORS", "PROCESS_EXECUTORS"]
