@@ -110,5 +110,20 @@ def export_hf(out: Path, model, hf_model, source_folder: str | None = None) -> P
                 if f.is_file() and not f.name.endswith((".safetensors", ".bin", ".json.index")) and \
                         f.name not in ("config.json", "generation_config.json", "model.safetensors.index.json"):
                     shutil.copy2(f, out / f.name)
+        else:  # random weights from a preset: write the family's processor so the folder is a complete model
+            write_processor_files(out, hf_model.config.model_type)
     _barrier()
     return out if _rank() == 0 else None
+
+
+def write_processor_files(out: Path, model_type: str) -> None:
+    """Tokenizer, image processor and chat template of the model family (built offline from the bundled
+    vocabulary), so that transformers' AutoProcessor, vLLM and `mmprolong eval --backend hf` load the export."""
+    from ..tokens.hf_reference import build_processor
+
+    family = {"qwen2_5_vl": "qwen2.5-vl", "qwen2_vl": "qwen2.5-vl", "qwen3_vl": "qwen3-vl"}.get(model_type)
+    if family is None:
+        raise ValueError(f"model_type {model_type!r}: no processor preset to export")
+    processor = build_processor(family)
+    processor.save_pretrained(out)
+    processor.image_processor.save_pretrained(out)  # preprocessor_config.json, as released model folders have
