@@ -29,6 +29,10 @@ class ImageResolver:
         self._lock = threading.Lock()
 
     def _fetch(self, keys: list[tuple[str, int]]) -> None:
+        """Load `keys` into the cache (least recently used pages are evicted first, never one of `keys`)."""
+        for k in keys:  # pages already cached are used again: most recent, so the eviction below spares them
+            if k in self._cache:
+                self._cache.move_to_end(k)
         missing = [k for k in keys if k not in self._cache]
         if not missing:
             return
@@ -46,7 +50,7 @@ class ImageResolver:
         lost = [k for k in missing if k not in self._cache]
         if lost:
             raise KeyError(f"pages not in the page store {self.store.root}: {lost[:3]}")
-        while len(self._cache) > max(self._cache_pages, len(keys)):
+        while len(self._cache) > max(self._cache_pages, len(set(keys))):
             k, _ = self._cache.popitem(last=False)
             self._text.pop(k, None)
 
