@@ -2,6 +2,9 @@
 
 Stages read documents through `PageStore.iter_documents()`, which streams the pages dataset in file order and
 groups rows by document (the ingester writes each document's pages contiguously), so memory holds one document.
+Random access (`document`, `read_pages`) goes through a row-group index (doc_id -> the part files and row groups
+that hold its pages), built once per store object from the doc_id column alone: doc_ids are hashes, so Parquet's
+min/max statistics cannot prune row groups, and a filtered scan would read every row group of a large store.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from pathlib import Path
 from typing import Iterator
 
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from .. import schema
 
@@ -59,6 +64,35 @@ class PageStore:
     def doc_ids(self) -> list[str]:
         return self.docs_table(columns=["doc_id"]).column("doc_id").to_pylist()
 
+    def page_index(self) -> dict[str, list[tuple[str, int]]]:
+        """doc_id -> [(part file, row group)] holding its pages (built on first use, from the doc_id column)."""
+        if getattr(self, "_index", None) is None:
+            index: dict[str, list[tuple[str, int]]] = {}
+            for f in sorted(str(p) for p in (self.root / "pages").glob("*.parquet")):
+                pf = pq.ParquetFile(f)
+                for rg in range(pf.metadata.num_row_groups):
+                    for d in pc_unique(pf.read_row_group(rg, columns=["doc_id"]).column("doc_id")):
+                        index.setdefault(d, []).append((f, rg))
+            self._index = index
+        return self._index
+
+    def read_pages(self, doc_ids: list[str] | set[str], columns: list[str] | None = None) -> pa.Table:
+        """All pages of these documents, reading only the row groups that hold them."""
+        wanted = set(doc_ids)
+        index = self.page_index()
+        by_file: dict[str, set[int]] = {}
+        for d in wanted:
+            for f, rg in index.get(d, []):
+                by_file.setdefault(f, set()).add(rg)
+        cols = list(columns) if columns else list(schema.PAGES.names)
+        read = cols if "doc_id" in cols else ["doc_id", *cols]
+        parts = [pq.ParquetFile(f).read_row_groups(sorted(rgs), columns=read) for f, rgs in sorted(by_file.items())]
+        if not parts:
+            return schema.PAGES.empty_table().select(cols)
+        t = pa.concat_tables(parts)
+        t = t.filter(pa.compute.is_in(t.column("doc_id"), value_set=pa.array(sorted(wanted), pa.string())))
+        return t.select(cols)
+
     def document(self, doc_id: str, with_images: bool = True) -> Document:
         docs = self._dataset("docs", schema.DOCS).to_table(
             filter=(ds.field("doc_id") == doc_id) & (ds.field("status") == "ok"))
@@ -66,7 +100,7 @@ class PageStore:
             raise KeyError(f"document {doc_id} not in store {self.root}")
         row = docs.slice(0, 1).to_pylist()[0]
         cols = None if with_images else [c for c in schema.PAGES.names if c != "image"]
-        pages = self.pages_dataset().to_table(columns=cols, filter=ds.field("doc_id") == doc_id).to_pylist()
+        pages = self.read_pages([doc_id], cols).to_pylist()
         pages.sort(key=lambda p: p["page"])
         return _doc(row, pages)
 
@@ -90,6 +124,10 @@ class PageStore:
                 buf.append(row)
         if cur is not None and cur in docs and cur not in seen:
             yield _doc(docs[cur], sorted(buf, key=lambda p: p["page"]))
+
+
+def pc_unique(col: pa.ChunkedArray) -> list[str]:
+    return pa.compute.unique(col).to_pylist()
 
 
 def _doc(row: dict, pages: list[dict]) -> Document:
