@@ -94,3 +94,16 @@ def test_ocr_tasks_need_no_segment(store):
     r = recipe(lengths={"mode": "pool-native", "min_pages": 1, "max_pages": 10},
                segment={"min_pages": 8, "max_pages": 15})
     assert make_plan(r, store).docs == []
+
+
+def test_histogram_limit_stays_inside_its_bucket(store):
+    """A slot's max_tokens is a length its own bucket holds (buckets are [lo, hi), the top edge inclusive): a
+    bucket narrower than a page must not get the limit hi, which bucket_of labels as the next bucket."""
+    from mmprolong.dataset.buckets import bucket_of
+
+    edges = [2048, 2100, 4096, 8192]
+    r = recipe(lengths={"mode": "histogram", "edges": edges}, max_length=8192, per_document=3)
+    plan = make_plan(r, store)
+    slots = [s for d in plan.docs for s in d.slots]
+    assert any(s.bucket == "2K-2.1K" for s in slots)
+    assert all(bucket_of(s.max_tokens, edges) == s.bucket for s in slots)

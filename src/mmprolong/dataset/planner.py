@@ -164,7 +164,8 @@ def make_plan(recipe: Recipe, store: PageStore, counter: TokenCounter | None = N
                 fits = [b for b, lo in zip(bucket_names, edges) if lo <= full and lo < recipe.max_length]
                 bucket = _largest_deficit(bucket_shares, bucket_counts, fits)
                 i = bucket_names.index(bucket)
-                top = min(edges[i + 1], recipe.max_length, full)
+                hi = edges[i + 1] if i + 2 == len(edges) else edges[i + 1] - 1   # [lo, hi); the top edge inclusive
+                top = min(hi, recipe.max_length, full)
                 low = min(edges[i] + -(-tok // n_pages), top)   # a page over the edge: windows step by pages
                 max_tokens = rng.randint(low, top)
                 est = min(full, max_tokens)
