@@ -60,3 +60,18 @@ def test_score_run_with_metric_and_judge(tmp_path):
     assert s["metric"] == "judge" and s["doc"]["macro"][8192] == pytest.approx(0.0)
     with pytest.raises(ValueError, match="unknown metric"):
         score_run(tmp_path, metric="bleu", progress=False)
+
+
+@pytest.mark.parametrize("verdict, score", [('"false"', 0.0), ('"no"', 0.0), ('"true"', 1.0), ("0", 0.0),
+                                            ("1", 1.0), ("false", 0.0)])
+def test_verdict_written_as_a_string_is_read_as_meant(verdict, score):
+    with ChatServer(reply=lambda b, t, s: '{"correct": %s}' % verdict) as srv:
+        j = LLMJudge(JudgeConfig(base_url=srv.url, model="judge"))
+        assert j.score("q", "a", "Answer: b", "String") == score
+
+
+def test_unreadable_verdict_is_an_error():
+    with ChatServer(reply=lambda b, t, s: '{"correct": "maybe"}') as srv:
+        j = LLMJudge(JudgeConfig(base_url=srv.url, model="judge"))
+        with pytest.raises(ValueError, match="verdict"):
+            j.score("q", "a", "Answer: b", "String")

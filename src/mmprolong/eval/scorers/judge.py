@@ -51,6 +51,18 @@ def _json(text: str) -> dict:
     return json.loads(m.group(0))
 
 
+def _verdict(value) -> bool:
+    """The judge's "correct" value: JSON true/false, or the same written as a string or 0/1 ("false" is False)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "yes", "correct", "1", "false", "no",
+                                                            "incorrect", "0"):
+        return value.strip().lower() in ("true", "yes", "correct", "1")
+    raise ValueError(f"judge verdict {value!r} is not true or false")
+
+
 class LLMJudge:
     def __init__(self, cfg: JudgeConfig, cache: str | Path | None = None):
         from openai import OpenAI
@@ -89,7 +101,7 @@ class LLMJudge:
                 prec, rec = matched / len(p), matched / len(g)
                 s = 0.0 if matched == 0 else 2 * prec * rec / (prec + rec)
         else:
-            s = float(bool(self._ask(SINGLE.format(question=question, gold=gold, pred=pred)).get("correct")))
+            s = float(_verdict(self._ask(SINGLE.format(question=question, gold=gold, pred=pred)).get("correct")))
         with self._lock:
             self.cache[key] = s
             if self.cache_path:
