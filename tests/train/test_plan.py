@@ -27,3 +27,45 @@ def test_cli_plan(capsys):
     assert main(["plan", "--model", "qwen2.5-vl-7b", "--gpus", "1", "--length", "131072"]) == 1
     assert main(["plan", "--sp", "8"]) == 2
     assert "valid degrees" in capsys.readouterr().err
+
+
+def _measured_minus_formula(preset: str, family: str, n_images: int):
+    """FLOPs PyTorch counts for one LongLM forward + backward (chunked loss, no layer checkpointing) against
+    step_flops, with the terms the counter cannot see (CPU SDPA kernels) or the formula leaves out on purpose
+    (the loss chunk's recomputation) put back."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from helpers import chat
+    from mmprolong.tokens import load
+    from mmprolong.train.encode import encode_messages, image_processor_for
+    from mmprolong.train.lm import LongLM
+    from mmprolong.train.model import build_model
+    from mmprolong.train.pack import pack_samples
+    from mmprolong.train.plan import _text_dims
+
+    counter = load(family)
+    s = encode_messages(counter, image_processor_for(counter), *chat(3, n_images))
+    torch.manual_seed(0)
+    hf = build_model(preset_config(preset))
+    lm = LongLM(hf, loss_chunk=4096)
+    pk = pack_samples([s], hf.model.get_rope_index)
+    with FlopCounterMode(display=False) as fc:
+        lm(pk.input_ids, pk.position_ids, pk.labels, pk.pixel_values, pk.image_grid_thw).backward()
+    tc, vc = hf.config.get_text_config(), hf.config.vision_config
+    d = _text_dims(tc)
+    patches = [] if s.image_grid_thw is None else s.image_grid_thw.prod(-1).tolist()
+    formula = step_flops(tc, vc, [len(s)], patches, n_targets=s.n_targets)
+    text_attn = 3 * d["L"] * 2 * len(s) ** 2 * d["nh"] * d["hd"]   # causal SDPA: not seen by the counter on CPU
+    recompute = 2 * d["h"] * d["V"] * s.n_targets                      # the loss chunk is recomputed in backward
+    return fc.get_total_flops() - (formula - text_attn + recompute), formula
+
+
+def test_flops_count_the_lm_head_on_answer_tokens_only():
+    """The chunked loss projects only target tokens onto the vocabulary; MFU must not claim the rest."""
+    diff, formula = _measured_minus_formula("tiny-qwen2.5-vl", "qwen2.5-vl", 0)
+    assert abs(diff) <= 1e-3 * formula
+    c = preset_config("qwen2.5-vl-7b")
+    tc, vc = c.get_text_config(), c.vision_config
+    h, v = tc.hidden_size, tc.vocab_size
+    assert step_flops(tc, vc, [1000], [], n_targets=10) - step_flops(tc, vc, [1000], [], n_targets=0) == 6 * h * v * 10

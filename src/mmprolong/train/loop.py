@@ -223,7 +223,8 @@ def _train(cfg: TrainConfig, layout: D.Layout, stop_after: int | None, progress:
                 loss_sum += float(loss.detach())
                 if layout.sp_rank == 0:
                     flops += step_flops(text_cfg, vis_cfg, pk.seq_lens,
-                                        [] if pk.image_grid_thw is None else pk.image_grid_thw.prod(-1).tolist())
+                                        [] if pk.image_grid_thw is None else pk.image_grid_thw.prod(-1).tolist(),
+                                        n_targets=pk.n_targets)
             if layout.distributed and not cfg.parallel.fsdp:
                 D.all_reduce_grads(b.lm)
             gnorm = torch.nn.utils.clip_grad_norm_(b.lm.parameters(), cfg.optim.grad_clip)

@@ -1,7 +1,8 @@
 """Model FLOPs (for MFU) and a per-GPU memory / step-time plan for (model, length, GPUs, SP degree, checkpointing).
 
 FLOPs count the model's matmuls (x3 for forward + backward) including causal attention over each packed sample
-and the vision tower's window / full attention; recomputation from checkpointing is not counted (MFU convention).
+and the vision tower's window / full attention, and the LM head only over the answer tokens the chunked loss
+projects; recomputation from checkpointing is not counted (MFU convention).
 Memory is an analytic estimate (FSDP2 full sharding with fp32 master weights, gradients and AdamW states;
 bf16 compute; activations of one micro-batch); `bench/train.py` prints it beside measured peaks on a GPU.
 """
@@ -51,13 +52,14 @@ def vision_params(vc) -> int:
     return vc.depth * per_block + merger + vc.in_channels * vc.temporal_patch_size * vc.patch_size ** 2 * hv
 
 
-def step_flops(tc, vc, seq_lens: list[int], patches_per_image: list[int]) -> float:
-    """Training FLOPs (forward + backward) of one packed sequence."""
+def step_flops(tc, vc, seq_lens: list[int], patches_per_image: list[int], n_targets: int | None = None) -> float:
+    """Training FLOPs (forward + backward) of one packed sequence. The LM head counts only the `n_targets` tokens
+    the chunked loss projects onto the vocabulary (default: every token, as a plain full-logits loss would)."""
     d = _text_dims(tc)
     tokens = sum(seq_lens)
-    dense = d["L"] * text_layer_params(tc) + d["h"] * d["V"]
+    projected = tokens if n_targets is None else n_targets
     attn = sum(d["L"] * 2 * s * s * d["nh"] * d["hd"] for s in seq_lens)  # causal: half of 4 s^2 n d
-    f = 6 * dense * tokens + 3 * attn
+    f = 6 * d["L"] * text_layer_params(tc) * tokens + 6 * d["h"] * d["V"] * projected + 3 * attn
     if patches_per_image:
         hv = vc.hidden_size
         p_total = sum(patches_per_image)
@@ -141,7 +143,7 @@ def plan(config, name: str, length: int, gpus: int, sp: int = 1, checkpointing: 
     total = (states + working + acts + loss) * 1.1 + 2 * GIB  # allocator fragmentation, CUDA context
     page = 8800  # patches of one 144-DPI page at Qwen2.5-VL-7B's max_pixels (~2.2K tokens x merge^2)
     n_img = int(patches * sp) // page
-    flops = step_flops(tc, vc, [length], [page] * n_img)
+    flops = step_flops(tc, vc, [length], [page] * n_img, n_targets=int(length * target_fraction))
     step_s = flops / sp / (peak_flops * mfu)
     return Plan(model=name, length=length, gpus=gpus, sp=sp, checkpointing=checkpointing, gpu_mem_gib=gpu_mem_gib,
                 params_b=total_params / 1e9, states_gib=states / GIB, working_params_gib=working / GIB,
