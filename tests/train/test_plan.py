@@ -57,8 +57,10 @@ def _measured_minus_formula(preset: str, family: str, n_images: int):
     patches = [] if s.image_grid_thw is None else s.image_grid_thw.prod(-1).tolist()
     formula = step_flops(tc, vc, [len(s)], patches, n_targets=s.n_targets)
     text_attn = 3 * d["L"] * 2 * len(s) ** 2 * d["nh"] * d["hd"]   # causal SDPA: not seen by the counter on CPU
+    # vision SDPA, not seen either (these small images fit in one Qwen2.5-VL window: full attention per image)
+    vis_attn = 3 * 4 * vc.hidden_size * vc.depth * sum(p * p for p in patches)
     recompute = 2 * d["h"] * d["V"] * s.n_targets                      # the loss chunk is recomputed in backward
-    return fc.get_total_flops() - (formula - text_attn + recompute), formula
+    return fc.get_total_flops() - (formula - text_attn - vis_attn + recompute), formula
 
 
 def test_flops_count_the_lm_head_on_answer_tokens_only():
@@ -69,3 +71,13 @@ def test_flops_count_the_lm_head_on_answer_tokens_only():
     tc, vc = c.get_text_config(), c.vision_config
     h, v = tc.hidden_size, tc.vocab_size
     assert step_flops(tc, vc, [1000], [], n_targets=10) - step_flops(tc, vc, [1000], [], n_targets=0) == 6 * h * v * 10
+
+
+def test_vision_flops_follow_each_family_s_tower():
+    """Qwen2.5-VL: gated MLP, one merger on merged tokens; Qwen3-VL: plain MLP plus deepstack mergers."""
+    for preset, family in (("tiny-qwen2.5-vl", "qwen2.5-vl"), ("tiny-qwen3-vl", "qwen3-vl")):
+        diff, formula = _measured_minus_formula(preset, family, 2)
+        assert abs(diff) <= 1e-3 * formula, preset
+    from mmprolong.train.plan import vision_params
+
+    assert 0.55e9 < vision_params(preset_config("qwen3-vl-8b").vision_config) < 0.6e9  # released tower: ~0.58B

@@ -43,13 +43,24 @@ def text_layer_params(tc) -> int:
     return attn + 3 * d["h"] * d["I"]
 
 
-def vision_params(vc) -> int:
-    hv = vc.hidden_size
-    iv = vc.intermediate_size
+def _vision_parts(vc) -> tuple[int, int, int]:
+    """Parameters of one vision block, of the patch mergers (the final one and Qwen3-VL's deepstack ones, each run
+    on merged tokens) and of the patch embedding. Qwen2.5-VL's block MLP is gated (3 matrices), Qwen3-VL's is not
+    (2)."""
+    hv, iv = vc.hidden_size, vc.intermediate_size
     m2 = vc.spatial_merge_size ** 2
-    per_block = 4 * hv * hv + 3 * hv * iv
-    merger = (hv * m2) ** 2 + hv * m2 * vc.out_hidden_size
-    return vc.depth * per_block + merger + vc.in_channels * vc.temporal_patch_size * vc.patch_size ** 2 * hv
+    deep = len(getattr(vc, "deepstack_visual_indexes", None) or [])
+    mlp_mats = 2 if getattr(vc, "deepstack_visual_indexes", None) is not None else 3
+    block = 4 * hv * hv + mlp_mats * hv * iv
+    mergers = (1 + deep) * ((hv * m2) ** 2 + hv * m2 * vc.out_hidden_size)
+    embed = vc.in_channels * vc.temporal_patch_size * vc.patch_size ** 2 * hv
+    return block, mergers, embed
+
+
+def vision_params(vc) -> int:
+    block, mergers, embed = _vision_parts(vc)
+    pos = (getattr(vc, "num_position_embeddings", 0) or 0) * vc.hidden_size  # Qwen3-VL's learned position table
+    return vc.depth * block + mergers + embed + pos
 
 
 def step_flops(tc, vc, seq_lens: list[int], patches_per_image: list[int], n_targets: int | None = None) -> float:
@@ -69,7 +80,10 @@ def step_flops(tc, vc, seq_lens: list[int], patches_per_image: list[int], n_targ
         n_win = vc.depth - n_full if window else 0
         n_full = vc.depth - n_win
         vattn = sum(4 * p * p * hv * n_full + 4 * p * min(p, window) * hv * n_win for p in patches_per_image)
-        f += 6 * vision_params(vc) * p_total + 3 * vattn
+        block, mergers, embed = _vision_parts(vc)
+        # blocks on every patch, mergers on merged tokens (patches / merge^2), the patch embedding without an input
+        # gradient (pixels): forward + weight gradient only
+        f += (6 * vc.depth * block + 6 * mergers / vc.spatial_merge_size ** 2 + 4 * embed) * p_total + 3 * vattn
     return float(f)
 
 
