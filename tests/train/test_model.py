@@ -38,3 +38,14 @@ def test_unknown_preset():
     with pytest.raises(ValueError, match="unknown model preset"):
         preset_config("nope")
     assert {"qwen2.5-vl-7b", "qwen3-vl-8b", "tiny-qwen2.5-vl"} <= set(PRESETS)
+
+
+def test_extension_never_lowers_the_base():
+    """The default model.rope_theta (4e6, the Qwen2.5-VL recipe) is below Qwen3-VL's own base 5e6: applying it
+    would shrink, not extend, the context; it must be an error naming the key, and None keeps the model's base."""
+    with pytest.raises(ValueError, match=r"model.rope_theta.*below the model.s own mRoPE base 5e\+06"):
+        extend_context(preset_config("qwen3-vl-8b"), 131072, rope_theta=4e6)
+    c = extend_context(preset_config("qwen3-vl-8b"), 131072, rope_theta=None)
+    assert c.get_text_config().rope_parameters["rope_theta"] == 5e6
+    c = extend_context(preset_config("qwen3-vl-8b"), 524288, rope_theta=2e7)
+    assert c.get_text_config().rope_parameters["rope_theta"] == 2e7

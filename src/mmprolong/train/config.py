@@ -19,7 +19,8 @@ class ModelConfig(_Strict):
 
     path: str | None = None            # a local Hugging Face folder (Qwen2.5-VL / Qwen3-VL)
     preset: str | None = None          # random weights from a shape preset (see train.model.PRESETS)
-    rope_theta: float | None = 4e6     # mRoPE base after extension (paper: 1e6 -> 4e6); None keeps the model's
+    rope_theta: float | None = 4e6     # mRoPE base after extension (paper, Qwen2.5-VL: 1e6 -> 4e6); None keeps the
+    #                                    model's (Qwen3-VL's own base is 5e6: a lower value is an error)
     yarn_factor: float | None = None   # YaRN scaling instead of / besides the base change (off in the paper)
     max_position_embeddings: int | None = None  # default: data.max_length
     # auto: flash_attention_2 on GPU if installed, else mmprolong_varlen_sdpa; sdpa on CPU

@@ -91,13 +91,19 @@ def head_dim(text_config: PretrainedConfig) -> int:
 
 def extend_context(config: PretrainedConfig, max_length: int, rope_theta: float | None = None,
                    yarn_factor: float | None = None) -> PretrainedConfig:
-    """Set the mRoPE base (sections unchanged), optional YaRN, and max_position_embeddings in place; returns config."""
+    """Set the mRoPE base (sections unchanged; never lowered), optional YaRN, and max_position_embeddings in place;
+    returns config."""
     tc = config.get_text_config()
     rp = dict(tc.rope_parameters or {})
     old_max = int(getattr(tc, "max_position_embeddings", max_length))
     if rope_theta is not None:
         if rope_theta <= 0:
             raise ValueError(f"model.rope_theta must be positive, got {rope_theta}")
+        base = rp.get("rope_theta", getattr(tc, "rope_theta", None))
+        if base is not None and float(rope_theta) < float(base):
+            raise ValueError(f"model.rope_theta={rope_theta:g} is below the model's own mRoPE base {float(base):g}: "
+                             "that shortens the context instead of extending it (the 4e6 default is the Qwen2.5-VL "
+                             "recipe); set model.rope_theta to null to keep the base, or to a larger value")
         rp["rope_theta"] = float(rope_theta)
     if yarn_factor is not None:
         if yarn_factor <= 1:
