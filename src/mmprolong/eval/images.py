@@ -11,7 +11,6 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-import pyarrow.dataset as ds
 from PIL import Image
 
 from ..corpus.store import PageStore
@@ -40,8 +39,7 @@ class ImageResolver:
             raise FileNotFoundError("this eval set references page-store pages: pass --store")
         docs = sorted({d for d, _ in missing})
         want = set(missing)
-        tbl = self.store.pages_dataset().to_table(columns=["doc_id", "page", "image", "text"],
-                                                  filter=ds.field("doc_id").isin(docs))
+        tbl = self.store.read_pages(docs, ["doc_id", "page", "image", "text"])  # row-group index, no full scan
         for d, p, img, txt in zip(tbl.column("doc_id").to_pylist(), tbl.column("page").to_pylist(),
                                   tbl.column("image").to_pylist(), tbl.column("text").to_pylist()):
             if (d, p) in want:

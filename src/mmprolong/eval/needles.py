@@ -16,7 +16,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow.dataset as ds
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 from PIL import Image, ImageDraw, ImageFont
 from pydantic import BaseModel, ConfigDict
 
@@ -112,8 +113,8 @@ def render_on_page(jpeg: bytes, sentence: str) -> bytes:
 
 
 def _page_jpeg(store: PageStore, doc_id: str, page: int) -> bytes:
-    t = store.pages_dataset().to_table(columns=["image"], filter=(ds.field("doc_id") == doc_id)
-                                       & (ds.field("page") == page))
+    t = store.read_pages([doc_id], ["page", "image"])
+    t = t.filter(pa.compute.equal(t.column("page"), page)).select(["image"])
     if t.num_rows == 0:
         raise KeyError(f"page {doc_id[:12]}:{page} not in store")
     return t.column("image")[0].as_py()
