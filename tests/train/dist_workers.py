@@ -28,14 +28,14 @@ def _env(rank: int, world: int, port: int) -> None:
 IMAGES_PER_SAMPLE = [[1, 0, 0], [0, 0, 0], [2, 1, 0], [0, 3, 1]]  # one image, none, several: every vision path
 
 
-def tiny_packs():
+def tiny_packs(preset: str = "tiny-qwen2.5-vl"):
     """Deterministic packs of real samples (the same in every process)."""
     from helpers import chat
 
     from mmprolong.tokens import load
     from mmprolong.train.encode import encode_messages, image_processor_for
 
-    counter = load("qwen2.5-vl")
+    counter = load("qwen3-vl" if "qwen3" in preset else "qwen2.5-vl")
     proc = image_processor_for(counter)
     out = []
     for p, n_images in enumerate(IMAGES_PER_SAMPLE):
@@ -47,13 +47,13 @@ def tiny_packs():
     return out
 
 
-def build_lm(sp: int, layout, fsdp: bool, fused: bool = True, attn: str = "sdpa"):
+def build_lm(sp: int, layout, fsdp: bool, fused: bool = True, attn: str = "sdpa", preset: str = "tiny-qwen2.5-vl"):
     from mmprolong.train.distributed import shard
     from mmprolong.train.lm import LongLM
     from mmprolong.train.model import build_model, preset_config
 
     torch.manual_seed(0)
-    hf = build_model(preset_config("tiny-qwen2.5-vl"), attn_implementation=attn)
+    hf = build_model(preset_config(preset), attn_implementation=attn)
     lm = LongLM(hf, loss_chunk=32, fused_loss=fused, sp_group=layout.sp_group if layout else None, sp=sp,
                 distributed=bool(layout and layout.distributed))
     if fsdp and layout is not None and layout.distributed:
@@ -72,7 +72,7 @@ def full_grads(lm) -> dict[str, torch.Tensor]:
 
 
 def loss_and_grads(rank: int, world: int, port: int, sp: int, out_dir: str,
-                   attns: tuple[str, ...] = ("sdpa",)) -> None:
+                   attns: tuple[str, ...] = ("sdpa",), preset: str = "tiny-qwen2.5-vl") -> None:
     """Each data-parallel rank takes its share of the packs; every rank saves the summed loss and full grads
     (one file per attention implementation)."""
     from mmprolong.train import distributed as D
@@ -81,10 +81,10 @@ def loss_and_grads(rank: int, world: int, port: int, sp: int, out_dir: str,
     _env(rank, world, port)
     layout = D.setup(sp=sp, device="cpu")
     try:
-        packs = tiny_packs()
+        packs = tiny_packs(preset)
         n_global = sum(sum(s.n_targets for s in p) for p in packs)
         for attn in attns:
-            lm = build_lm(sp, layout, fsdp=True, attn=attn)
+            lm = build_lm(sp, layout, fsdp=True, attn=attn, preset=preset)
             rope = lm.hf.model.get_rope_index
             total = 0.0
             for samples in packs[layout.dp_rank::layout.dp]:
@@ -98,12 +98,12 @@ def loss_and_grads(rank: int, world: int, port: int, sp: int, out_dir: str,
         D.teardown()
 
 
-def reference_loss_and_grads():
+def reference_loss_and_grads(preset: str = "tiny-qwen2.5-vl"):
     """The same packs in one process, no sharding, no sequence parallelism."""
     from mmprolong.train.pack import pack_samples
 
-    lm = build_lm(1, None, fsdp=False)
-    packs = tiny_packs()
+    lm = build_lm(1, None, fsdp=False, preset=preset)
+    packs = tiny_packs(preset)
     n = sum(sum(s.n_targets for s in p) for p in packs)
     total = 0.0
     for samples in packs:

@@ -152,8 +152,8 @@ class LongLM(nn.Module):
                                                past_key_values=None, position_ids=position_ids[0])
             finally:
                 tc._attn_implementation = ATTN_NAME
-            attention_mask = {"full_attention": full_mask}
-            kwargs["ulysses"] = UlyssesContext(self.sp_group, self.sp, self.inner_attn, position_ids[0])
+            attention_mask = {"full_attention": full_mask}  # keeps Qwen2.5-VL from building a local mask
+            kwargs["ulysses"] = UlyssesContext(self.sp_group, self.sp, self.inner_attn, position_ids[0], full_mask)
         else:
             start, end = 0, input_ids.shape[1]
         rows, aux = self._image_features(pixel_values, image_grid_thw, input_ids, start, end)

@@ -2,7 +2,8 @@
 
 Each sequence-parallel rank holds 1/sp of the packed sequence. Before attention, an all-to-all turns
 [B, H, L/sp, D] into [B, H/sp, L, D] (all tokens, a slice of the heads); the model's own attention function
-(sdpa, flash, per-document sdpa; chosen as `inner`) runs on the full sequence with the full packed mask; a
+(sdpa, flash, per-document sdpa; chosen as `inner`) runs on the full sequence with the full packed mask (built
+by the caller and carried in the context, whatever mask the model passes for its local shard); a
 second all-to-all brings the output back. Queries, keys and values are rotated (mRoPE) before, with each token's own positions, so
 nothing else in the model changes. Collectives are PyTorch's (autograd-aware functional all_to_all_single; NCCL
 on GPU, gloo on CPU).
@@ -45,6 +46,10 @@ class UlyssesContext:
     degree: int
     inner: str                      # attention implementation run on the full sequence
     position_ids: torch.Tensor      # [1, L] text positions of the full packed sequence (flash varlen reads them)
+    attention_mask: object = None   # the full sequence's packed mask for the inner attention (None: it uses the
+    #                                 positions). Carried here, not through the model: Qwen3-VL's text model
+    #                                 rebuilds its mask itself and would hand the inner attention None (no document
+    #                                 mask on sdpa / eager)
 
 
 def _a2a(x: torch.Tensor, group) -> torch.Tensor:
@@ -90,7 +95,7 @@ def ulysses_attention(module, query, key, value, attention_mask, **kwargs):
     q, k, v = (seq_to_heads(t, sp, group) for t in (query, key, value))
     kwargs["position_ids"] = ctx.position_ids
     inner = ALL_ATTENTION_FUNCTIONS[ctx.inner]
-    out, _ = inner(_GroupsProxy(module, q.shape[1] // k.shape[1]), q, k, v, attention_mask, **kwargs)
+    out, _ = inner(_GroupsProxy(module, q.shape[1] // k.shape[1]), q, k, v, ctx.attention_mask, **kwargs)
     return heads_to_seq(out, sp, group), None
 
 
