@@ -71,3 +71,19 @@ def test_schedule_warmup_then_cosine_to_min():
     assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
     assert f(10) == pytest.approx(1.0) and f(100) == pytest.approx(0.1)
     assert all(f(i) >= f(i + 1) for i in range(10, 100))
+
+
+def test_bf16_without_fsdp_still_autocasts():
+    """FSDP2's mixed-precision policy gives bf16 compute only when it shards; with parallel.fsdp off over several
+    processes, a bf16 config must not silently train in fp32."""
+    import torch
+
+    from mmprolong.train.distributed import Layout
+    from mmprolong.train.loop import use_autocast
+
+    many = Layout(rank=0, world=2, sp=1, device=torch.device("cpu"))
+    one = Layout(rank=0, world=1, sp=1, device=torch.device("cpu"))
+    cfg = lambda **p: parse_config({"model": {"preset": "tiny-qwen2.5-vl"}, "parallel": p})  # noqa: E731
+    assert use_autocast(cfg(fsdp=False), many) and use_autocast(cfg(), one)
+    assert not use_autocast(cfg(), many)  # FSDP's MixedPrecisionPolicy casts
+    assert not use_autocast(parse_config({"model": {"preset": "tiny-qwen2.5-vl", "dtype": "fp32"}}), one)

@@ -53,6 +53,12 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig):
     return opt, sched
 
 
+def use_autocast(cfg: TrainConfig, layout: D.Layout) -> bool:
+    """bf16 compute by autocast wherever FSDP2's mixed-precision policy does not provide it (one process, or many
+    processes with parallel.fsdp off)."""
+    return cfg.model.dtype == "bf16" and not (layout.distributed and cfg.parallel.fsdp)
+
+
 def counter_name(cfg: TrainConfig, hf_config) -> str:
     if cfg.model.tokenizer:
         return cfg.model.tokenizer
@@ -185,7 +191,7 @@ def _train(cfg: TrainConfig, layout: D.Layout, stop_after: int | None, progress:
     peak = device_peak_flops(layout.device)
     scale = D.grad_scale(b.lm, layout)
     text_cfg, vis_cfg = b.hf.config.get_text_config(), b.hf.config.vision_config
-    autocast = torch.autocast(layout.device.type, dtype=torch.bfloat16, enabled=b.bf16 and not layout.distributed)
+    autocast = torch.autocast(layout.device.type, dtype=torch.bfloat16, enabled=use_autocast(cfg, layout))
     bar, task = _progress(progress and layout.is_main, total_steps, step)
     done_here = 0
 
