@@ -50,3 +50,27 @@ def test_rows_and_bad_input(shards, tmp_path):
     with pytest.raises(ValueError, match="not a training shard"):
         ShardIndex([bad], 4096, 0)
     assert "n_tokens" in schema.SAMPLES.names
+
+
+def test_step_count_spends_the_token_budget_on_real_packs(shards):
+    """Packs are never full (whole samples only), so budget / nominal batch under-trains; the step count must be
+    the first at which the packed tokens reach optim.total_tokens."""
+    from mmprolong.train.config import parse_config
+    from mmprolong.train.loop import planned_steps
+
+    cfg = parse_config({"model": {"preset": "tiny-qwen2.5-vl"}, "data": {"max_length": 300},
+                        "optim": {"tokens_per_step": 600, "total_tokens": 5000}})
+    idx = ShardIndex(shards, 300, 0)
+
+    def spent(steps):
+        pos, total = 0, 0
+        for _ in range(steps):
+            packs, pos = next_packs(idx, pos, cfg.sequences_per_step(), 300)
+            total += sum(idx.at(p)[1] for pk in packs for p in pk)
+        return total
+
+    assert spent(cfg.total_steps()) < 5000  # the nominal count falls short of the budget
+    n = planned_steps(cfg, idx)
+    assert spent(n) >= 5000 > spent(n - 1)
+    cfg.optim.steps = 3
+    assert planned_steps(cfg, idx) == 3  # an explicit count wins

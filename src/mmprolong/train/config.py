@@ -49,7 +49,8 @@ class OptimConfig(_Strict):
     weight_decay: float = 0.1
     grad_clip: float = 1.0
     tokens_per_step: int = 4 * 1024 * 1024   # global batch in tokens (paper: 4M = 32 x 128K)
-    total_tokens: int = 5_000_000_000        # budget (paper: 5B)
+    total_tokens: int = 5_000_000_000        # budget (paper: 5B) in packed tokens: training runs until the packs
+    #                                          reach it (loop.planned_steps; packs are never quite full)
     steps: int | None = None                 # override the derived step count
 
 
@@ -79,6 +80,7 @@ class TrainConfig(_Strict):
         return max(1, self.optim.tokens_per_step // self.data.max_length)
 
     def total_steps(self) -> int:
+        """Nominal count (full packs: budget / tokens_per_step); the loop counts real packs (loop.planned_steps)."""
         if self.optim.steps is not None:
             return self.optim.steps
         return max(1, math.ceil(self.optim.total_tokens / self.optim.tokens_per_step))

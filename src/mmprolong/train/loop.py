@@ -42,14 +42,29 @@ def lr_lambda(total_steps: int, warmup_ratio: float, min_ratio: float):
     return f
 
 
-def make_optimizer(model: torch.nn.Module, cfg: TrainConfig):
-    """AdamW; no weight decay on biases and norm weights (1-D parameters)."""
+def planned_steps(cfg: TrainConfig, index: ShardIndex) -> int:
+    """optim.steps when given; else the first step count at which the packs (whole samples, so never quite full)
+    hold optim.total_tokens. Deterministic from the shards' token counts: the same on every rank and on resume."""
+    if cfg.optim.steps is not None:
+        return cfg.optim.steps
+    seqs, steps, pos, spent = cfg.sequences_per_step(), 0, 0, 0
+    while spent < cfg.optim.total_tokens:
+        packs, pos = next_packs(index, pos, seqs, cfg.data.max_length)
+        spent += sum(index.at(p)[1] for pk in packs for p in pk)
+        steps += 1
+    return max(1, steps)
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, total_steps: int | None = None):
+    """AdamW; no weight decay on biases and norm weights (1-D parameters); warmup + cosine over `total_steps`
+    (default: the config's nominal count)."""
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
     o = cfg.optim
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": o.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=o.lr, betas=tuple(o.betas))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg.total_steps(), o.warmup_ratio, o.min_lr / o.lr))
+    total = cfg.total_steps() if total_steps is None else total_steps
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(total, o.warmup_ratio, o.min_lr / o.lr))
     return opt, sched
 
 
@@ -169,8 +184,6 @@ def train(cfg: TrainConfig, stop_after: int | None = None, progress: bool = True
 def _train(cfg: TrainConfig, layout: D.Layout, stop_after: int | None, progress: bool) -> dict:
     out = Path(cfg.output_dir)
     b = build(cfg, layout)
-    opt, sched = make_optimizer(b.lm, cfg)
-    total_steps = cfg.total_steps()
     seqs = cfg.sequences_per_step()
     if seqs % layout.dp:
         raise ValueError(f"{seqs} sequences per step (optim.tokens_per_step / data.max_length) do not split over "
@@ -179,6 +192,8 @@ def _train(cfg: TrainConfig, layout: D.Layout, stop_after: int | None, progress:
     files = find_shards(cfg.data.shards)
     index = ShardIndex(files, cfg.data.max_length, cfg.data.seed)
     reader = RowReader(files)
+    total_steps = planned_steps(cfg, index)
+    opt, sched = make_optimizer(b.lm, cfg, total_steps)
     step, position = 0, 0
     last = ckpt.latest(out / "checkpoints")
     if last is not None:
