@@ -105,8 +105,11 @@ def run(args) -> list[dict]:
                                      .to(device))  # unshifted: transformers shifts
                             out.loss.backward()
                 sec, mem = _measure(step, device, args.repeats)
+                # the same useful work for both rows: the LM head counted on answer tokens only (what the loss
+                # needs); the baseline's full [L, vocab] logits are its own overhead, not model FLOPs
                 flops = step_flops(tc, vc, [len(d) for d in docs],
-                                   [int(g.prod()) for d in docs for g in d.image_grid_thw])
+                                   [int(g.prod()) for d in docs for g in d.image_grid_thw],
+                                   n_targets=sum(int((d.labels != -100).sum()) for d in docs))
                 row.update(seconds=sec, tokens_per_s=length / sec, peak_gib=mem,
                            mfu=flops / sec / peak_flops if peak_flops else None)
             except torch.OutOfMemoryError:
