@@ -17,18 +17,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from device import cpu_name  # bench/device.py
 
 HERE = Path(__file__).resolve().parent
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def _shards(out: Path) -> dict[str, bytes]:
@@ -96,7 +89,7 @@ def main(argv: list[str]) -> int:
                         f"{r['pages'] / r['seconds']:.1f} | {r['tokens'] / r['seconds']:,.0f} |")
         md = "\n".join([
             "# Dataset build throughput (`mmprolong build`, demo recipe, rules generator)", "",
-            f"- date: {datetime.date.today().isoformat()}; device: {_cpu()}, {os.cpu_count()} cores visible "
+            f"- date: {datetime.date.today().isoformat()}; device: {cpu_name()}, {os.cpu_count()} cores visible "
             f"(shared machine, load average {load:.1f} at the end of the run); Python {platform.python_version()}",
             f"- input: the demo corpus, {args.docs} PDFs ingested at 144 DPI; recipe `demo` (32K max length, "
             f"histogram 4K-32K, 3 instances per document) with the budget lifted; best of {args.repeats} runs. "

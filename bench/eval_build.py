@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from device import cpu_name  # bench/device.py
 
 HERE = Path(__file__).resolve().parent
 
@@ -72,7 +73,7 @@ def main(argv: list[str]) -> int:
     lines = [
         "# Eval: building instances at exact lengths",
         "",
-        f"Device: {platform.processor() or platform.machine()}, shared 2-core machine (other jobs running); "
+        f"Device: {cpu_name()}, shared 2-core machine (other jobs running); "
         f"{datetime.date.today().isoformat()}; Python {platform.python_version()}.",
         f"Store: {a.docs} demo PDFs ingested at 144 DPI, {n_pages} pages; counter qwen2.5-vl "
         f"(max_pixels 12,845,056). Page catalog (every page costed once): {t_cat * 1000:.0f} ms.",

@@ -20,7 +20,6 @@ import argparse
 import io
 import multiprocessing.forkserver
 import os
-import platform
 import re
 import resource
 import shutil
@@ -33,6 +32,7 @@ import pypdfium2 as pdfium
 
 from mmprolong.corpus.ingest import IngestConfig, ingest
 from mmprolong.corpus.inputs import expand_inputs
+from device import cpu_name  # bench/device.py
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "ingest.md"
@@ -91,14 +91,6 @@ def pick(paths: list[str], max_pages: int) -> list[str]:
     return chosen
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def write_section(label: str, snippet: str) -> None:

@@ -23,6 +23,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
+from device import cpu_name  # bench/device.py
 
 HERE = Path(__file__).resolve().parent
 
@@ -36,14 +37,6 @@ def _pin_one_core() -> str:
         return "not pinned"
 
 
-def _cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def _rates(fns: list, seconds: float) -> list[float]:
@@ -155,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
 
     lines = [
         "# Token counting (bench/tokens.py)", "",
-        f"Date: {datetime.date.today().isoformat()}. Device: {_cpu_name()}, one core ({pin}), "
+        f"Date: {datetime.date.today().isoformat()}. Device: {cpu_name()}, one core ({pin}), "
         f"Python {platform.python_version()}, tiktoken {tiktoken.__version__}, tokenizers {tokenizers.__version__}, "
         f"transformers {transformers.__version__}. Same texts for both, ids checked equal before timing. "
         f"Reference: transformers' Qwen2TokenizerFast built offline from qwen.tiktoken ({build_s:.1f} s to build). "
