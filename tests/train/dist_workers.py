@@ -53,7 +53,7 @@ def build_lm(sp: int, layout, fsdp: bool, fused: bool = True, attn: str = "sdpa"
     from mmprolong.train.model import build_model, preset_config
 
     torch.manual_seed(0)
-    hf = build_model(preset_config(preset), attn_implementation=attn)
+    hf = build_model(preset_config(preset), attn_implementation=attn).double()  # float64: see helpers.assert_same
     lm = LongLM(hf, loss_chunk=32, fused_loss=fused, sp_group=layout.sp_group if layout else None, sp=sp,
                 distributed=bool(layout and layout.distributed))
     if fsdp and layout is not None and layout.distributed:

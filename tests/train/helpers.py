@@ -62,3 +62,30 @@ def write_shards(folder: Path, n: int, per_file: int = 8, seed: int = 0, max_pix
         pq.write_table(pa.Table.from_pylist(rows[j:j + per_file], schema=schema.SAMPLES), p, row_group_size=4)
         paths.append(p)
     return paths
+
+
+# --- equality of two computations that are mathematically equal ---------------------------------------------------
+# The trainer's equivalence tests (packed vs one by one, SP 2 vs 1, FSDP vs one process, per-document attention vs a
+# block-diagonal mask, chunked vs plain loss) run the tiny models in float64. The two sides sum the same terms in a
+# different order (other kernels, other shapes, other thread splits: Intel vs AMD, AVX2 vs AVX-512), so they differ
+# by rounding only: a few hundred ulps of the largest magnitude involved (observed: ~1e-15 relative). The tolerance is
+# sqrt(eps) of float64 (1.5e-8) relative to that magnitude: 7 orders of magnitude above the rounding noise on any
+# CPU, 6 orders below the smallest real defect these tests guard against (one token seeing another sample changes
+# the loss and gradients at 1e-2 relative). In float32 the same bound would be sqrt(1.2e-7) = 3.5e-4, too loose to
+# mean anything, which is why the models are run in float64.
+def f64_tol(dtype=None) -> float:
+    import torch
+
+    return float(torch.finfo(dtype or torch.float64).eps) ** 0.5
+
+
+def assert_same(a, b, what: str = "") -> None:
+    """a equals b up to rounding: |a - b| <= sqrt(eps) * max(|a|max, |b|max, tiny), in the tensors' dtype (float64)."""
+    import torch
+
+    if not torch.is_tensor(a):
+        a, b = torch.tensor(float(a), dtype=torch.float64), torch.tensor(float(b), dtype=torch.float64)
+    assert a.dtype == torch.float64 and b.dtype == torch.float64, f"{what}: compare in float64, got {a.dtype}/{b.dtype}"
+    scale = max(float(a.abs().max()), float(b.abs().max()), float(torch.finfo(torch.float64).tiny))
+    diff = float((a - b).abs().max())
+    assert diff <= f64_tol() * scale, f"{what}: max |diff| {diff:.3e} > {f64_tol():.1e} x scale {scale:.3e}"

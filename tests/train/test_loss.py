@@ -1,12 +1,13 @@
 import torch
 
+from helpers import assert_same
 from mmprolong.train.loss import chunked_cross_entropy, plain_cross_entropy
 
 
 def test_chunked_equals_plain_value_and_gradients():
     torch.manual_seed(0)
-    h = torch.randn(37, 16, requires_grad=True)
-    w = torch.randn(500, 16, requires_grad=True)
+    h = torch.randn(37, 16, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(500, 16, dtype=torch.float64, requires_grad=True)
     y = torch.randint(0, 500, (37,))
     y[::3] = -100
     ref = plain_cross_entropy(h, w, y)
@@ -14,9 +15,16 @@ def test_chunked_equals_plain_value_and_gradients():
     for chunk in (1, 5, 64):
         got = chunked_cross_entropy(h, w, y, chunk)
         ch, cw = torch.autograd.grad(got, (h, w))
-        torch.testing.assert_close(got, ref)
-        torch.testing.assert_close(ch, gh)
-        torch.testing.assert_close(cw, gw)
+        assert got.dtype == torch.float64
+        assert_same(got, ref, "loss")
+        assert_same(ch, gh, "grad hidden")
+        assert_same(cw, gw, "grad weight")
+
+
+def test_bf16_activations_accumulate_in_fp32():
+    h = torch.randn(8, 16, dtype=torch.bfloat16)
+    w = torch.randn(50, 16, dtype=torch.bfloat16)
+    assert chunked_cross_entropy(h, w, torch.randint(0, 50, (8,)), 3).dtype == torch.float32
 
 
 def test_no_targets_is_zero_but_connected():

@@ -2,6 +2,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
+from helpers import assert_same
 from dist_workers import free_port, loss_and_grads, reference_loss_and_grads
 from mmprolong.train.lm import split_images
 from mmprolong.train.ulysses import check_degree
@@ -32,10 +33,10 @@ def test_sequence_parallel_2_equals_1(tmp_path):
     ref_loss, ref = reference_loss_and_grads()
     for f in [tmp_path / f"{a}-rank{r}.pt" for a in ("sdpa", ATTN_NAME) for r in range(2)]:
         got = torch.load(f)
-        assert got["loss"] == pytest.approx(ref_loss, rel=1e-5)
+        assert_same(got["loss"], ref_loss, "loss")
         assert got["grads"].keys() == ref.keys()
         for k in ref:
-            torch.testing.assert_close(got["grads"][k], ref[k], rtol=1e-4, atol=1e-6)
+            assert_same(got["grads"][k], ref[k], k)
 
 
 def test_sequence_parallel_2_equals_1_on_qwen3_vl(tmp_path):
@@ -45,7 +46,7 @@ def test_sequence_parallel_2_equals_1_on_qwen3_vl(tmp_path):
     ref_loss, ref = reference_loss_and_grads("tiny-qwen3-vl")
     for r in range(2):
         got = torch.load(tmp_path / f"sdpa-rank{r}.pt")
-        assert got["loss"] == pytest.approx(ref_loss, rel=1e-5)
+        assert_same(got["loss"], ref_loss, "loss")
         assert got["grads"].keys() == ref.keys()
         for k in ref:
-            torch.testing.assert_close(got["grads"][k], ref[k], rtol=1e-4, atol=1e-6)
+            assert_same(got["grads"][k], ref[k], k)

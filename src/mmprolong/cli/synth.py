@@ -3,7 +3,7 @@ mmprolong.synth.stage)."""
 
 from __future__ import annotations
 
-from ..synth.tasks import QA_TASKS
+QA_TASKS = ("extract-single", "extract-multi", "reasoning")  # = synth.tasks.QA_TASKS (not imported: keeps --help fast)
 
 
 def register(sub) -> None:
@@ -20,7 +20,7 @@ def register(sub) -> None:
     p.add_argument("--per-doc", type=int, default=3, help="QA items per document (default %(default)s)")
     p.add_argument("--min-pages", type=int, default=8, help="segment size (default %(default)s)")
     p.add_argument("--max-pages", type=int, default=15, help="segment size (default %(default)s)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="segment and question choice seed (default %(default)s)")
     g = p.add_argument_group("openai generator")
     g.add_argument("--model", default="", help="teacher model name at the endpoint")
     g.add_argument("--base-url", default=None, help="e.g. http://localhost:8000/v1 (default: the client's)")

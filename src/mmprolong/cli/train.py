@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..units import length_arg
+
 
 def register(sub) -> None:
     p = sub.add_parser("train", help="long-context continued pretraining (run under torchrun for many GPUs)",
@@ -13,25 +15,34 @@ def register(sub) -> None:
     p.add_argument("--preset", help="random-weight model preset instead of --model (tiny-qwen2.5-vl, qwen2.5-vl-7b)")
     p.add_argument("--shards", nargs="+", help="training shard files or folders")
     p.add_argument("--out", dest="output_dir", help="output folder (checkpoints, metrics, export)")
-    p.add_argument("--max-length", type=int)
+    p.add_argument("--max-length", type=length_arg,
+                   help="tokens per packed sequence: 131072, 128K or 128k (config: data.max_length)")
     p.add_argument("--rope-theta", type=float, help="mRoPE base after extension (default 4e6)")
-    p.add_argument("--yarn-factor", type=float)
-    p.add_argument("--dtype", choices=["bf16", "fp32"])
+    p.add_argument("--yarn-factor", type=float, help="enable YaRN with this factor (default: off; the paper "
+                   "extends by the base alone)")
+    p.add_argument("--dtype", choices=["bf16", "fp32"], help="training precision (default bf16)")
     p.add_argument("--attn", dest="attn_implementation", help="auto | sdpa | flash_attention_2 | mmprolong_varlen_sdpa | eager")
-    p.add_argument("--lr", type=float)
-    p.add_argument("--tokens-per-step", type=int)
-    p.add_argument("--total-tokens", type=int)
+    p.add_argument("--lr", type=float, help="peak learning rate (paper: 1e-5)")
+    p.add_argument("--tokens-per-step", type=length_arg,
+                   help="global batch in tokens, e.g. 4M or 4194304 (paper: 4M = 32 x 128K)")
+    p.add_argument("--total-tokens", type=length_arg,
+                   help="token budget of the run, e.g. 5000M (paper: 5B); sets the step count")
     p.add_argument("--steps", type=int, help="override the step count derived from the token budget")
-    p.add_argument("--sp", type=int, help="Ulysses sequence-parallel degree")
-    p.add_argument("--no-fsdp", action="store_true")
-    p.add_argument("--cpu-offload", action="store_true")
-    p.add_argument("--no-grad-checkpointing", action="store_true")
+    p.add_argument("--sp", type=int, help="Ulysses sequence-parallel degree (paper: 2); must divide the query "
+                   "heads")
+    p.add_argument("--no-fsdp", action="store_true", help="plain data parallel without FSDP2 sharding")
+    p.add_argument("--cpu-offload", action="store_true",
+                   help="FSDP2 parameter, gradient and optimizer-state offload to host memory")
+    p.add_argument("--no-grad-checkpointing", action="store_true",
+                   help="keep all activations (faster, far more memory; see `mmprolong plan`)")
     p.add_argument("--activation-offload", action="store_true", help="checkpointed activations in host memory")
-    p.add_argument("--loss-chunk", type=int)
-    p.add_argument("--save-every", type=int)
-    p.add_argument("--logger", choices=["jsonl", "tensorboard"])
-    p.add_argument("--seed", type=int)
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--loss-chunk", type=int,
+                   help="tokens per chunk of the chunked cross-entropy (bounds the logits' memory; default 4096)")
+    p.add_argument("--save-every", type=int, help="checkpoint every N steps (resume: run the same command again)")
+    p.add_argument("--logger", choices=["jsonl", "tensorboard"],
+                   help="metrics sink besides OUT/metrics.jsonl (default jsonl)")
+    p.add_argument("--seed", type=int, help="data order and initialisation seed (default 0)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
@@ -81,6 +92,10 @@ def run(a: argparse.Namespace) -> int:
     cfg = load_config(a.config, ov) if a.config else parse_config(ov)
     if not cfg.data.shards:
         raise ValueError("no training shards: give --shards or data.shards in the config")
+    if cfg.output_dir:
+        from .. import logs
+
+        logs.log_to(cfg.output_dir)
     s = train(cfg, progress=not a.no_progress)
     if s.get("report"):
         print(f"trained {s['step']} steps; export: {s.get('export')}; report: {s['report']}")
