@@ -69,8 +69,8 @@ def test_needles_run_score_report(demo):
     assert main(["eval", "score", str(run_dir), "--quiet"]) == 0
     scores = json.loads((run_dir / "scores.json").read_text())
     grid = scores["needles"]
-    assert all(v == 100.0 for v in grid["niah-text/retrieval"]["8192"].values())
-    assert all(v == 0.0 for v in grid["niah-image/retrieval"]["32768"].values())
+    assert all(v["score"] == 100.0 and v["n"] == 1 for v in grid["niah-text/retrieval"]["8192"].values())
+    assert all(v["score"] == 0.0 for v in grid["niah-image/retrieval"]["32768"].values())
     assert main(["eval", "report", str(run_dir), "--out", str(demo / "report")]) == 0
     md = (demo / "report" / "report.md").read_text()
     assert "niah-text/retrieval" in md and (demo / "report" / "needles_0.png").exists()

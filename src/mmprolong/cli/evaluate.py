@@ -114,10 +114,16 @@ def register(sub) -> None:
     h.add_argument("--attn", default=None, help="attn_implementation, e.g. flash_attention_2, sdpa")
     r.set_defaults(func=cmd_run)
 
-    sc = s.add_parser("score", help="score a run (rule-based doc-QA by default, or a metric, or an LLM judge)")
+    sc = s.add_parser("score", help="score a run (MMLongBench's rule-based doc-QA by default, a metric, or an LLM "
+                                    "judge)", description="Failed requests score 0 and are counted. Needles are "
+                                    "scored as MMLongBench scores MM-NIAH (counting: exact sum).")
     sc.add_argument("run", metavar="RUN")
-    sc.add_argument("--metric", default="docqa", choices=("docqa", "anls", "substring", "accuracy", "mc"))
-    sc.add_argument("--lengths", default=None, help="lengths for the overall mean (default: all; paper: 64K,128K)")
+    sc.add_argument("--scorer", default="mmlongbench", choices=("mmlongbench", "mmlongbench-strict"),
+                    help="rule-based doc-QA scorer (default %(default)s: MMLongBench's own rules; -strict: last "
+                         "number only, case-insensitive exact forms)")
+    sc.add_argument("--metric", default=None, choices=("anls", "substring", "accuracy", "mc"),
+                    help="a classic metric instead of the doc-QA scorer")
+    sc.add_argument("--lengths", default=None, help="lengths for the overall mean (default: 64K,128K, as the paper)")
     sc.add_argument("--judge-base-url", default=None, help="opt-in LLM judge (OpenAI-compatible endpoint)")
     sc.add_argument("--judge-model", default=None)
     sc.add_argument("--judge-api-key-env", default="OPENAI_API_KEY")
@@ -128,7 +134,9 @@ def register(sub) -> None:
     rp.add_argument("runs", nargs="+", metavar="RUN")
     rp.add_argument("--out", required=True, metavar="DIR")
     rp.add_argument("--names", default=None, help="comma-separated display names, one per run")
-    rp.add_argument("--lengths", default=None, help="lengths for the overall mean (default: all)")
+    rp.add_argument("--lengths", default=None, help="lengths for the overall mean (default: 64K,128K, as the paper)")
+    rp.add_argument("--force", action="store_true",
+                    help="compare runs that cover different length sets (flagged in the report)")
     rp.set_defaults(func=cmd_report)
 
     im = s.add_parser("import-mmlongbench", help="import MMLongBench document-QA files and documents from disk",
@@ -244,13 +252,17 @@ def cmd_score(args) -> int:
         judge = LLMJudge(JudgeConfig(base_url=args.judge_base_url, model=args.judge_model,
                                      api_key_env=args.judge_api_key_env), cache=Path(args.run) / "judge_cache.jsonl")
     out = score_run(args.run, metric=args.metric, judge=judge, lengths=_lengths(args.lengths),
-                    progress=not args.quiet)
+                    progress=not args.quiet, scorer=args.scorer)
     doc = out["doc"]
     from ..eval.report import fmt_len
     for L, v in sorted(doc["macro"].items()):
         print(f"{fmt_len(L):>6}  macro {v:6.2f}")
+    ov = ", ".join(fmt_len(L) for L in doc["overall_lengths"])
     if doc["overall"] is not None:
-        print(f"overall {doc['overall']:.2f} ({', '.join(fmt_len(L) for L in doc['overall_lengths'])})")
+        print(f"overall {doc['overall']:.2f} ({ov})")
+    else:
+        print(f"overall: not computed, no results at {', '.join(fmt_len(L) for L in doc['missing_lengths'])}")
+    print(f"{doc['n_total']} rows, {doc['errors_total']} failed requests (scored 0)")
     return 0
 
 
@@ -258,7 +270,7 @@ def cmd_report(args) -> int:
     from ..eval.report import write_report
 
     names = [x.strip() for x in args.names.split(",")] if args.names else None
-    path = write_report(args.runs, args.out, lengths=_lengths(args.lengths), names=names)
+    path = write_report(args.runs, args.out, lengths=_lengths(args.lengths), names=names, force=args.force)
     print(f"report -> {path}")
     return 0
 
