@@ -46,7 +46,7 @@ def test_build_all_lengths_exact(demo):
     counter = tokens.load("qwen2.5-vl")
     cat = PageCatalog(PageStore(demo / "store"), counter, PromptConfig())
     for i in insts:
-        msgs = cat.messages(i.context, i.question)
+        msgs = cat.messages(i.context, i.question, i.doc_name)
         assert counter.count_messages(msgs, add_generation_prompt=True).total == i.n_tokens <= i.target_length
     assert {d for i in insts for d, _ in i.pages()} <= read_exclusion(excl)
 

@@ -22,19 +22,22 @@ def _floats(s: str) -> list[float]:
         raise ValueError(f"bad number list {s!r}") from None
 
 
-def _prompt(args):
-    from ..eval.prompt import PromptConfig
+def _prompt(args, preset: str = "mmlongbench"):
+    from ..eval.prompt import PRESETS, PromptConfig
 
-    data = {}
+    preset = getattr(args, "preset", None) or preset
+    if preset not in PRESETS:
+        raise ValueError(f"unknown --preset {preset!r}; use one of {', '.join(PRESETS)}")
+    data = dict(PRESETS[preset])
     if args.prompt:
         p = Path(args.prompt)
         if not p.exists():
             raise FileNotFoundError(f"{p}: no such prompt file")
         if p.suffix in (".yaml", ".yml"):
             import yaml
-            data = yaml.safe_load(p.read_text()) or {}
+            data.update(yaml.safe_load(p.read_text()) or {})
         else:
-            data = json.loads(p.read_text())
+            data.update(json.loads(p.read_text()))
     if args.page_label:
         data["page_label"] = args.page_label
     return PromptConfig(**data)
@@ -49,9 +52,14 @@ def _counting_args(p) -> None:
     p.add_argument("--max-pixels", type=int, default=None, help="per-image pixel budget (default: the model's)")
     p.add_argument("--lengths", default="8K,16K,32K,64K,128K,256K,512K", help=LENGTHS_HELP + " (default: all)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--preset", default=None, choices=("mmlongbench", "niah", "legacy"),
+                   help="prompt layout (default: mmlongbench for build, niah for needles: MMLongBench's prompts)")
     p.add_argument("--prompt", default=None, metavar="FILE",
-                   help="prompt settings (JSON/YAML: instruction, template, system, page_label, include_page_text)")
-    p.add_argument("--page-label", default=None, help='text before each page, e.g. "Page {index}:" (default: none)')
+                   help="prompt settings over the preset (JSON/YAML: instruction, header, page_label, template, "
+                        "system, include_page_text)")
+    p.add_argument("--page-label", default=None,
+                   help='text before each page, e.g. "Page {index}:" (default: the preset\'s, "\\n\\nDocument '
+                        '{doc:.15}: " for mmlongbench)')
     p.add_argument("--exclude-out", default=None, metavar="FILE",
                    help="add every document used to this exclusion list (sha256 per line) for ingest/synthesis")
     p.add_argument("--quiet", action="store_true")
@@ -157,14 +165,14 @@ def register(sub) -> None:
     im.set_defaults(func=cmd_import)
 
 
-def _catalog(args):
+def _catalog(args, preset: str = "mmlongbench"):
     from .. import tokens
     from ..corpus.store import PageStore
     from ..eval.catalog import PageCatalog
 
     store = PageStore(args.store)
     counter = tokens.load(args.model)
-    return store, PageCatalog(store, counter, _prompt(args), max_pixels=args.max_pixels)
+    return store, PageCatalog(store, counter, _prompt(args, preset), max_pixels=args.max_pixels)
 
 
 def cmd_build(args) -> int:
@@ -191,7 +199,7 @@ def cmd_needles(args) -> int:
     cfg = NeedleConfig(lengths=_lengths(args.lengths), depths=_floats(args.depths),
                        tasks=[t for t in args.tasks.split(",") if t], repeats=args.repeats, seed=args.seed,
                        modalities=[m for m in args.modalities.split(",") if m])
-    store, cat = _catalog(args)
+    store, cat = _catalog(args, "niah")
     build_needles(cat, store, args.out, cfg, progress=not args.quiet, model_ref=args.model,
                   exclusion=args.exclude_out)
     n = len(cfg.lengths) * len(cfg.depths) * len(cfg.tasks) * len(cfg.modalities) * cfg.repeats
