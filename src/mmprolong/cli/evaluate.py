@@ -147,16 +147,22 @@ def register(sub) -> None:
                     help="compare runs that cover different length sets (flagged in the report)")
     rp.set_defaults(func=cmd_report)
 
-    im = s.add_parser("import-mmlongbench", help="import MMLongBench document-QA files and documents from disk",
-                      description="Reads a samples.json-style QA file and a folder of the documents (PDFs or folders "
+    im = s.add_parser("import-mmlongbench", help="import document-QA benchmarks (MMLongBench, MMLongBench-Doc, "
+                                                 "LongDocURL, SlideVQA) and their documents from disk",
+                      description="Reads a QA file (JSON/JSONL) and a folder of the documents (PDFs or folders "
                                   "of page images), puts the documents into STORE and writes a QA JSONL for "
-                                  "`eval build`. No downloads.")
+                                  "`eval build`. No downloads. Items whose evidence lies outside the document or "
+                                  "whose gold the scorer cannot read are refused and listed (QA_JSONL.refused.jsonl).")
     im.add_argument("--qa", required=True, metavar="FILE")
     im.add_argument("--docs", required=True, metavar="DIR")
     im.add_argument("--store", required=True, metavar="STORE")
     im.add_argument("--out", required=True, metavar="QA_JSONL")
     im.add_argument("--dataset", default=None, help="dataset name (default: the QA file's stem)")
-    im.add_argument("--pages-base", type=int, default=1, help="evidence page numbering base (default 1)")
+    im.add_argument("--preset", default="mmlongbench-doc",
+                    choices=("mmlongbench-doc", "mmlongbench", "longdocurl", "slidevqa"),
+                    help="the benchmark's fields, page numbering and answer types (default %(default)s)")
+    im.add_argument("--pages-base", type=int, default=None,
+                    help="evidence page numbering base (default: the preset's; mmlongbench: 0, others: 1)")
     im.add_argument("--exclude-out", default=None, metavar="FILE", help="exclusion list to add the documents to")
     im.add_argument("--field", action="append", default=[], metavar="OURS=THEIRS",
                     help="read our field from another column, e.g. doc_id=doc_no (repeatable)")
@@ -294,6 +300,7 @@ def cmd_import(args) -> int:
         fields[ours.strip()] = theirs.strip()
     s = import_mmlongbench(args.qa, args.docs, args.store, args.out, dataset=args.dataset,
                            pages_base=args.pages_base, exclusion=args.exclude_out, workers=args.workers,
-                           progress=not args.quiet, fields=fields)
-    print(f"{s['qa']} QA items over {s['documents']} documents -> {args.out} (skipped {s['skipped']})")
+                           progress=not args.quiet, fields=fields, preset=args.preset)
+    print(f"{s['qa']} QA items over {s['documents']} documents -> {args.out} (skipped {s['skipped']}, "
+          f"refused {len(s['refused'])}" + (f": see {args.out}.refused.jsonl)" if s["refused"] else ")"))
     return 0
