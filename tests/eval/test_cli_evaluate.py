@@ -54,7 +54,7 @@ def test_build_all_lengths_exact(demo):
 def test_needles_run_score_report(demo):
     set_dir, run_dir = demo / "needles", demo / "run"
     assert main(["eval", "needles", "--store", str(demo / "store"), "--out", str(set_dir), "--lengths", "8K,32K",
-                 "--depths", "0,0.5,1", "--tasks", "retrieval", "--quiet"]) == 0
+                 "--depths", "0,0.5,1", "--tasks", "retrieval", "--repeats", "1", "--quiet"]) == 0
 
     def reply(body, text, sizes):  # a "model" that reads text needles only
         m = re.search(r"secret number of the \w+ \w+ is (\d+)", text)

@@ -45,7 +45,7 @@ def test_report_tables_paired_and_plots(tmp_path):
     assert "| docB | 50.00 (n=4, err=1) | 50.00 (n=4, err=1) |" in md
     assert "| errors (scored 0) | 1 | 1 |" in md
     assert "| openai:base | 25.00 | 25.00 | 25.00 | 0 |" in md
-    assert "| 0% | 100 (n=1) | 100 (n=1) |" in md and "Probes per cell in the set: 1." in md
+    assert "| 0% | 100 (n=1) | 100 (n=1) |" in md and "Probes per cell in the set: 1 (a cell" in md
     assert "hf:ours vs openai:base (paired on the same instances)" in md
     assert "| **macro** | 64K | 8 | 25.00 | 62.50 | **+37.50** |" in md
     for png in ("score_vs_length_0.png", "score_vs_length_1.png", "models.png", "needles_0.png", "paired_1.png"):
@@ -88,7 +88,7 @@ def test_heatmap_marks_missing_cells(tmp_path):
     assert g[16384][0.5] == {"score": 0.0, "n": 1, "errors": 1} and 0.5 not in g[8192]
     from mmprolong.eval.report import _needle_md, _plot_needles
     md = "\n".join(_needle_md({"niah-text/retrieval": g}, 3))
-    assert "| 0% | 100 (n=1) | missing |" in md and "| 50% | missing | 0 (n=1, err=1) |" in md
+    assert "| 0% | 100 (n=1) | missing |" in md and "+-57 points" in md and "| 50% | missing | 0 (n=1, err=1) |" in md
     _plot_needles({"niah-text/retrieval": g}, "t", tmp_path / "h.png")
 
 

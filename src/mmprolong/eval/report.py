@@ -179,7 +179,8 @@ def _plot_needles(grid: dict, title: str, path: Path) -> None:
 def _needle_md(grid: dict, per_cell: int | None) -> list[str]:
     md = ["### Needles (score %, length x depth; each cell: score, n probes, failed requests)", ""]
     if per_cell:
-        md += [f"Probes per cell in the set: {per_cell}.", ""]
+        md += [f"Probes per cell in the set: {per_cell} (a cell's 95% interval is about "
+               f"+-{98 / per_cell ** 0.5:.0f} points at a 50% score, +-{59 / per_cell ** 0.5:.0f} at 90%).", ""]
     for key, g in grid.items():
         ls = sorted(g)
         ds_ = sorted({d for L in ls for d in g[L]})
