@@ -149,6 +149,20 @@ def register(sub) -> None:
                     help="compare runs that cover different length sets (flagged in the report)")
     rp.set_defaults(func=cmd_report)
 
+    sv = s.add_parser("serve-config", help="vLLM settings to serve a model for `eval run --backend openai` on a set",
+                      description="Prints the `vllm serve` and `eval run` commands that fit SET: max model length, "
+                                  "images per prompt, the pixel budget, and the concurrency that keeps the server "
+                                  "busy (docs/serving.md).")
+    sv.add_argument("set", metavar="SET")
+    sv.add_argument("--model-path", required=True, help="the model folder vLLM serves (config.json read)")
+    sv.add_argument("--gpus", type=int, default=1, help="tensor-parallel GPUs (default %(default)s)")
+    sv.add_argument("--gpu-mem-gib", type=float, default=80.0, help="memory per GPU (default %(default)s)")
+    sv.add_argument("--max-new-tokens", type=int, default=256)
+    sv.add_argument("--rope-theta", type=float, default=None,
+                    help="override the mRoPE base (ablations only: an exported checkpoint carries its own)")
+    sv.add_argument("--served-model", default="mmprolong")
+    sv.set_defaults(func=cmd_serve_config)
+
     im = s.add_parser("import-mmlongbench", help="import document-QA benchmarks (MMLongBench, MMLongBench-Doc, "
                                                  "LongDocURL, SlideVQA) and their documents from disk",
                       description="Reads a QA file (JSON/JSONL) and a folder of the documents (PDFs or folders "
@@ -288,6 +302,18 @@ def cmd_report(args) -> int:
     names = [x.strip() for x in args.names.split(",")] if args.names else None
     path = write_report(args.runs, args.out, lengths=_lengths(args.lengths), names=names, force=args.force)
     print(f"report -> {path}")
+    return 0
+
+
+def cmd_serve_config(args) -> int:
+    from ..eval.serving import plan
+
+    p = plan(args.set, args.model_path, max_new_tokens=args.max_new_tokens, gpus=args.gpus,
+             gpu_mem_gib=args.gpu_mem_gib, rope_theta=args.rope_theta)
+    print(p.command(args.model_path, args.served_model))
+    print(f"mmprolong eval run {args.set} --store STORE --out RUN --backend openai --base-url "
+          f"http://127.0.0.1:8000/v1 --served-model {args.served_model} --concurrency {p.client_concurrency} "
+          f"--max-new-tokens {args.max_new_tokens}")
     return 0
 
 
