@@ -1,5 +1,9 @@
-"""`eval report`: markdown tables (dataset x length, per-length macro averages, overall), PNG plots (score against
-length per dataset, model against model, needle length x depth heatmaps) and all scored predictions as JSONL."""
+"""`eval report`: markdown tables (dataset x length with n and failed requests per cell, per-length macro averages,
+overall = mean of the 64K and 128K macro averages), paired differences between runs on the same instances with
+bootstrap 95% intervals, PNG plots (score against length per dataset on a 0-100 axis, model against model, paired
+differences on an axis symmetric around 0, needle length x depth heatmaps with n per cell and missing cells marked)
+and all scored predictions as JSONL. Runs are rescored when their predictions changed since scoring; runs covering
+different length sets are refused unless `force` (then flagged)."""
 
 from __future__ import annotations
 
