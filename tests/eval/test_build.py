@@ -106,3 +106,10 @@ def test_padded_pages_name_their_own_document(cat, doc_ids):
             assert parts[k - 1]["text"] == f"\n\nDocument {cat.docs[p['doc_id']].name}: "
     assert parts[-1]["text"] == ("\n\nQuestion: Based on Document doc0, answer the following question. "
                                  "What was the revenue on page 4?")
+
+
+def test_unscorable_gold_is_skipped_with_its_reason(cat, doc_ids):
+    item = QAItem(qa_id="bad", dataset="demo", doc_id=doc_ids[0], question="How many?", answer="yes",
+                  answer_format="Integer", evidence_pages=[0])
+    r = assemble(item, 8192, cat, doc_ids[1:])
+    assert not hasattr(r, "context") and "gold cannot be scored" in r.reason and "not a number" in r.reason

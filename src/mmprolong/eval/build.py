@@ -84,6 +84,11 @@ def _window(costs: list[int], lo: int, hi: int, budget: int) -> tuple[int, int] 
 def assemble(item: QAItem, target: int, cat: PageCatalog, negatives: list[str], seed: int = 0
              ) -> EvalInstance | Skip:
     """One instance of `item` at `target` tokens (see module doc)."""
+    from .scorers.mmlongbench import check_gold
+
+    why = check_gold(item.answer, item.answer_format)
+    if why is not None:
+        return Skip(item.qa_id, target, f"gold cannot be scored: {why}")
     gold = cat.docs.get(item.doc_id)
     if gold is None:
         return Skip(item.qa_id, target, f"gold document {item.doc_id[:12]} not in the page store")
