@@ -123,7 +123,8 @@ def variants(gold: str, fmt: str, other: str) -> list[str]:
         items = items if isinstance(items, list) else [items]
         strs = [str(x) for x in items]
         v += [f"Answer: {', '.join(strs)}", f"Answer: {items!r}", f"Answer: {json.dumps(items[::-1])}",
-              f"Answer: {strs[0] if strs else ''}", f"Answer: {' and '.join(strs)}", f"Answer: {json.dumps(items + ['extra'])}"]
+              f"Answer: {strs[0] if strs else ''}", f"Answer: {' and '.join(strs)}",
+              f"Answer: {json.dumps(items + ['extra'])}"]
     if fmt in ("String", "None"):
         v += [f"Answer: {gold.lower()}", f"Answer: It is {gold} according to the chart.",
               "Answer: The document does not say."]

@@ -4,10 +4,10 @@ Presets (`--preset`) name each benchmark's fields, page numbering and answer typ
 
 | preset | document field | evidence field (numbering) | answer types |
 |---|---|---|---|
-| mmlongbench-doc (default) | doc_id (file name) | evidence_pages, 1-based, e.g. "[3, 4]" | Str, Int, Float, List, None |
+| mmlongbench-doc (default) | doc_id (file name) | evidence_pages, 1-based, "[3, 4]" | Str, Int, Float, List, None |
 | mmlongbench | doc_name | ans_page_list, 0-based | String, Integer, Float, List, None |
 | longdocurl | doc_no | evidence_pages, 1-based document pages | as MMLongBench |
-| slidevqa | deck_name | evidence_pages, 1-based | answer_type mapped: numbers -> Integer / Float, a list -> List, else String |
+| slidevqa | deck_name | evidence_pages, 1-based | numbers -> Integer / Float, a list -> List, else String |
 
 `fields` ({our_field: their_field}) and `pages_base` override a preset. Documents live in a folder, each a PDF
 (`<name>` or `<name>.pdf`) or a folder of page images (`<name without .pdf>/`). When every image file name ends in

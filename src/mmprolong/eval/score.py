@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 
 from .aggregate import aggregate, is_error
 from .runner import PREDICTIONS, read_predictions
 from .scorers import METRICS, SCORERS, extract_answer, score_docqa
 from .scorers.needle import score_needle
+
+log = logging.getLogger(__name__)
 
 SCORED = "scored.jsonl"
 SCORES = "scores.json"
@@ -116,6 +119,12 @@ def ensure_scored(run_dir: str | Path, scorer: str = DEFAULT_SCORER, metric: str
     while the predictions did not change), else rescored with `scorer`/`metric`."""
     run_dir = Path(run_dir)
     if not is_current(run_dir):
+        p = run_dir / SCORES
+        old = (json.loads(p.read_text()).get("scored_from") or {}).get("method") if p.exists() else None
+        new = _method(scorer, metric, None)
+        if old and old != new:
+            log.warning("%s: predictions changed since they were scored with %s; rescoring with %s (run `eval score` "
+                        "to score with %s again)", run_dir, old, new, old)
         score_run(run_dir, metric=metric, progress=False, scorer=scorer)
     return [json.loads(ln) for ln in (run_dir / SCORED).read_text().splitlines() if ln.strip()]
 

@@ -2,8 +2,9 @@
 how many documents fit each context length, a histogram, and per-document CSV/Parquet.
 
 A document's length is that of its full-document chat sample in the dataset's own layout
-(`layout.training_messages`, the layout training assembly uses: "Page N:" and the page image for every page, then an
-empty question and an empty answer), counted by the one TokenCounter, so the numbers are what training and evaluation will see.
+(`layout.training_messages`, the layout training assembly uses: "Page N:" and the page image for every page, then
+an empty question and an empty answer), counted by the one TokenCounter, so the numbers are what training and
+evaluation will see.
 A page's length is its image tokens (stored JPEG size, the model's resize rule) plus the tokens of its text layer.
 """
 
