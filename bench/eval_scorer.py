@@ -199,6 +199,18 @@ def main(argv: list[str]) -> int:
         md.append(f"| {f} | {s['n']} | {100 * s['same'] / n:.2f}% | {100 * s['verdict'] / n:.2f}% | "
                   f"{s['ref_errors']} ({s['both_refuse']}) |")
     md += ["", f"Pairs scored differently: {len(diffs)}."]
+    from mmprolong.eval.scorers.mmlongbench import score
+    strict = defaultdict(lambda: [0, 0])
+    for pred, gold, fmt in triples:
+        try:
+            s0, s1 = score(pred, gold, fmt), score(pred, gold, fmt, strict=True)
+        except ValueError:
+            continue
+        strict[fmt][0] += 1
+        strict[fmt][1] += (s0 >= 0.5) != (s1 >= 0.5)
+    md += ["", "`mmlongbench-strict` (last number only; case-insensitive exact forms) changes the right/wrong verdict "
+           "on: " + ", ".join(f"{f} {100 * strict[f][1] / max(strict[f][0], 1):.1f}%"
+                              for f in ("Integer", "Float", "String", "List", "None")) + " of the same pairs."]
     for d in diffs[:20]:
         md.append(f"- {d}")
     if a.write_fixture:
