@@ -39,7 +39,7 @@ def test_lengths_exact_8k_to_512k(cat, doc_ids, tmp_path):
         # as close as whole pages allow
         assert L - inst.n_tokens < max_page + 64, (L, inst.n_tokens)
         # n_tokens is exactly what the backend sends
-        msgs = cat.messages(inst.context, inst.question)
+        msgs = cat.messages(inst.context, inst.question, inst.doc_name)
         assert cat.counter.count_messages(msgs, add_generation_prompt=True).total == inst.n_tokens
         # never cut an image: context items are whole store pages with their stored sizes
         for c in inst.context:
@@ -74,7 +74,7 @@ def test_page_labels_and_text_still_exact(store_dir, doc_ids):
     c = PageCatalog(PageStore(store_dir), tokens.load("qwen2.5-vl"),
                     PromptConfig(page_label="Page {index}:", include_page_text=True), max_pixels=500_000)
     inst = assemble(qa(doc_ids[1]), 32768, c, [d for d in doc_ids if d != doc_ids[1]])
-    msgs = c.messages(inst.context, inst.question)
+    msgs = c.messages(inst.context, inst.question, inst.doc_name)
     assert c.counter.count_messages(msgs, add_generation_prompt=True, max_pixels=500_000).total == inst.n_tokens
     assert inst.n_tokens <= 32768 and inst.max_pixels == 500_000
 
@@ -94,3 +94,22 @@ def test_build_set_writes_instances_manifest_and_exclusion(cat, doc_ids, tmp_pat
     # deterministic
     build_eval_set(items, cat, [8192, 65536], tmp_path / "set2", progress=False)
     assert [i.context for i in read_instances(tmp_path / "set2")] == [i.context for i in insts]
+
+
+def test_padded_pages_name_their_own_document(cat, doc_ids):
+    """MMLongBench's layout: every page labelled with its own document, the question with the gold one."""
+    inst = assemble(qa(doc_ids[0]), 65536, cat, doc_ids[1:])
+    assert inst.doc_name == "doc0" and len({d for d, _ in inst.pages()}) > 1
+    parts = cat.messages(inst.context, inst.question, inst.doc_name)[-1]["content"]
+    for k, p in enumerate(parts):
+        if p["type"] == "image":
+            assert parts[k - 1]["text"] == f"\n\nDocument {cat.docs[p['doc_id']].name}: "
+    assert parts[-1]["text"] == ("\n\nQuestion: Based on Document doc0, answer the following question. "
+                                 "What was the revenue on page 4?")
+
+
+def test_unscorable_gold_is_skipped_with_its_reason(cat, doc_ids):
+    item = QAItem(qa_id="bad", dataset="demo", doc_id=doc_ids[0], question="How many?", answer="yes",
+                  answer_format="Integer", evidence_pages=[0])
+    r = assemble(item, 8192, cat, doc_ids[1:])
+    assert not hasattr(r, "context") and "gold cannot be scored" in r.reason and "not a number" in r.reason

@@ -46,7 +46,7 @@ def test_build_all_lengths_exact(demo):
     counter = tokens.load("qwen2.5-vl")
     cat = PageCatalog(PageStore(demo / "store"), counter, PromptConfig())
     for i in insts:
-        msgs = cat.messages(i.context, i.question)
+        msgs = cat.messages(i.context, i.question, i.doc_name)
         assert counter.count_messages(msgs, add_generation_prompt=True).total == i.n_tokens <= i.target_length
     assert {d for i in insts for d, _ in i.pages()} <= read_exclusion(excl)
 
@@ -54,7 +54,7 @@ def test_build_all_lengths_exact(demo):
 def test_needles_run_score_report(demo):
     set_dir, run_dir = demo / "needles", demo / "run"
     assert main(["eval", "needles", "--store", str(demo / "store"), "--out", str(set_dir), "--lengths", "8K,32K",
-                 "--depths", "0,0.5,1", "--tasks", "retrieval", "--quiet"]) == 0
+                 "--depths", "0,0.5,1", "--tasks", "retrieval", "--repeats", "1", "--quiet"]) == 0
 
     def reply(body, text, sizes):  # a "model" that reads text needles only
         m = re.search(r"secret number of the \w+ \w+ is (\d+)", text)
@@ -69,8 +69,8 @@ def test_needles_run_score_report(demo):
     assert main(["eval", "score", str(run_dir), "--quiet"]) == 0
     scores = json.loads((run_dir / "scores.json").read_text())
     grid = scores["needles"]
-    assert all(v == 100.0 for v in grid["niah-text/retrieval"]["8192"].values())
-    assert all(v == 0.0 for v in grid["niah-image/retrieval"]["32768"].values())
+    assert all(v["score"] == 100.0 and v["n"] == 1 for v in grid["niah-text/retrieval"]["8192"].values())
+    assert all(v["score"] == 0.0 for v in grid["niah-image/retrieval"]["32768"].values())
     assert main(["eval", "report", str(run_dir), "--out", str(demo / "report")]) == 0
     md = (demo / "report" / "report.md").read_text()
     assert "niah-text/retrieval" in md and (demo / "report" / "needles_0.png").exists()

@@ -20,7 +20,7 @@ from .conftest import jpeg
 def needle_set(store_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("needles")
     cat = PageCatalog(PageStore(store_dir), tokens.load("qwen2.5-vl"), PromptConfig(), max_pixels=300_000)
-    cfg = NeedleConfig(lengths=[8192, 32768], depths=[0.0, 0.5, 1.0])
+    cfg = NeedleConfig(lengths=[8192, 32768], depths=[0.0, 0.5, 1.0], repeats=1)
     man = build_needles(cat, PageStore(store_dir), out, cfg, progress=False)
     return out, cat, man
 

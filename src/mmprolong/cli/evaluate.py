@@ -22,19 +22,22 @@ def _floats(s: str) -> list[float]:
         raise ValueError(f"bad number list {s!r}") from None
 
 
-def _prompt(args):
-    from ..eval.prompt import PromptConfig
+def _prompt(args, preset: str = "mmlongbench"):
+    from ..eval.prompt import PRESETS, PromptConfig
 
-    data = {}
+    preset = getattr(args, "preset", None) or preset
+    if preset not in PRESETS:
+        raise ValueError(f"unknown --preset {preset!r}; use one of {', '.join(PRESETS)}")
+    data = dict(PRESETS[preset])
     if args.prompt:
         p = Path(args.prompt)
         if not p.exists():
             raise FileNotFoundError(f"{p}: no such prompt file")
         if p.suffix in (".yaml", ".yml"):
             import yaml
-            data = yaml.safe_load(p.read_text()) or {}
+            data.update(yaml.safe_load(p.read_text()) or {})
         else:
-            data = json.loads(p.read_text())
+            data.update(json.loads(p.read_text()))
     if args.page_label:
         data["page_label"] = args.page_label
     return PromptConfig(**data)
@@ -49,9 +52,14 @@ def _counting_args(p) -> None:
     p.add_argument("--max-pixels", type=int, default=None, help="per-image pixel budget (default: the model's)")
     p.add_argument("--lengths", default="8K,16K,32K,64K,128K,256K,512K", help=LENGTHS_HELP + " (default: all)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--preset", default=None, choices=("mmlongbench", "niah", "legacy"),
+                   help="prompt layout (default: mmlongbench for build, niah for needles: MMLongBench's prompts)")
     p.add_argument("--prompt", default=None, metavar="FILE",
-                   help="prompt settings (JSON/YAML: instruction, template, system, page_label, include_page_text)")
-    p.add_argument("--page-label", default=None, help='text before each page, e.g. "Page {index}:" (default: none)')
+                   help="prompt settings over the preset (JSON/YAML: instruction, header, page_label, template, "
+                        "system, include_page_text)")
+    p.add_argument("--page-label", default=None,
+                   help='text before each page, e.g. "Page {index}:" (default: the preset\'s, "\\n\\nDocument '
+                        '{doc:.15}: " for mmlongbench)')
     p.add_argument("--exclude-out", default=None, metavar="FILE",
                    help="add every document used to this exclusion list (sha256 per line) for ingest/synthesis")
     p.add_argument("--quiet", action="store_true")
@@ -80,7 +88,9 @@ def register(sub) -> None:
     n.add_argument("--depths", default="0,0.25,0.5,0.75,1", help="needle depths in [0, 1] (default %(default)s)")
     n.add_argument("--tasks", default="retrieval,counting,reasoning", help="(default %(default)s)")
     n.add_argument("--modalities", default="image,text", help="image: rendered on a page; text: between pages")
-    n.add_argument("--repeats", type=int, default=1, help="probes per cell (default %(default)s)")
+    n.add_argument("--repeats", type=int, default=10,
+                   help="probes per cell (default %(default)s: a cell's 95%% interval is about +-31 points at 50%%, "
+                        "+-19 at 90%%)")
     n.set_defaults(func=cmd_needles)
 
     r = s.add_parser("run", help="answer an eval set with a backend (resumable)",
@@ -114,10 +124,16 @@ def register(sub) -> None:
     h.add_argument("--attn", default=None, help="attn_implementation, e.g. flash_attention_2, sdpa")
     r.set_defaults(func=cmd_run)
 
-    sc = s.add_parser("score", help="score a run (rule-based doc-QA by default, or a metric, or an LLM judge)")
+    sc = s.add_parser("score", help="score a run (MMLongBench's rule-based doc-QA by default, a metric, or an LLM "
+                                    "judge)", description="Failed requests score 0 and are counted. Needles are "
+                                    "scored as MMLongBench scores MM-NIAH (counting: exact sum).")
     sc.add_argument("run", metavar="RUN")
-    sc.add_argument("--metric", default="docqa", choices=("docqa", "anls", "substring", "accuracy", "mc"))
-    sc.add_argument("--lengths", default=None, help="lengths for the overall mean (default: all; paper: 64K,128K)")
+    sc.add_argument("--scorer", default="mmlongbench", choices=("mmlongbench", "mmlongbench-strict"),
+                    help="rule-based doc-QA scorer (default %(default)s: MMLongBench's own rules; -strict: last "
+                         "number only, case-insensitive exact forms)")
+    sc.add_argument("--metric", default=None, choices=("anls", "substring", "accuracy", "mc"),
+                    help="a classic metric instead of the doc-QA scorer")
+    sc.add_argument("--lengths", default=None, help="lengths for the overall mean (default: 64K,128K, as the paper)")
     sc.add_argument("--judge-base-url", default=None, help="opt-in LLM judge (OpenAI-compatible endpoint)")
     sc.add_argument("--judge-model", default=None)
     sc.add_argument("--judge-api-key-env", default="OPENAI_API_KEY")
@@ -128,19 +144,41 @@ def register(sub) -> None:
     rp.add_argument("runs", nargs="+", metavar="RUN")
     rp.add_argument("--out", required=True, metavar="DIR")
     rp.add_argument("--names", default=None, help="comma-separated display names, one per run")
-    rp.add_argument("--lengths", default=None, help="lengths for the overall mean (default: all)")
+    rp.add_argument("--lengths", default=None, help="lengths for the overall mean (default: 64K,128K, as the paper)")
+    rp.add_argument("--force", action="store_true",
+                    help="compare runs that cover different length sets (flagged in the report)")
     rp.set_defaults(func=cmd_report)
 
-    im = s.add_parser("import-mmlongbench", help="import MMLongBench document-QA files and documents from disk",
-                      description="Reads a samples.json-style QA file and a folder of the documents (PDFs or folders "
+    sv = s.add_parser("serve-config", help="vLLM settings to serve a model for `eval run --backend openai` on a set",
+                      description="Prints the `vllm serve` and `eval run` commands that fit SET: max model length, "
+                                  "images per prompt, the pixel budget, and the concurrency that keeps the server "
+                                  "busy (docs/serving.md).")
+    sv.add_argument("set", metavar="SET")
+    sv.add_argument("--model-path", required=True, help="the model folder vLLM serves (config.json read)")
+    sv.add_argument("--gpus", type=int, default=1, help="tensor-parallel GPUs (default %(default)s)")
+    sv.add_argument("--gpu-mem-gib", type=float, default=80.0, help="memory per GPU (default %(default)s)")
+    sv.add_argument("--max-new-tokens", type=int, default=256)
+    sv.add_argument("--rope-theta", type=float, default=None,
+                    help="override the mRoPE base (ablations only: an exported checkpoint carries its own)")
+    sv.add_argument("--served-model", default="mmprolong")
+    sv.set_defaults(func=cmd_serve_config)
+
+    im = s.add_parser("import-mmlongbench", help="import document-QA benchmarks (MMLongBench, MMLongBench-Doc, "
+                                                 "LongDocURL, SlideVQA) and their documents from disk",
+                      description="Reads a QA file (JSON/JSONL) and a folder of the documents (PDFs or folders "
                                   "of page images), puts the documents into STORE and writes a QA JSONL for "
-                                  "`eval build`. No downloads.")
+                                  "`eval build`. No downloads. Items whose evidence lies outside the document or "
+                                  "whose gold the scorer cannot read are refused and listed (QA_JSONL.refused.jsonl).")
     im.add_argument("--qa", required=True, metavar="FILE")
     im.add_argument("--docs", required=True, metavar="DIR")
     im.add_argument("--store", required=True, metavar="STORE")
     im.add_argument("--out", required=True, metavar="QA_JSONL")
     im.add_argument("--dataset", default=None, help="dataset name (default: the QA file's stem)")
-    im.add_argument("--pages-base", type=int, default=1, help="evidence page numbering base (default 1)")
+    im.add_argument("--preset", default="mmlongbench-doc",
+                    choices=("mmlongbench-doc", "mmlongbench", "longdocurl", "slidevqa"),
+                    help="the benchmark's fields, page numbering and answer types (default %(default)s)")
+    im.add_argument("--pages-base", type=int, default=None,
+                    help="evidence page numbering base (default: the preset's; mmlongbench: 0, others: 1)")
     im.add_argument("--exclude-out", default=None, metavar="FILE", help="exclusion list to add the documents to")
     im.add_argument("--field", action="append", default=[], metavar="OURS=THEIRS",
                     help="read our field from another column, e.g. doc_id=doc_no (repeatable)")
@@ -149,14 +187,14 @@ def register(sub) -> None:
     im.set_defaults(func=cmd_import)
 
 
-def _catalog(args):
+def _catalog(args, preset: str = "mmlongbench"):
     from .. import tokens
     from ..corpus.store import PageStore
     from ..eval.catalog import PageCatalog
 
     store = PageStore(args.store)
     counter = tokens.load(args.model)
-    return store, PageCatalog(store, counter, _prompt(args), max_pixels=args.max_pixels)
+    return store, PageCatalog(store, counter, _prompt(args, preset), max_pixels=args.max_pixels)
 
 
 def cmd_build(args) -> int:
@@ -183,7 +221,7 @@ def cmd_needles(args) -> int:
     cfg = NeedleConfig(lengths=_lengths(args.lengths), depths=_floats(args.depths),
                        tasks=[t for t in args.tasks.split(",") if t], repeats=args.repeats, seed=args.seed,
                        modalities=[m for m in args.modalities.split(",") if m])
-    store, cat = _catalog(args)
+    store, cat = _catalog(args, "niah")
     build_needles(cat, store, args.out, cfg, progress=not args.quiet, model_ref=args.model,
                   exclusion=args.exclude_out)
     n = len(cfg.lengths) * len(cfg.depths) * len(cfg.tasks) * len(cfg.modalities) * cfg.repeats
@@ -244,13 +282,17 @@ def cmd_score(args) -> int:
         judge = LLMJudge(JudgeConfig(base_url=args.judge_base_url, model=args.judge_model,
                                      api_key_env=args.judge_api_key_env), cache=Path(args.run) / "judge_cache.jsonl")
     out = score_run(args.run, metric=args.metric, judge=judge, lengths=_lengths(args.lengths),
-                    progress=not args.quiet)
+                    progress=not args.quiet, scorer=args.scorer)
     doc = out["doc"]
     from ..eval.report import fmt_len
     for L, v in sorted(doc["macro"].items()):
         print(f"{fmt_len(L):>6}  macro {v:6.2f}")
+    ov = ", ".join(fmt_len(L) for L in doc["overall_lengths"])
     if doc["overall"] is not None:
-        print(f"overall {doc['overall']:.2f} ({', '.join(fmt_len(L) for L in doc['overall_lengths'])})")
+        print(f"overall {doc['overall']:.2f} ({ov})")
+    else:
+        print(f"overall: not computed, no results at {', '.join(fmt_len(L) for L in doc['missing_lengths'])}")
+    print(f"{doc['n_total']} rows, {doc['errors_total']} failed requests (scored 0)")
     return 0
 
 
@@ -258,8 +300,20 @@ def cmd_report(args) -> int:
     from ..eval.report import write_report
 
     names = [x.strip() for x in args.names.split(",")] if args.names else None
-    path = write_report(args.runs, args.out, lengths=_lengths(args.lengths), names=names)
+    path = write_report(args.runs, args.out, lengths=_lengths(args.lengths), names=names, force=args.force)
     print(f"report -> {path}")
+    return 0
+
+
+def cmd_serve_config(args) -> int:
+    from ..eval.serving import plan
+
+    p = plan(args.set, args.model_path, max_new_tokens=args.max_new_tokens, gpus=args.gpus,
+             gpu_mem_gib=args.gpu_mem_gib, rope_theta=args.rope_theta)
+    print(p.command(args.model_path, args.served_model))
+    print(f"mmprolong eval run {args.set} --store STORE --out RUN --backend openai --base-url "
+          f"http://127.0.0.1:8000/v1 --served-model {args.served_model} --concurrency {p.client_concurrency} "
+          f"--max-new-tokens {args.max_new_tokens}")
     return 0
 
 
@@ -274,6 +328,7 @@ def cmd_import(args) -> int:
         fields[ours.strip()] = theirs.strip()
     s = import_mmlongbench(args.qa, args.docs, args.store, args.out, dataset=args.dataset,
                            pages_base=args.pages_base, exclusion=args.exclude_out, workers=args.workers,
-                           progress=not args.quiet, fields=fields)
-    print(f"{s['qa']} QA items over {s['documents']} documents -> {args.out} (skipped {s['skipped']})")
+                           progress=not args.quiet, fields=fields, preset=args.preset)
+    print(f"{s['qa']} QA items over {s['documents']} documents -> {args.out} (skipped {s['skipped']}, "
+          f"refused {len(s['refused'])}" + (f": see {args.out}.refused.jsonl)" if s["refused"] else ")"))
     return 0

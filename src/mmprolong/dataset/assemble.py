@@ -1,6 +1,7 @@
 """Assembly: one QA pair put back with its FULL document, as one training instance of an exact token length.
 
-Chat layout (no system message is written: the model's chat template adds its own default, e.g. Qwen2.5-VL's
+Chat layout (`mmprolong.layout.training_messages`, the one layout module eval and the token report share; no
+system message is written: the model's chat template adds its own default, e.g. Qwen2.5-VL's
 "You are a helpful assistant."; Qwen3-VL adds none):
 
     user:      [ "Page 1:" , <image page 0> , "Page 2:" , <image page 1> , ... , "<question>" ]
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..corpus.store import Document
+from ..layout import page_marker, training_messages
 from ..synth.record import QARecord
 from ..tokens import TokenCounter
 
@@ -74,26 +76,12 @@ class Rejection:
         return self.reason.split(":", 1)[0]
 
 
-def page_marker(page: int) -> str:
-    """The text before a page image: the 1-based document page number."""
-    return f"Page {page + 1}:"
-
-
 def build_messages(doc: Document, pages: list[int], question: str, target: str, page_markers: bool = True,
                    max_pixels: int | None = None) -> list[dict]:
-    """The chat messages of one instance (see the module docstring)."""
-    content: list[dict] = []
-    for p in pages:
-        pg = doc.pages[p]
-        if page_markers:
-            content.append({"type": "text", "text": page_marker(p)})
-        part = {"type": "image", "page": p, "width": int(pg["image_width"]), "height": int(pg["image_height"])}
-        if max_pixels is not None:
-            part["max_pixels"] = int(max_pixels)
-        content.append(part)
-    content.append({"type": "text", "text": question})
-    return [{"role": "user", "content": content},
-            {"role": "assistant", "content": [{"type": "text", "text": target}]}]
+    """The chat messages of one instance (see the module docstring), laid out by the shared `layout` module."""
+    return training_messages([{"page": p, "width": int(doc.pages[p]["image_width"]),
+                               "height": int(doc.pages[p]["image_height"])} for p in pages],
+                             question, target, page_markers, max_pixels)
 
 
 @functools.lru_cache(maxsize=8)

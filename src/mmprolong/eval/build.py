@@ -84,13 +84,19 @@ def _window(costs: list[int], lo: int, hi: int, budget: int) -> tuple[int, int] 
 def assemble(item: QAItem, target: int, cat: PageCatalog, negatives: list[str], seed: int = 0
              ) -> EvalInstance | Skip:
     """One instance of `item` at `target` tokens (see module doc)."""
+    from .scorers.mmlongbench import check_gold
+
+    why = check_gold(item.answer, item.answer_format)
+    if why is not None:
+        return Skip(item.qa_id, target, f"gold cannot be scored: {why}")
     gold = cat.docs.get(item.doc_id)
     if gold is None:
         return Skip(item.qa_id, target, f"gold document {item.doc_id[:12]} not in the page store")
     bad = [p for p in item.evidence_pages if not 0 <= p < len(gold.pages)]
     if bad:
         return Skip(item.qa_id, target, f"evidence pages {bad} outside the document ({len(gold.pages)} pages)")
-    budget = target - cat.overhead(item.question)
+    name = cat.doc_name(item.doc_id)
+    budget = target - cat.overhead(item.question, name)
     rng = random.Random(f"{seed}:{item.qa_id}:{target}")
     ev = sorted(set(item.evidence_pages))
     left: list[dict] = []
@@ -139,7 +145,7 @@ def assemble(item: QAItem, target: int, cat: PageCatalog, negatives: list[str], 
         context = [gold.item(i) for i in range(win[0], win[1] + 1)]
         first_ev = (ev[0] - win[0]) if ev else (len(gold.pages) // 2 - win[0])
     # verify exactly; drop outermost non-evidence items in the rare case arithmetic was off (labels merging)
-    n = cat.count(context, item.question)
+    n = cat.count(context, item.question, name)
     while n > target:
         last_ev = first_ev + (ev[-1] - ev[0] if ev else 0)
         if first_ev <= 0 and last_ev >= len(context) - 1:
@@ -149,13 +155,13 @@ def assemble(item: QAItem, target: int, cat: PageCatalog, negatives: list[str], 
             first_ev -= 1
         else:
             context.pop()
-        n = cat.count(context, item.question)
+        n = cat.count(context, item.question, name)
     before = sum(cat.item_cost(c) for c in context[:first_ev])
     total_ctx = sum(cat.item_cost(c) for c in context) or 1
     return EvalInstance(
         instance_id=f"{item.qa_id}@{target}", dataset=item.dataset, question=item.question, answer=item.answer,
         answer_format=item.answer_format, target_length=target, n_tokens=n, depth=round(before / total_ctx, 4),
-        context=context, doc_id=item.doc_id, evidence_pages=list(item.evidence_pages),
+        context=context, doc_id=item.doc_id, doc_name=name, evidence_pages=list(item.evidence_pages),
         evidence_sources=list(item.evidence_sources), qa_id=item.qa_id, kind="doc", task=item.task,
         max_pixels=cat.max_pixels)
 

@@ -36,6 +36,7 @@ class EvalInstance:
     kind: str = "doc"                  # "doc" | "needle"
     task: str = ""                     # needle task (retrieval, counting, reasoning) or QA task
     max_pixels: int | None = None      # pixel budget the counts were made with (None: the model's)
+    doc_name: str = ""                 # the gold document's name in the prompt ("Based on Document <name>")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)

@@ -1,9 +1,23 @@
-"""Import MMLongBench-style document-QA files the user has on disk (no downloads) into a QA set for `eval build`.
+"""Import document-QA benchmarks the user has on disk (no downloads) into a QA set for `eval build`.
 
-Input: the QA file (MMLongBench-Doc's samples.json, or any JSON/JSONL with the same fields, other names mapped
-with `fields`, e.g. {"doc_id": "doc_no"}: doc_id = the document's file name (".pdf" may be left off), question, answer, answer_format Str|Int|Float|List|None, evidence_pages as a list or a string like
-"[3, 4]", 1-based unless told otherwise, evidence_sources) and a folder with the documents, each either a PDF
-(`<doc_id>`) or a folder of page images (`<doc_id without .pdf>/`, pages in natural file-name order).
+Presets (`--preset`) name each benchmark's fields, page numbering and answer types:
+
+| preset | document field | evidence field (numbering) | answer types |
+|---|---|---|---|
+| mmlongbench-doc (default) | doc_id (file name) | evidence_pages, 1-based, "[3, 4]" | Str, Int, Float, List, None |
+| mmlongbench | doc_name | ans_page_list, 0-based | String, Integer, Float, List, None |
+| longdocurl | doc_no | evidence_pages, 1-based document pages | as MMLongBench |
+| slidevqa | deck_name | evidence_pages, 1-based | numbers -> Integer / Float, a list -> List, else String |
+
+`fields` ({our_field: their_field}) and `pages_base` override a preset. Documents live in a folder, each a PDF
+(`<name>` or `<name>.pdf`) or a folder of page images (`<name without .pdf>/`). When every image file name ends in
+a number (`page12.png`, `4045130_41.png`, `slide_3.jpg`), pages are ordered by it and evidence pages are looked up
+by it (in the preset's numbering), so a folder holding a window of pages 41-70 maps page 41 to its first image;
+otherwise pages are in natural file-name order and numbered from `pages_base`.
+
+Refused at import, listed in the summary with file and line (and written to `<out>.refused.jsonl`): evidence pages
+outside the document, golds MMLongBench's scorer cannot read (an Integer gold that is not an integer, a List gold
+that is not a list). Malformed input is an error naming the file and line: bad JSON, a missing field.
 PDFs are ingested with the project's ingester (doc_id = sha256 of the PDF bytes); image folders are written to the
 store as one committed part (doc_id = sha256 of the page images' bytes). Gold documents go to the exclusion list.
 """
@@ -14,6 +28,7 @@ import ast
 import hashlib
 import io
 import json
+import logging
 import re
 from dataclasses import asdict
 from pathlib import Path
@@ -21,13 +36,34 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
+from pydantic import BaseModel, ConfigDict
 
 from .. import schema
 from ..corpus.store import PageStore
 from .exclusion import add_to_exclusion
-from .qaset import QAItem, item_from_row
+from .qaset import QAItem, item_from_row, normalize_format
+
+log = logging.getLogger(__name__)
 
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+FIELDS = ("doc_id", "question", "answer", "answer_format", "evidence_pages", "evidence_sources", "dataset")
+REQUIRED = ("doc_id", "question", "answer")
+
+
+class Preset(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fields: dict[str, str] = {}      # our field -> theirs
+    pages_base: int = 1
+    answer_types: str = "mmlongbench"   # "mmlongbench" (format names) or "slidevqa" (answer_type + the answer)
+
+
+PRESETS = {
+    "mmlongbench-doc": Preset(),
+    "mmlongbench": Preset(fields={"doc_id": "doc_name", "evidence_pages": "ans_page_list"}, pages_base=0),
+    "longdocurl": Preset(fields={"doc_id": "doc_no"}),
+    "slidevqa": Preset(fields={"doc_id": "deck_name", "answer_format": "answer_type"}, answer_types="slidevqa"),
+}
 
 
 def _natural(p: Path):
@@ -45,20 +81,55 @@ def _as_list(v) -> list:
     return list(v) if isinstance(v, (list, tuple)) else [v]
 
 
-def read_rows(path: str | Path) -> list[dict]:
+def read_rows(path: str | Path) -> list[tuple[str, dict]]:
+    """(where, row) pairs: where = "file:line" (JSONL) or "file: item N" (a JSON array). Malformed JSON is an
+    error naming the file and line."""
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"{p}: no such QA file")
     text = p.read_text()
     if text.lstrip().startswith("["):
-        return json.loads(text)
-    return [json.loads(ln) for ln in text.splitlines() if ln.strip()]
+        try:
+            rows = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{p}:{e.lineno}:{e.colno}: bad JSON: {e.msg}") from None
+        out = [(f"{p}: item {i}", r) for i, r in enumerate(rows, 1)]
+    else:
+        out = []
+        for i, ln in enumerate(text.splitlines(), 1):
+            if ln.strip():
+                try:
+                    out.append((f"{p}:{i}", json.loads(ln)))
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"{p}:{i}:{e.colno}: bad JSON: {e.msg}") from None
+    for where, r in out:
+        if not isinstance(r, dict):
+            raise ValueError(f"{where}: a QA row must be a JSON object, got {type(r).__name__}")
+    return out
 
 
-def _image_doc(folder: Path, dpi: int = 144) -> tuple[str, list[dict]]:
-    files = sorted((f for f in folder.iterdir() if f.suffix.lower() in IMAGE_EXT), key=_natural)
+def page_numbers(files: list[Path]) -> list[int] | None:
+    """The page number at the end of every file's stem (`page12`, `4045130_41`, `slide-3`), when all have one and
+    they are distinct; else None."""
+    nums = []
+    for f in files:
+        m = re.search(r"(\d+)$", f.stem)
+        if not m:
+            return None
+        nums.append(int(m.group(1)))
+    return nums if len(set(nums)) == len(nums) else None
+
+
+def _image_doc(folder: Path, dpi: int = 144) -> tuple[str, list[dict], list[int] | None]:
+    files = [f for f in folder.iterdir() if f.suffix.lower() in IMAGE_EXT]
     if not files:
         raise ValueError(f"{folder}: no page images")
+    nums = page_numbers(files)
+    if nums is not None:
+        order = sorted(range(len(files)), key=lambda i: nums[i])
+        files, nums = [files[i] for i in order], [nums[i] for i in order]
+    else:
+        files = sorted(files, key=_natural)
     h = hashlib.sha256()
     pages = []
     for i, f in enumerate(files):
@@ -69,7 +140,7 @@ def _image_doc(folder: Path, dpi: int = 144) -> tuple[str, list[dict]]:
         im.save(buf, "JPEG", quality=90)
         pages.append({"page": i, "width": im.width * 72.0 / dpi, "height": im.height * 72.0 / dpi,
                       "image": buf.getvalue(), "image_width": im.width, "image_height": im.height, "text": ""})
-    return h.hexdigest(), pages
+    return h.hexdigest(), pages, nums
 
 
 def _write_image_docs(store_root: Path, docs: dict[str, tuple[str, list[dict]]]) -> None:
@@ -89,41 +160,84 @@ def _write_image_docs(store_root: Path, docs: dict[str, tuple[str, list[dict]]])
         tmp.replace(store_root / sub / f"{name}.parquet")
 
 
-FIELDS = ("doc_id", "question", "answer", "answer_format", "evidence_pages", "evidence_sources", "dataset")
-
-
-def rename_fields(rows: list[dict], mapping: dict[str, str]) -> list[dict]:
-    """Rows with fields renamed to ours: mapping is {our_field: their_field} (e.g. doc_id -> doc_no for LongDocURL)."""
+def rename_fields(rows: list[tuple[str, dict]], mapping: dict[str, str]) -> list[tuple[str, dict]]:
+    """Rows with fields renamed to ours: mapping is {our_field: their_field} (e.g. doc_id -> doc_no). A required
+    field missing is an error naming the file, line and field."""
     bad = set(mapping) - set(FIELDS)
     if bad:
         raise ValueError(f"unknown field(s) {sorted(bad)} in the field mapping; ours are {FIELDS}")
     out = []
-    for r in rows:
+    for where, r in rows:
         r = dict(r)
         for ours, theirs in mapping.items():
-            if theirs not in r:
-                raise ValueError(f"QA row has no field {theirs!r} (mapped to {ours!r})")
-            r[ours] = r.pop(theirs)
-        out.append(r)
+            if theirs in r:
+                r[ours] = r.pop(theirs)
+        for k in REQUIRED:
+            if r.get(k) is None or r.get(k) == "":
+                theirs = mapping.get(k, k)
+                raise ValueError(f"{where}: no field {theirs!r}" + (f" (our {k})" if theirs != k else "")
+                                 + f"; the row has {sorted(r)[:12]}")
+        out.append((where, r))
     return out
 
 
+def _number_format(answer: str) -> str | None:
+    t = answer.strip().replace(",", "")
+    if re.fullmatch(r"[-+]?\d+", t):
+        return "Integer"
+    if re.fullmatch(r"[-+]?(\d+\.\d*|\.\d+)%?|[-+]?\d+%", t):
+        return "Float"
+    return None
+
+
+def slidevqa_format(answer, answer_type: str | None) -> str:
+    """SlideVQA answer types (Single-Span, Multi-Span, Non-Span, Arithmetic ...) to MMLongBench formats: a numeric
+    answer is Integer or Float, a list answer List, anything else String."""
+    if isinstance(answer, list):
+        return "List"
+    if isinstance(answer, bool):
+        return "String"
+    if isinstance(answer, int):
+        return "Integer"
+    if isinstance(answer, float):
+        return "Float"
+    a = str(answer)
+    num = _number_format(a)
+    if num:
+        return num
+    if a.strip().startswith("[") and isinstance(_as_list(a), list) and "span" in str(answer_type or "").lower():
+        return "List"
+    return "String"
+
+
+def _answer(v, fmt: str) -> str:
+    """The gold as text; a List gold as a JSON list (MMLongBench's form), whatever literal it came as."""
+    if fmt == "List":
+        items = v if isinstance(v, (list, tuple)) else _as_list(v)
+        return json.dumps(list(items), ensure_ascii=False)
+    return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+
+
 def import_mmlongbench(qa_file: str | Path, docs_dir: str | Path, store: str | Path, out: str | Path,
-                       dataset: str | None = None, pages_base: int = 1, exclusion: str | Path | None = None,
-                       workers: int | None = None, progress: bool = True, fields: dict[str, str] | None = None
-                       ) -> dict:
+                       dataset: str | None = None, pages_base: int | None = None,
+                       exclusion: str | Path | None = None, workers: int | None = None, progress: bool = True,
+                       fields: dict[str, str] | None = None, preset: str = "mmlongbench-doc") -> dict:
     """Write a QA set (JSONL, `eval build`'s input) whose doc_ids point at documents in `store`."""
     from ..corpus.filters import sha256_file
+    from .scorers.mmlongbench import check_gold
 
+    if preset not in PRESETS:
+        raise ValueError(f"unknown import preset {preset!r}; use one of {', '.join(PRESETS)}")
+    pre = PRESETS[preset]
+    base = pre.pages_base if pages_base is None else pages_base
     docs_dir, store = Path(docs_dir), Path(store)
     if not docs_dir.is_dir():
         raise FileNotFoundError(f"{docs_dir}: no documents folder")
-    rows = rename_fields(read_rows(qa_file), fields or {})
+    rows = rename_fields(read_rows(qa_file), {**pre.fields, **(fields or {})})
     ds_name = dataset or Path(qa_file).stem
-    names = sorted({str(r.get("doc_id") or r.get("doc") or "") for r in rows})
-    if "" in names:
-        raise ValueError("a QA row has no doc_id / doc (the document's file name)")
+    names = sorted({str(r["doc_id"]) for _, r in rows})
     ids: dict[str, str] = {}
+    numbering: dict[str, list[int] | None] = {}
     pdfs, image_docs, missing = [], {}, []
     for n in names:
         pdf, folder = docs_dir / n, docs_dir / Path(n).stem
@@ -132,9 +246,11 @@ def import_mmlongbench(qa_file: str | Path, docs_dir: str | Path, store: str | P
         if pdf.is_file():
             ids[n] = sha256_file(pdf)
             pdfs.append(str(pdf))
+            numbering[n] = None
         elif folder.is_dir():
-            image_docs[n] = _image_doc(folder)
-            ids[n] = image_docs[n][0]
+            doc_id, pages, nums = _image_doc(folder)
+            image_docs[n] = (doc_id, pages)
+            ids[n], numbering[n] = doc_id, nums
         else:
             missing.append(n)
     if missing:
@@ -146,22 +262,50 @@ def import_mmlongbench(qa_file: str | Path, docs_dir: str | Path, store: str | P
     new_images = {n: v for n, v in image_docs.items() if v[0] not in have}
     if new_images:
         _write_image_docs(store, new_images)
-    have = set(PageStore(store).doc_ids())
+    ps = PageStore(store)
+    n_pages = {r["doc_id"]: int(r["n_pages"]) for r in ps.docs_table().to_pylist() if r.get("status") == "ok"}
     items: list[QAItem] = []
+    refused: list[dict] = []
     skipped = 0
-    for r in rows:
-        name = str(r.get("doc_id") or r.get("doc"))
-        if ids[name] not in have:  # the ingester refused it (corrupt, too few pages, ...): recorded in its docs
+    for where, r in rows:
+        name = str(r["doc_id"])
+        doc_id = ids[name]
+        if doc_id not in n_pages:  # the ingester refused it (corrupt, too few pages, ...): recorded in its docs
             skipped += 1
             continue
-        pages = [int(p) - pages_base for p in _as_list(r.get("evidence_pages"))]
+        if pre.answer_types == "slidevqa":
+            fmt = slidevqa_format(r["answer"], r.get("answer_format"))
+        else:
+            fmt = normalize_format(r.get("answer_format"))
+        answer = _answer(r["answer"], fmt)
+        why = check_gold(answer, fmt)
+        raw = [int(p) for p in _as_list(r.get("evidence_pages"))]
+        nums = numbering[name]
+        if nums is not None:
+            pages = [nums.index(p) if p in nums else -1 for p in raw]
+        else:
+            pages = [p - base for p in raw]
+        bad = [p for p, q in zip(raw, pages) if not 0 <= q < n_pages[doc_id]]
+        if bad and why is None:
+            why = (f"evidence page(s) {bad} outside the document ({n_pages[doc_id]} pages"
+                   + (f", numbered {nums[0]}-{nums[-1]} by file name" if nums else f", numbered from {base}") + ")")
+        if why is not None:
+            refused.append({"where": where, "doc": name, "reason": why})
+            continue
         items.append(item_from_row({
-            "doc_id": ids[name], "question": r["question"], "answer": r["answer"],
-            "answer_format": r.get("answer_format"), "evidence_pages": pages,
-            "evidence_sources": [str(s) for s in _as_list(r.get("evidence_sources"))],
+            "doc_id": doc_id, "question": r["question"], "answer": answer, "answer_format": fmt,
+            "evidence_pages": pages, "evidence_sources": [str(s) for s in _as_list(r.get("evidence_sources"))],
             "dataset": r.get("dataset") or ds_name}, ds_name))
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text("".join(json.dumps(asdict(i), ensure_ascii=False) + "\n" for i in items))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(json.dumps(asdict(i), ensure_ascii=False) + "\n" for i in items))
+    rej = out.with_name(out.name + ".refused.jsonl")
+    if refused:
+        rej.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in refused))
+        for x in refused[:20]:
+            log.warning("refused %s: %s", x["where"], x["reason"])
+    elif rej.exists():
+        rej.unlink()
     added = add_to_exclusion(exclusion, set(ids.values())) if exclusion else 0
-    return {"qa": len(items), "skipped": skipped, "documents": len(ids), "pdfs": len(pdfs),
-            "image_documents": len(image_docs), "exclusion_added": added}
+    return {"qa": len(items), "skipped": skipped, "refused": refused, "documents": len(ids), "pdfs": len(pdfs),
+            "image_documents": len(image_docs), "exclusion_added": added, "preset": preset, "pages_base": base}

@@ -27,6 +27,10 @@ from .catalog import PageCatalog
 from .instance import EvalInstance, write_instances
 
 TASKS = ("retrieval", "counting", "reasoning")
+# Probes per (task, modality, length, depth) cell. A cell's score is a mean of 0/1 verdicts: its 95% interval is about
+# +-98/sqrt(n) points at 50% and +-59/sqrt(n) at 90%, so 10 probes give +-31 / +-19 points (1 probe: a coin flip);
+# the report states n per cell. Scale down for a quick look (--repeats 1), up for a paper figure.
+DEFAULT_REPEATS = 10
 MODALITIES = ("image", "text")
 _COLORS = ("red", "blue", "green", "golden", "silver", "purple", "orange", "black")
 _OBJECTS = ("door", "lantern", "violin", "teapot", "bicycle", "compass", "kite", "clock")
@@ -41,7 +45,7 @@ class NeedleConfig(BaseModel):
     depths: list[float] = [0.0, 0.25, 0.5, 0.75, 1.0]
     tasks: list[str] = list(TASKS)
     modalities: list[str] = list(MODALITIES)
-    repeats: int = 1
+    repeats: int = DEFAULT_REPEATS
     seed: int = 0
 
     def check(self) -> None:

@@ -53,7 +53,7 @@ def repair_tail(path: Path) -> None:
 
 
 def instance_messages(inst: EvalInstance, prompt: PromptConfig, page_text=None) -> list[dict]:
-    msgs = build_messages(inst.context, inst.question, prompt, page_text)
+    msgs = build_messages(inst.context, inst.question, prompt, page_text, doc_name=inst.doc_name)
     if inst.max_pixels is not None:
         for m in msgs:
             for p in TokenCounter.iter_images([m]):

@@ -2,8 +2,9 @@
 how many documents fit each context length, a histogram, and per-document CSV/Parquet.
 
 A document's length is that of its full-document chat sample in the dataset's own layout
-(`dataset.assemble.build_messages`: "Page N:" and the page image for every page, then an empty question and an
-empty answer), counted by the one TokenCounter, so the numbers are what training and evaluation will see.
+(`layout.training_messages`, the layout training assembly uses: "Page N:" and the page image for every page, then
+an empty question and an empty answer), counted by the one TokenCounter, so the numbers are what training and
+evaluation will see.
 A page's length is its image tokens (stored JPEG size, the model's resize rule) plus the tokens of its text layer.
 """
 
@@ -17,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..corpus.store import Document, PageStore
+from ..layout import training_messages
 from .counter import TokenCounter
 
 # Context lengths the summary counts fitting documents for, and the histogram marks.
@@ -52,11 +54,10 @@ class DocTokens:
 
 def count_document(doc: Document, counter: TokenCounter, max_pixels: int | None = None) -> DocTokens:
     """Exact token lengths of one document for `counter`'s model (`max_pixels` lowers the pixel bound)."""
-    from ..dataset.assemble import build_messages
-
     img = [counter.image_tokens(int(p["image_width"]), int(p["image_height"]), max_pixels) for p in doc.pages]
     txt = counter.count_texts([p.get("text") or "" for p in doc.pages])
-    msgs = build_messages(doc, list(range(len(doc.pages))), question="", target="", max_pixels=max_pixels)
+    msgs = training_messages([{"page": i, "width": int(p["image_width"]), "height": int(p["image_height"])}
+                              for i, p in enumerate(doc.pages)], question="", target="", max_pixels=max_pixels)
     total = counter.count_messages(msgs, max_pixels=max_pixels)
     return DocTokens(doc.doc_id, doc.source, doc.title, len(doc.pages), total.total, total.image_tokens, sum(txt),
                      img, txt)

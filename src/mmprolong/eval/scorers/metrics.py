@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from .docqa import _norm, extract_answer
+from .docqa import extract_answer
+from .docqa import normalize as _norm
 
 
 def _golds(gold: str | list[str]) -> list[str]:
