@@ -7,12 +7,13 @@ import json
 import sys
 from pathlib import Path
 
+from ..units import length_arg, parse_lengths
+
 LENGTHS_HELP = "comma-separated token lengths, e.g. 8K,16K,32K,64K,128K,256K,512K"
 
 
 def _lengths(s: str | None) -> list[int] | None:
-    from ..eval.build import parse_length
-    return [parse_length(x) for x in s.split(",") if x.strip()] if s else None
+    return parse_lengths(s)
 
 
 def _floats(s: str) -> list[float]:
@@ -51,7 +52,7 @@ def _counting_args(p) -> None:
                         "(default %(default)s)")
     p.add_argument("--max-pixels", type=int, default=None, help="per-image pixel budget (default: the model's)")
     p.add_argument("--lengths", default="8K,16K,32K,64K,128K,256K,512K", help=LENGTHS_HELP + " (default: all)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="negative-document and depth choice seed (default %(default)s)")
     p.add_argument("--preset", default=None, choices=("mmlongbench", "niah", "legacy"),
                    help="prompt layout (default: mmlongbench for build, niah for needles: MMLongBench's prompts)")
     p.add_argument("--prompt", default=None, metavar="FILE",
@@ -62,7 +63,7 @@ def _counting_args(p) -> None:
                         '{doc:.15}: " for mmlongbench)')
     p.add_argument("--exclude-out", default=None, metavar="FILE",
                    help="add every document used to this exclusion list (sha256 per line) for ingest/synthesis")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
 
 def register(sub) -> None:
@@ -83,7 +84,11 @@ def register(sub) -> None:
     _counting_args(b)
     b.set_defaults(func=cmd_build)
 
-    n = s.add_parser("needles", help="needle-in-a-haystack suite over page images (length x depth)")
+    n = s.add_parser("needles", help="needle-in-a-haystack suite over page images (length x depth)",
+                     description="A needle (an image drawn onto a page, or a text line between pages) is placed at "
+                                 "each depth of a haystack of store pages at each exact length; retrieval, counting "
+                                 "and reasoning probes, scored as MMLongBench scores them. Writes an eval set for "
+                                 "`eval run`.")
     _counting_args(n)
     n.add_argument("--depths", default="0,0.25,0.5,0.75,1", help="needle depths in [0, 1] (default %(default)s)")
     n.add_argument("--tasks", default="retrieval,counting,reasoning", help="(default %(default)s)")
@@ -99,35 +104,41 @@ def register(sub) -> None:
     r.add_argument("set", metavar="SET", help="eval-set folder (from eval build / eval needles)")
     r.add_argument("--store", default=None, metavar="STORE", help="page store the set's pages come from")
     r.add_argument("--out", required=True, metavar="RUN", help="run folder (created or resumed)")
-    r.add_argument("--backend", choices=("openai", "hf"), required=True)
+    r.add_argument("--backend", choices=("openai", "hf"), required=True,
+                   help="openai: any OpenAI-compatible server (vLLM, SGLang); hf: a local transformers model")
     r.add_argument("--limit", type=int, default=None, help="first N instances per length")
     r.add_argument("--lengths", default=None, help="only these lengths (" + LENGTHS_HELP + ")")
     r.add_argument("--max-new-tokens", type=int, default=None, help="default: 256 (openai), 128 (hf)")
-    r.add_argument("--quiet", action="store_true")
+    r.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     o = r.add_argument_group("openai backend")
     o.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
     o.add_argument("--served-model", help="model name on the server")
     o.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable with the API key")
-    o.add_argument("--concurrency", type=int, default=4)
-    o.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS")
-    o.add_argument("--retries", type=int, default=3)
+    o.add_argument("--concurrency", type=int, default=4,
+                   help="requests in flight; raise it until the server is busy (default %(default)s)")
+    o.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
+                   help="limit for one whole request (default %(default)s)")
+    o.add_argument("--retries", type=int, default=3,
+                   help="retries of a failed request before it is recorded as an error (default %(default)s)")
     o.add_argument("--tokenizer", default=None,
                    help="TokenCounter for image sizing (preset or folder; default: the set's model)")
     h = r.add_argument_group("hf backend")
     h.add_argument("--model-path", help="local transformers model folder")
     h.add_argument("--rope-theta", type=float, default=None, help="override the RoPE base (e.g. 4e6)")
-    h.add_argument("--max-position-embeddings", type=int, default=None)
+    h.add_argument("--max-position-embeddings", type=length_arg, default=None,
+                   help="override the model's max positions (131072, 128K or 128k)")
     h.add_argument("--yarn-factor", type=float, default=None, help="enable YaRN with this factor")
     h.add_argument("--yarn-original-max", type=int, default=None, help="YaRN original max positions")
-    h.add_argument("--dtype", default="auto", choices=("auto", "bfloat16", "float16", "float32"))
-    h.add_argument("--device", default="auto")
+    h.add_argument("--dtype", default="auto", choices=("auto", "bfloat16", "float16", "float32"),
+                   help="weights' dtype (default: as saved)")
+    h.add_argument("--device", default="auto", help="torch device, e.g. cuda:0 or cpu (default: auto)")
     h.add_argument("--attn", default=None, help="attn_implementation, e.g. flash_attention_2, sdpa")
     r.set_defaults(func=cmd_run)
 
     sc = s.add_parser("score", help="score a run (MMLongBench's rule-based doc-QA by default, a metric, or an LLM "
                                     "judge)", description="Failed requests score 0 and are counted. Needles are "
                                     "scored as MMLongBench scores MM-NIAH (counting: exact sum).")
-    sc.add_argument("run", metavar="RUN")
+    sc.add_argument("run", metavar="RUN", help="run folder (from eval run)")
     sc.add_argument("--scorer", default="mmlongbench", choices=("mmlongbench", "mmlongbench-strict"),
                     help="rule-based doc-QA scorer (default %(default)s: MMLongBench's own rules; -strict: last "
                          "number only, case-insensitive exact forms)")
@@ -135,14 +146,18 @@ def register(sub) -> None:
                     help="a classic metric instead of the doc-QA scorer")
     sc.add_argument("--lengths", default=None, help="lengths for the overall mean (default: 64K,128K, as the paper)")
     sc.add_argument("--judge-base-url", default=None, help="opt-in LLM judge (OpenAI-compatible endpoint)")
-    sc.add_argument("--judge-model", default=None)
-    sc.add_argument("--judge-api-key-env", default="OPENAI_API_KEY")
-    sc.add_argument("--quiet", action="store_true")
+    sc.add_argument("--judge-model", default=None, help="judge model name at the endpoint")
+    sc.add_argument("--judge-api-key-env", default="OPENAI_API_KEY",
+                    help="environment variable holding the judge's API key (default %(default)s)")
+    sc.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     sc.set_defaults(func=cmd_score)
 
-    rp = s.add_parser("report", help="markdown tables + PNG plots + predictions JSONL for one or more runs")
-    rp.add_argument("runs", nargs="+", metavar="RUN")
-    rp.add_argument("--out", required=True, metavar="DIR")
+    rp = s.add_parser("report", help="markdown tables + PNG plots + predictions JSONL for one or more runs",
+                      description="Scores (rescored when predictions changed) per dataset and length with n and "
+                                  "errors, the overall mean of 64K and 128K, needle heatmaps, and for two runs the "
+                                  "paired differences with bootstrap 95% intervals. Writes DIR/report.md and PNGs.")
+    rp.add_argument("runs", nargs="+", metavar="RUN", help="run folders (from eval run), compared side by side")
+    rp.add_argument("--out", required=True, metavar="DIR", help="report folder to write")
     rp.add_argument("--names", default=None, help="comma-separated display names, one per run")
     rp.add_argument("--lengths", default=None, help="lengths for the overall mean (default: 64K,128K, as the paper)")
     rp.add_argument("--force", action="store_true",
@@ -153,14 +168,15 @@ def register(sub) -> None:
                       description="Prints the `vllm serve` and `eval run` commands that fit SET: max model length, "
                                   "images per prompt, the pixel budget, and the concurrency that keeps the server "
                                   "busy (docs/serving.md).")
-    sv.add_argument("set", metavar="SET")
+    sv.add_argument("set", metavar="SET", help="eval-set folder the server must serve")
     sv.add_argument("--model-path", required=True, help="the model folder vLLM serves (config.json read)")
     sv.add_argument("--gpus", type=int, default=1, help="tensor-parallel GPUs (default %(default)s)")
     sv.add_argument("--gpu-mem-gib", type=float, default=80.0, help="memory per GPU (default %(default)s)")
-    sv.add_argument("--max-new-tokens", type=int, default=256)
+    sv.add_argument("--max-new-tokens", type=int, default=256, help="answer budget per request (default %(default)s)")
     sv.add_argument("--rope-theta", type=float, default=None,
                     help="override the mRoPE base (ablations only: an exported checkpoint carries its own)")
-    sv.add_argument("--served-model", default="mmprolong")
+    sv.add_argument("--served-model", default="mmprolong", help="name the server serves the model under "
+                    "(default %(default)s)")
     sv.set_defaults(func=cmd_serve_config)
 
     im = s.add_parser("import-mmlongbench", help="import document-QA benchmarks (MMLongBench, MMLongBench-Doc, "
@@ -169,10 +185,11 @@ def register(sub) -> None:
                                   "of page images), puts the documents into STORE and writes a QA JSONL for "
                                   "`eval build`. No downloads. Items whose evidence lies outside the document or "
                                   "whose gold the scorer cannot read are refused and listed (QA_JSONL.refused.jsonl).")
-    im.add_argument("--qa", required=True, metavar="FILE")
-    im.add_argument("--docs", required=True, metavar="DIR")
-    im.add_argument("--store", required=True, metavar="STORE")
-    im.add_argument("--out", required=True, metavar="QA_JSONL")
+    im.add_argument("--qa", required=True, metavar="FILE", help="the benchmark's QA file (JSON or JSONL)")
+    im.add_argument("--docs", required=True, metavar="DIR",
+                    help="folder of its documents: PDFs, or one folder of page images per document")
+    im.add_argument("--store", required=True, metavar="STORE", help="page store to add the documents to")
+    im.add_argument("--out", required=True, metavar="QA_JSONL", help="QA JSONL to write, for `eval build --qa`")
     im.add_argument("--dataset", default=None, help="dataset name (default: the QA file's stem)")
     im.add_argument("--preset", default="mmlongbench-doc",
                     choices=("mmlongbench-doc", "mmlongbench", "longdocurl", "slidevqa"),
@@ -182,8 +199,8 @@ def register(sub) -> None:
     im.add_argument("--exclude-out", default=None, metavar="FILE", help="exclusion list to add the documents to")
     im.add_argument("--field", action="append", default=[], metavar="OURS=THEIRS",
                     help="read our field from another column, e.g. doc_id=doc_no (repeatable)")
-    im.add_argument("--workers", type=int, default=None)
-    im.add_argument("--quiet", action="store_true")
+    im.add_argument("--workers", type=int, default=None, help="ingest worker processes (default: all cores)")
+    im.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     im.set_defaults(func=cmd_import)
 
 

@@ -17,6 +17,7 @@ from .. import __version__
 # module name under mmprolong.cli -> registers these commands
 COMMAND_MODULES = ("ingest", "tokens", "synth", "build", "export", "train", "plan", "evaluate", "demo")
 OUT_ATTRS = ("out", "output_dir", "to")  # the folder a command writes, where its log file goes
+FILE_SUFFIXES = (".jsonl", ".json", ".txt", ".parquet", ".csv", ".yaml", ".yml")  # an --out that names a file
 
 log = logging.getLogger("mmprolong.cli")
 
@@ -61,7 +62,9 @@ def _out_folder(args: argparse.Namespace) -> str | None:
     for k in OUT_ATTRS:
         v = getattr(args, k, None)
         if isinstance(v, str) and v and "://" not in v:
-            return v
+            from pathlib import Path
+
+            return str(Path(v).parent) if Path(v).suffix.lower() in FILE_SUFFIXES else v
     return None
 
 

@@ -15,21 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import __version__
+from ..units import parse_length  # noqa: F401 - re-exported (eval.parse_length)
 from .catalog import PageCatalog
 from .instance import EvalInstance, write_instances
 from .qaset import QAItem
 
 DEFAULT_LENGTHS = (8192, 16384, 32768, 65536, 131072, 262144, 524288)
-
-
-def parse_length(s: str) -> int:
-    """'8K' -> 8192, '512k' -> 524288, '1M' -> 1048576, '5000' -> 5000."""
-    t = str(s).strip().upper()
-    mult = {"K": 1024, "M": 1024 * 1024}.get(t[-1:], 1)
-    try:
-        return int(float(t[:-1] if mult > 1 else t) * mult)
-    except ValueError:
-        raise ValueError(f"bad length {s!r}: use e.g. 8K, 128K, 512K or a token count") from None
 
 
 @dataclass
