@@ -171,3 +171,17 @@ def test_training_on_a_mixture_logs_tokens_per_source_and_resumes_exactly(pools,
     md = write_report(whole, rows, _train_cfg(pools, whole)).read_text()
     assert "| long | 60.0% |" in md and "tokens short |" in md
     assert set(source_shares(rows)) == {"long", "short"}
+
+
+def test_shipped_long_short_config_beside_the_paper_one():
+    from pathlib import Path
+
+    from mmprolong.train.config import load_config
+
+    root = Path(__file__).parents[2] / "src/mmprolong/recipes/train"
+    paper = load_config(root / "qwen2.5-vl-7b-128k.yaml")
+    mix = load_config(root / "qwen2.5-vl-7b-128k-long60-short40.yaml")
+    assert paper.data.mixture() == [("shards", ["data/shards"], 1.0)]
+    assert [(n, w) for n, _, w in mix.data.mixture()] == [("long", 0.6), ("short", 0.4)]
+    assert mix.optim == paper.optim and mix.model == paper.model and mix.parallel == paper.parallel
+    assert mix.optim.total_tokens == 5_000_000_000 and mix.data.max_length == paper.data.max_length == 131072
