@@ -213,8 +213,11 @@ def _parquet_rows(path: Path, skip: int) -> Iterator[dict]:
 def _datasets_rows(path: Path, skip: int) -> Iterator[dict]:
     """A `datasets.save_to_disk` folder (a Dataset, or a DatasetDict's splits in name order), read as Arrow so image
     columns come as their stored {bytes, path} structs, never decoded twice."""
-    import datasets
-
+    try:
+        import datasets
+    except ImportError:
+        raise ValueError(f"{path} is a `datasets` folder: reading it needs `pip install datasets` "
+                         "(mmprolong[sft])") from None
     ds = datasets.load_from_disk(str(path))
     parts = [ds[k] for k in sorted(ds)] if isinstance(ds, datasets.DatasetDict) else [ds]
     start = 0
