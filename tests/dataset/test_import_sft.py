@@ -66,7 +66,9 @@ def data(tmp_path_factory):
     swift = [{"messages": [{"role": "system", "content": "Be brief."},
                            {"role": "user", "content": "<image>What shape?"},
                            {"role": "assistant", "content": "Tall."}], "images": [uri]},
-             {"query": "2+2?", "response": "4", "history": [["Hi", "Hello."]]}]
+             {"query": "2+2?", "response": "4", "history": [["Hi", "Hello."]]},
+             {"messages": [{"role": "user", "content": "<video>What happens?"},
+                           {"role": "assistant", "content": "A cat jumps."}], "videos": ["v.mp4"]}]
     (root / "swift.jsonl").write_text("\n".join(json.dumps(r) for r in swift) + "\n{not json\n")
     return root
 
@@ -80,10 +82,11 @@ def test_llava_sharegpt_and_swift_rows_import_with_reasons_for_bad_ones(data, tm
     s = import_sft([data / "llava.json", data / "lf", data / "swift.jsonl"], out, ImportSettings(shard_size=3),
                    progress=False)
     rows, rej = _rows(out), _rows(out, "rejected")
-    assert s.rows == 13 and s.samples == len(rows) == 6 and s.rejected == len(rej) == 7
+    assert s.rows == 14 and s.samples == len(rows) == 6 and s.rejected == len(rej) == 8
     kinds = {(r["id"] or r["row"]): r["reason"].split(":")[0] for r in rej}
     assert kinds == {"bad-missing": "missing-image", "bad-count": "image-count", "bad-role": "unsupported-role",
-                     "bad-last": "bad-turns", "bad-url": "remote-image", 1: "empty-answer", 2: "bad-json"}
+                     "bad-last": "bad-turns", "bad-url": "remote-image", 1: "empty-answer", 2: "unsupported-media",
+                     3: "bad-json"}
     by_id = {r["qa_id"]: r for r in rows}
     l0 = json.loads(by_id["l0"]["messages"])
     assert [m["role"] for m in l0] == ["user", "assistant", "user", "assistant"]
@@ -94,7 +97,7 @@ def test_llava_sharegpt_and_swift_rows_import_with_reasons_for_bad_ones(data, tm
     assert all(r["task"] == "sft" and r["max_pixels"] == 12845056 and r["n_tokens"] > 0 for r in rows)
     man = json.loads((out / "manifest.json").read_text())
     assert man["summary"]["samples"] == 6 and man["summary"]["rejected_by_reason"]["image-count"] == 1
-    assert len(list((out / "shards").glob("*.parquet"))) == 5  # 13 rows, 3 per part
+    assert len(list((out / "shards").glob("*.parquet"))) == 5  # 14 rows, 3 per part
     # a second run over a finished import changes nothing; other settings need another folder
     again = import_sft([data / "llava.json", data / "lf", data / "swift.jsonl"], out, ImportSettings(shard_size=3),
                        progress=False)

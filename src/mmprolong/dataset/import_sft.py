@@ -389,6 +389,9 @@ def convert_row(row: dict, source: str, index: int, base: Path, counter, setting
                 recipe_hash: str = "") -> tuple[dict, int]:
     """One input row -> a schema.SAMPLES row and the number of images resized; raises Rejected with the reason."""
     mp = int(settings.max_pixels or counter.max_pixels)
+    for k in ("videos", "video", "audios", "audio"):
+        if row.get(k):
+            raise Rejected(f"unsupported-media: {k} (images only)")
     turns = _turns(row)
     refs = _image_refs(row)
     messages: list[dict] = []
