@@ -106,6 +106,15 @@ def test_llava_sharegpt_and_swift_rows_import_with_reasons_for_bad_ones(data, tm
         import_sft([data / "llava.json"], out, progress=False)
 
 
+def test_a_process_pool_gives_the_same_output(data, tmp_path):
+    inputs = [data / "llava.json", data / "lf", data / "swift.jsonl"]
+    one, two = tmp_path / "one", tmp_path / "two"
+    import_sft(inputs, one, ImportSettings(shard_size=4), progress=False)
+    import_sft(inputs, two, ImportSettings(shard_size=4), progress=False, workers=2)
+    for name in ("shards", "rejected"):
+        assert _rows(two, name) == _rows(one, name)
+
+
 def _hf_count(proc, row_turns, images, max_pixels):
     """What LLaMA-Factory / ms-swift train on: <image> replaced by the vision tokens, the model's chat template,
     transformers' Qwen2.5-VL processor over the original image files."""

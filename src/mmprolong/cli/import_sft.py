@@ -25,6 +25,8 @@ def register(sub) -> None:
                    help="folder relative image paths start from (default: each input file's folder)")
     p.add_argument("--task", default="sft", help="value of the shards' task column (default %(default)s)")
     p.add_argument("--shard-size", type=int, default=1024, help="input rows per part file (default %(default)s)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes converting rows (default %(default)s); the output is the same for any number")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=run)
 
@@ -39,7 +41,7 @@ def run(a) -> int:
         raise ValueError("--shard-size must be at least 1")
     s = import_sft(a.inputs, a.out, ImportSettings(model=a.model, max_pixels=a.max_pixels, max_length=a.max_length,
                                                    image_root=a.image_root, task=a.task, shard_size=a.shard_size),
-                   progress=not a.quiet)
+                   progress=not a.quiet, workers=a.workers)
     if not a.quiet:
         t = Table(title="import-sft", show_header=False)
         t.add_row("rows", f"{s.rows:,}" + (" (resumed)" if s.resumed else ""))

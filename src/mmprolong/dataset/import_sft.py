@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import io
 import json
@@ -361,14 +362,17 @@ def prepare_image(data: bytes, counter, max_pixels: int, quality: int = 95) -> _
     size is then the same grid), else the original (JPEG kept byte for byte, other formats re-encoded)."""
     try:
         with Image.open(io.BytesIO(data)) as im:
-            im.load()
             w, h = im.size
             fmt = im.format
             try:
                 g = counter.image_grid(w, h, max_pixels)
             except ValueError as e:
                 raise Rejected(f"bad-image: {e}") from None
-            if w * h > max_pixels:  # the bound shrinks it (not just the rounding to the patch grid)
+            shrink = w * h > max_pixels  # the bound shrinks it (not just the rounding to the patch grid)
+            if fmt == "JPEG" and not shrink:
+                im.draft("RGB", (max(1, w // 8), max(1, h // 8)))  # kept as is: a fast full pass checks the stream
+            im.load()
+            if shrink:
                 small = im.convert("RGB").resize((g.width, g.height), Image.Resampling.BICUBIC)
                 if counter.image_grid(g.width, g.height, max_pixels).thw == g.thw:
                     buf = io.BytesIO()
@@ -442,6 +446,71 @@ def convert_row(row: dict, source: str, index: int, base: Path, counter, setting
             "image_sizes": [[im.width, im.height] for im in images], "max_pixels": mp, "target": answers[-1],
             "n_tokens": c.total, "n_image_tokens": c.image_tokens, "depth": None, "bucket": "short",
             "recipe_hash": recipe_hash}, sum(im.resized for im in images)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One row's work, picklable for a process pool."""
+
+    source: str
+    index: int
+    row: object
+    base: str
+    settings: ImportSettings
+    digest: str
+
+
+@functools.lru_cache(maxsize=4)
+def _counter(model: str):
+    return tokens.load(model)
+
+
+def _process(job: _Job) -> tuple[dict | None, dict | None, int]:
+    """(sample, None, images resized) or (None, rejected row, 0); any error in a row is that row's rejection."""
+    try:
+        if isinstance(job.row, Rejected):
+            raise job.row
+        sample, resized = convert_row(job.row, job.source, job.index, Path(job.base), _counter(job.settings.model),
+                                      job.settings, job.digest)
+        return sample, None, resized
+    except Rejected as e:
+        reason = str(e)
+    except Exception as e:  # noqa: BLE001 - failure is data: one odd row never stops an import
+        reason = f"error: {type(e).__name__}: {e}"
+    return None, _rejected_row(job.source, job.index, job.row, reason), 0
+
+
+def _rejected_row(source: str, index: int, row, reason: str) -> dict:
+    rid = row.get("id", "") if isinstance(row, dict) else ""
+    return {"source": source, "row": index, "id": "" if rid is None else str(rid), "reason": reason}
+
+
+def _process_item(item: tuple) -> tuple:
+    return _process(item[2])
+
+
+def _in_order(jobs: Iterator[tuple], workers: int) -> Iterator[tuple]:
+    """((input, row), result) in input order, converted here or on a process pool."""
+    if workers <= 1:
+        for _, key, job in jobs:
+            yield key, _process(job)
+        return
+    from ..run import Failure, map_unordered
+
+    pending: dict[int, tuple] = {}
+    nxt = 0
+    results = map_unordered(_process_item, jobs, executor="local", workers=workers)
+    try:
+        for (seq, key, job), res in results:
+            if isinstance(res, Failure):
+                res = (None, _rejected_row(job.source, job.index, job.row, f"worker-{res}"), 0)
+            pending[seq] = (key, res)
+            while nxt in pending:
+                yield pending.pop(nxt)
+                nxt += 1
+    finally:
+        if hasattr(results, "close"):
+            results.close()
 
 
 # -- output -----------------------------------------------------------------------------------------------------
@@ -540,8 +609,10 @@ def _count_rows(src: InputSource) -> int | None:
 
 
 def import_sft(inputs: list[str | Path], out: str | Path, settings: ImportSettings | None = None,
-               progress: bool = True) -> ImportSummary:
-    """Import (or resume importing) `inputs` into `out` (see the module docstring)."""
+               progress: bool = True, workers: int = 1) -> ImportSummary:
+    """Import (or resume importing) `inputs` into `out` (see the module docstring). `workers` > 1 converts rows in
+    that many processes (`mmprolong.run`, local pool); rows are committed in input order either way, so the output
+    is the same."""
     t0 = time.monotonic()
     settings = settings or ImportSettings()
     out = Path(out)
@@ -558,26 +629,25 @@ def import_sft(inputs: list[str | Path], out: str | Path, settings: ImportSettin
         counts = [_count_rows(s) for s in sources]
         total = sum(counts) if all(c is not None for c in counts) else None
         start_src, start_row = parts.position
-        with _bar(progress) as bar:
-            task = bar.add_task(f"{parts.totals['samples']:,} samples", total=total, completed=parts.totals["rows"])
+
+        def jobs() -> Iterator[tuple[int, tuple[int, int], _Job]]:
+            seq = 0
             for si in range(start_src, len(sources)):
                 src = sources[si]
                 skip = start_row if si == start_src else 0
                 for i, row in enumerate(src.rows(skip), start=skip):
-                    try:
-                        if isinstance(row, Rejected):
-                            raise row
-                        sample, resized = convert_row(row, str(src.path), i, src.base, counter, settings, digest)
-                        parts.add(sample, None, resized)
-                    except Rejected as e:
-                        rid = row.get("id", "") if isinstance(row, dict) else ""
-                        parts.add(None, {"source": str(src.path), "row": i, "id": "" if rid is None else str(rid),
-                                         "reason": str(e)})
-                    parts.position = (si, i + 1)
-                    if parts.full(settings.shard_size):
-                        parts.commit()
-                    bar.update(task, advance=1, description=f"{parts.totals['samples'] + parts.pending['samples']:,}"
-                                                            " samples")
+                    yield seq, (si, i), _Job(str(src.path), i, row, str(src.base), settings, digest)
+                    seq += 1
+
+        with _bar(progress) as bar:
+            task = bar.add_task(f"{parts.totals['samples']:,} samples", total=total, completed=parts.totals["rows"])
+            for (si, i), (sample, rejected, resized) in _in_order(jobs(), workers):
+                parts.add(sample, rejected, resized)
+                parts.position = (si, i + 1)
+                if parts.full(settings.shard_size):
+                    parts.commit()
+                bar.update(task, advance=1, description=f"{parts.totals['samples'] + parts.pending['samples']:,}"
+                                                        " samples")
             parts.position = (len(sources), 0)
             parts.commit(finished=True)
     summary = _summarize(out, parts, resumed, time.monotonic() - t0)

@@ -99,6 +99,20 @@ class ShardIndex:
             self._cache = {epoch: (refs, np.concatenate(toks))}
         return self._cache[epoch]
 
+    def epoch_tokens(self, epoch: int) -> list[int]:
+        """Token counts of an epoch in its order (the same draws as epoch_order, no row references): what packing
+        needs, as a plain list for the packing loop."""
+        cache = self.__dict__.setdefault("_tok_cache", {})
+        if epoch not in cache:
+            seed = list(self.seed) if isinstance(self.seed, tuple) else [self.seed]
+            rng = np.random.default_rng([*seed, epoch])
+            toks = []
+            for gi in rng.permutation(len(self.groups)):
+                toks.append(self._tokens[gi][rng.permutation(self.groups[gi][2])])
+            cache.clear()
+            cache[epoch] = np.concatenate(toks).tolist()
+        return cache[epoch]
+
     def at(self, position: int) -> tuple[RowRef, int]:
         """The sample at a global position (epochs concatenated) and its exact token count."""
         refs, toks = self.epoch_order(position // self.epoch_size)
@@ -231,30 +245,55 @@ class DataStream:
         its source. With one source this is plain greedy packing in order (`next_packs`).
         """
         pos, tok = self._unpack(state)
+        picks, _ = self._schedule(pos, tok, n_packs, record=True)
+        packs = []
+        for pk in picks:
+            items = []
+            for i, p in pk:
+                ref, n = self.indexes[i].at(p)
+                items.append(Item(i, p, ref, n))
+            packs.append(items)
+        return packs, self._pack(pos, tok)
+
+    def _schedule(self, pos: list[int], tok: list[int], n_packs: int, record: bool):
+        """The packing loop over token counts alone (pos and tok advanced in place): [(source, position)] per pack
+        when `record`, and the tokens packed."""
         k, w, L = len(self.indexes), self.weights, self.max_length
-        nxt = [self.indexes[i].at(pos[i]) for i in range(k)]
-        packs: list[list[Item]] = []
-        cur: list[Item] = []
-        used = 0
-        while len(packs) < n_packs:
+        sizes = [ix.epoch_size for ix in self.indexes]
+        lists = [self.indexes[i].epoch_tokens(pos[i] // sizes[i]) for i in range(k)]
+        off = [pos[i] % sizes[i] for i in range(k)]
+        nxt = [lists[i][off[i]] for i in range(k)]
+        packs: list[list[tuple[int, int]]] = []
+        cur: list[tuple[int, int]] = []
+        used = spent = done = 0
+        while done < n_packs:
             best, best_key = -1, 0.0
             for i in range(k):
-                n = nxt[i][1]
+                n = nxt[i]
                 if used + n <= L:
                     key = (tok[i] + n) / w[i]
                     if best < 0 or key < best_key:
                         best, best_key = i, key
             if best < 0:
-                packs.append(cur)
-                cur, used = [], 0
+                if record:
+                    packs.append(cur)
+                    cur = []
+                used = 0
+                done += 1
                 continue
-            ref, n = nxt[best]
-            cur.append(Item(best, pos[best], ref, n))
+            n = nxt[best]
+            if record:
+                cur.append((best, pos[best]))
             used += n
-            pos[best] += 1
+            spent += n
             tok[best] += n
-            nxt[best] = self.indexes[best].at(pos[best])
-        return packs, self._pack(pos, tok)
+            pos[best] += 1
+            off[best] += 1
+            if off[best] == sizes[best]:
+                lists[best] = self.indexes[best].epoch_tokens(pos[best] // sizes[best])
+                off[best] = 0
+            nxt[best] = lists[best][off[best]]
+        return packs, spent
 
     def row(self, item: Item) -> dict:
         return self.readers[item.source].row(item.ref)
@@ -273,9 +312,9 @@ class DataStream:
 
     def steps_for_tokens(self, sequences_per_step: int, total_tokens: int) -> int:
         """The first step count at which the packs hold `total_tokens` (packs are never quite full)."""
-        state, steps, spent = self.initial_state(), 0, 0
+        pos, tok = self._unpack(self.initial_state())
+        steps = spent = 0
         while spent < total_tokens:
-            packs, state = self.next_packs(state, sequences_per_step)
-            spent += sum(it.n_tokens for pk in packs for it in pk)
+            spent += self._schedule(pos, tok, sequences_per_step, record=False)[1]
             steps += 1
         return max(1, steps)
