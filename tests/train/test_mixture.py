@@ -185,3 +185,19 @@ def test_shipped_long_short_config_beside_the_paper_one():
     assert [(n, w) for n, _, w in mix.data.mixture()] == [("long", 0.6), ("short", 0.4)]
     assert mix.optim == paper.optim and mix.model == paper.model and mix.parallel == paper.parallel
     assert mix.optim.total_tokens == 5_000_000_000 and mix.data.max_length == paper.data.max_length == 131072
+
+
+def test_cli_config_with_sources_reports_bad_keys_and_missing_shards(tmp_path, capsys):
+    from mmprolong.cli.main import main
+
+    cfg = tmp_path / "mix.yaml"
+    cfg.write_text("model: {preset: tiny-qwen2.5-vl}\n"
+                   "data: {sources: [{name: long, shards: [x], weight: 0.6}, {name: short, shards: [y], wieght: 1}]}\n")
+    assert main(["train", "--config", str(cfg), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    assert "data.sources.1.wieght: unknown key" in capsys.readouterr().err
+    cfg.write_text("model: {preset: tiny-qwen2.5-vl, dtype: fp32}\n"
+                   f"data: {{sources: [{{name: long, shards: ['{tmp_path}/none'], weight: 1}}]}}\n")
+    assert main(["train", "--config", str(cfg), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    assert "no training shards at" in capsys.readouterr().err
+    assert main(["train", "--config", str(cfg), "--shards", "z", "--out", str(tmp_path / "o")]) == 2
+    assert "not both" in capsys.readouterr().err
