@@ -201,3 +201,17 @@ def test_cli_config_with_sources_reports_bad_keys_and_missing_shards(tmp_path, c
     assert "no training shards at" in capsys.readouterr().err
     assert main(["train", "--config", str(cfg), "--shards", "z", "--out", str(tmp_path / "o")]) == 2
     assert "not both" in capsys.readouterr().err
+
+
+def test_report_columns_per_source_only_for_a_mixture(tmp_path):
+    from mmprolong.train.report import write_report
+
+    row = {"step": 1, "loss": 1.0, "lr": 1e-3, "tokens": 100, "tokens_per_s_per_device": 10.0, "peak_mem_gib": 1.0}
+    one = parse_config({"model": {"preset": "tiny-qwen2.5-vl"}, "data": {"shards": ["x"]}})
+    md = write_report(tmp_path, [{**row, "source_tokens": {"shards": 100}}], one).read_text()
+    assert "tokens shards" not in md and "realised token share" not in md
+    two = parse_config({"model": {"preset": "tiny-qwen2.5-vl"},
+                        "data": {"sources": [{"name": "a", "shards": "x", "weight": 3},
+                                             {"name": "b", "shards": "y", "weight": 2}]}})
+    md = write_report(tmp_path, [{**row, "source_tokens": {"a": 70, "b": 30}}], two).read_text()
+    assert "| a | 60.0% | 70.00% |" in md and "| 1 | 1.0000 | 1.00e-03 | 100 | 70 | 30 |" in md

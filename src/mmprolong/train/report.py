@@ -52,7 +52,8 @@ def write_report(out: Path, rows: list[dict], cfg) -> Path:
     plt.close(fig)
     md = out / "report.md"
     last = rows[-1] if rows else {}
-    src_head = "".join(f" tokens {n} |" for n in names)
+    cols = names if mixed else []  # one source: its tokens are the tokens column
+    src_head = "".join(f" tokens {n} |" for n in cols)
     lines = [f"# Training run: {out.name}", "",
              f"model: {cfg.model.path or cfg.model.preset}; max_length {cfg.data.max_length:,}; "
              f"rope_theta {cfg.model.rope_theta}; SP {cfg.parallel.sp}", ""]
@@ -64,10 +65,10 @@ def write_report(out: Path, rows: list[dict], cfg) -> Path:
         lines.append("")
     lines += ["![curves](train.png)", "",
               "| step | loss | lr | tokens |" + src_head + " tokens/s/device | MFU | peak mem GiB |",
-              "|---|---|---|---|" + "---|" * len(names) + "---|---|---|"]
+              "|---|---|---|---|" + "---|" * len(cols) + "---|---|---|"]
     for r in rows:
         mfu = "n/a" if r.get("mfu") is None else f"{r['mfu']:.1%}"
-        src = "".join(f" {(r.get('source_tokens') or {}).get(n, 0):,} |" for n in names)
+        src = "".join(f" {(r.get('source_tokens') or {}).get(n, 0):,} |" for n in cols)
         lines.append(f"| {r['step']} | {r['loss']:.4f} | {r['lr']:.2e} | {r.get('tokens', 0):,} |{src} "
                      f"{r['tokens_per_s_per_device']:.0f} | {mfu} | {r['peak_mem_gib']:.2f} |")
     if last:
