@@ -13,7 +13,8 @@ def register(sub) -> None:
     p.add_argument("--config", help="YAML training config (flags below override it)")
     p.add_argument("--model", help="local Hugging Face model folder (Qwen2.5-VL / Qwen3-VL)")
     p.add_argument("--preset", help="random-weight model preset instead of --model (tiny-qwen2.5-vl, qwen2.5-vl-7b)")
-    p.add_argument("--shards", nargs="+", help="training shard files or folders")
+    p.add_argument("--shards", nargs="+", help="training shard files or folders (or data.sources in the config: "
+                   "a mixture weighted by tokens)")
     p.add_argument("--out", dest="output_dir", help="output folder (checkpoints, metrics, export)")
     p.add_argument("--max-length", type=length_arg,
                    help="tokens per packed sequence: 131072, 128K or 128k (config: data.max_length)")
@@ -90,8 +91,8 @@ def run(a: argparse.Namespace) -> int:
 
     ov = overrides(a)
     cfg = load_config(a.config, ov) if a.config else parse_config(ov)
-    if not cfg.data.shards:
-        raise ValueError("no training shards: give --shards or data.shards in the config")
+    if not cfg.data.mixture():
+        raise ValueError("no training shards: give --shards, or data.shards or data.sources in the config")
     if cfg.output_dir:
         from .. import logs
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -35,10 +35,46 @@ class ModelConfig(_Strict):
         return self
 
 
+class SourceConfig(_Strict):
+    """One weighted data source of a training mixture."""
+
+    shards: list[str] = Field(min_length=1)  # parquet files, folders or globs (schema.SAMPLES)
+    weight: float = Field(gt=0)              # share of the packed tokens (weights are normalised to sum to 1)
+    name: str | None = None                  # for logs and the run report; default source<k>
+
+    @field_validator("shards", mode="before")
+    @classmethod
+    def _one_path(cls, v):
+        return [v] if isinstance(v, str) else v
+
+
 class DataConfig(_Strict):
+    """Either `shards` (one pool, one shuffled order) or `sources` (a mixture weighted by tokens), not both."""
+
     shards: list[str] = Field(default_factory=list)  # parquet files or folders of them (schema.SAMPLES)
+    sources: list[SourceConfig] = Field(default_factory=list)
     max_length: int = 131072
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _shards_or_sources(self) -> "DataConfig":
+        if self.shards and self.sources:
+            raise ValueError("give data.shards (one pool) or data.sources (a weighted mixture), not both")
+        names = self.source_names()
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"data.sources: duplicate source names {dup}")
+        return self
+
+    def source_names(self) -> list[str]:
+        return [s.name or f"source{k}" for k, s in enumerate(self.sources)]
+
+    def mixture(self) -> list[tuple[str, list[str], float]]:
+        """(name, shard paths, normalised weight) per source; the single-pool form is one source, "shards"."""
+        if self.sources:
+            total = sum(s.weight for s in self.sources)
+            return [(n, list(s.shards), s.weight / total) for n, s in zip(self.source_names(), self.sources)]
+        return [("shards", list(self.shards), 1.0)] if self.shards else []
 
 
 class OptimConfig(_Strict):

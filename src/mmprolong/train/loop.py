@@ -20,7 +20,7 @@ from .. import tokens
 from . import checkpoint as ckpt
 from . import distributed as D
 from .config import TrainConfig
-from .data import RowReader, ShardIndex, find_shards, next_packs
+from .data import DataStream, ShardIndex
 from .encode import encode_row, image_processor_for
 from .lm import LongLM
 from .model import build_model, enable_checkpointing, extend_context, load_model, preset_config, resolve_attn
@@ -42,17 +42,13 @@ def lr_lambda(total_steps: int, warmup_ratio: float, min_ratio: float):
     return f
 
 
-def planned_steps(cfg: TrainConfig, index: ShardIndex) -> int:
+def planned_steps(cfg: TrainConfig, data: DataStream | ShardIndex) -> int:
     """optim.steps when given; else the first step count at which the packs (whole samples, so never quite full)
     hold optim.total_tokens. Deterministic from the shards' token counts: the same on every rank and on resume."""
     if cfg.optim.steps is not None:
         return cfg.optim.steps
-    seqs, steps, pos, spent = cfg.sequences_per_step(), 0, 0, 0
-    while spent < cfg.optim.total_tokens:
-        packs, pos = next_packs(index, pos, seqs, cfg.data.max_length)
-        spent += sum(index.at(p)[1] for pk in packs for p in pk)
-        steps += 1
-    return max(1, steps)
+    stream = data if isinstance(data, DataStream) else DataStream.of_index(data)
+    return stream.steps_for_tokens(cfg.sequences_per_step(), cfg.optim.total_tokens)
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, total_steps: int | None = None):
@@ -149,6 +145,9 @@ class MetricsLog:
             for k, v in row.items():
                 if k != "step" and isinstance(v, (int, float)) and v is not None:
                     self.tb.add_scalar(f"train/{k}", v, row["step"])
+                elif isinstance(v, dict):  # source_tokens: one curve per source
+                    for kk, vv in v.items():
+                        self.tb.add_scalar(f"train/{k}/{kk}", vv, row["step"])
 
     def read(self) -> list[dict]:
         return [json.loads(x) for x in self.path.read_text().splitlines() if x] if self.path.exists() else []
@@ -189,16 +188,14 @@ def _train(cfg: TrainConfig, layout: D.Layout, stop_after: int | None, progress:
         raise ValueError(f"{seqs} sequences per step (optim.tokens_per_step / data.max_length) do not split over "
                          f"{layout.dp} data-parallel ranks")
     accum = seqs // layout.dp
-    files = find_shards(cfg.data.shards)
-    index = ShardIndex(files, cfg.data.max_length, cfg.data.seed)
-    reader = RowReader(files)
-    total_steps = planned_steps(cfg, index)
+    stream = DataStream.from_config(cfg.data)
+    total_steps = planned_steps(cfg, stream)
     opt, sched = make_optimizer(b.lm, cfg, total_steps)
-    step, position = 0, 0
+    step, position = 0, stream.initial_state()
     last = ckpt.latest(out / "checkpoints")
     if last is not None:
         meta = ckpt.load(last, b.lm, opt, sched)
-        step, position = meta["step"], meta["position"]
+        step, position = meta["step"], stream.restore(meta["position"])
     log = MetricsLog(out, cfg.logger, step, layout.is_main)
     if layout.is_main:
         (out / "config.json").write_text(cfg.model_dump_json(indent=1))
@@ -210,14 +207,15 @@ def _train(cfg: TrainConfig, layout: D.Layout, stop_after: int | None, progress:
     bar, task = _progress(progress and layout.is_main, total_steps, step)
     done_here = 0
 
-    def prepare(pos: int) -> tuple[list[Pack], int, int]:
-        """This rank's packs of the step starting at data position `pos` (pure: same packs on every run)."""
-        packs, after = next_packs(index, pos, seqs, cfg.data.max_length)
+    def prepare(pos) -> tuple[list[Pack], object, dict[str, int]]:
+        """This rank's packs of the step starting at data position `pos` (pure: same packs on every run), the
+        position after them and the step's tokens per source."""
+        packs, after = stream.next_packs(pos, seqs)
         mine = []
         for pk in packs[layout.dp_rank * accum:(layout.dp_rank + 1) * accum]:
-            samples = [encode_row(b.counter, b.processor, reader.row(index.at(p)[0])) for p in pk]
+            samples = [encode_row(b.counter, b.processor, stream.row(it)) for it in pk]
             mine.append(pack_samples(samples, rope, cfg.data.max_length))
-        return mine, after, sum(index.at(p)[1] for pk in packs for p in pk)
+        return mine, after, stream.tokens_by_source(packs)
 
     pending = None
     loader = ThreadPoolExecutor(1, thread_name_prefix="mmprolong-data")
@@ -228,7 +226,8 @@ def _train(cfg: TrainConfig, layout: D.Layout, stop_after: int | None, progress:
                 torch.cuda.reset_peak_memory_stats(layout.device)
             if pending is None or pending[0] != position:
                 pending = (position, loader.submit(prepare, position))
-            mine, new_position, step_tokens = pending[1].result()
+            mine, new_position, source_tokens = pending[1].result()
+            step_tokens = sum(source_tokens.values())
             pending = None
             if step + 1 < total_steps:  # encode the next step's packs while this one computes
                 pending = (new_position, loader.submit(prepare, new_position))
@@ -264,7 +263,8 @@ def _train(cfg: TrainConfig, layout: D.Layout, stop_after: int | None, progress:
                    "targets": int(n_global), "tokens_per_s": step_tokens / dt,
                    "tokens_per_s_per_device": step_tokens / dt / layout.world, "seconds": dt,
                    "mfu": flops / dt / (peak * layout.world) if peak else None,
-                   "peak_mem_gib": _peak_memory(layout.device), "position": position}
+                   "peak_mem_gib": _peak_memory(layout.device), "position": position,
+                   "source_tokens": source_tokens}
             if step % cfg.log_every == 0 or step == total_steps:
                 log.write(row)
             bar.update(task, advance=1, info=f"loss {loss_val:.4f} lr {lr:.2e} {row['tokens_per_s']:.0f} tok/s")
