@@ -67,7 +67,8 @@ def _check_out(out: Path, digest: str) -> None:
         if prev["digest"] != digest:
             raise ValueError(f"{out} holds a build of another recipe or store (recipe hash {prev['recipe_hash']}, "
                              f"plan {prev['plan']}); use a new --out or delete it")
-    elif out.exists() and any(not (p.is_dir() and p.name in OWN_DIRS and not any(p.iterdir())) for p in out.iterdir()):
+    elif out.exists() and any(not (p.is_dir() and p.name in OWN_DIRS and not any(p.iterdir())) and not
+                              p.name.startswith("mmprolong.") for p in out.iterdir()):  # log files (logs.log_to)
         raise ValueError(f"{out} exists and is not a build folder; use a new --out")
 
 

@@ -1,0 +1,154 @@
+"""The README is executable: every command of its "Using it on your corpus" block runs, top to bottom, on the demo
+corpus, so the README cannot drift from the code.
+
+Only what a test machine cannot have is substituted, each in SUBSTITUTE below (a substitution the README no longer
+needs fails the test too): the input folders become demo PDFs and an MMLongBench-Doc-style QA file about them, the
+teacher and the model server become local servers on 127.0.0.1, the 7B 128K training config becomes the tiny CPU one,
+and 64 workers / 8 GPUs become what a CI machine has. Flags, command names, file names and the order are the README's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mmprolong.demo.corpus import plan_document, write_demo_corpus
+from mmprolong.recipe import RECIPES_DIR
+
+from .eval.chat_server import ChatServer
+from .synth.teacher_server import TeacherServer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def readme_commands() -> list[str]:
+    """The commands of the README's usage block, continuation lines joined, comments dropped."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("## Using it on your corpus", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    block = re.sub(r"\\\n\s*", " ", block)
+    cmds = []
+    for line in block.splitlines():
+        line = re.sub(r"\s+#.*$", "", line).strip()
+        if line and not line.startswith("#"):
+            cmds.append(line)
+    return cmds
+
+
+def _teacher_for(plans):
+    """A teacher that reads the "Page N" labels it was shown and asks about a Text fact on one of those pages."""
+    facts = [f for p in plans for f in p.facts if f.source == "Text" and re.fullmatch(r"[\d,]+", f.value)]
+
+    def answer(body: dict) -> dict:
+        text = " ".join(part.get("text", "") for m in body["messages"] if isinstance(m["content"], list)
+                        for part in m["content"] if part.get("type") == "text")
+        shown = {int(n) for n in re.findall(r"Page (\d+)", text)}
+        for f in facts:
+            if f.page + 1 in shown and f.text.split()[0] in text:
+                break
+        else:
+            f = next(f for f in facts if f.page + 1 in shown)
+        return {"question": f"On page {f.page + 1}, how many {f.unit} did {f.subject} produce in {f.when}?",
+                "answer": int(f.value.replace(",", "")), "answer_format": "Integer",
+                "evidence": f"Page {f.page + 1}: {f.text}", "evidence_pages": [f.page + 1],
+                "evidence_sources": ["Text"],
+                "calculation": None}
+    return answer
+
+
+@pytest.mark.slow
+def test_every_readme_command_runs_top_to_bottom(tmp_path):
+    cmds = readme_commands()
+    assert len(cmds) >= 15 and cmds[0].startswith("source ")
+
+    # inputs: 3 training PDFs of the paper's pool-native size (32-50 pages) + 1 held-out evaluation document, which
+    # also sits in the training folder: the exclusion list of step 0 must keep it out of the store
+    seeds = [3, 4, 5]
+    plans = [plan_document(i, seed=s, pages=(34, 38)) for i, s in enumerate(seeds)]
+    pdfs = tmp_path / "pdfs"
+    for i, s in enumerate(seeds):
+        write_demo_corpus(pdfs / f"s{s}", n_docs=1, seed=s, pages=(34, 38))
+    eval_docs = tmp_path / "mmlongbench" / "documents"
+    eval_pdf = write_demo_corpus(eval_docs, n_docs=1, seed=11, pages=(24, 24))[0]
+    (pdfs / "heldout.pdf").write_bytes(eval_pdf.read_bytes())
+    eval_plan = plan_document(0, seed=11, pages=(24, 24))
+    golds = [f for f in eval_plan.facts if f.source == "Text" and re.fullmatch(r"[\d,]+", f.value)][:3]
+    samples = [{"doc_id": eval_pdf.name, "doc_type": "Report", "question": f"How many {f.unit} did {f.subject} "
+                f"produce in {f.when}?", "answer": str(int(f.value.replace(",", ""))), "answer_format": "Int",
+                "evidence_pages": f"[{f.page + 1}]", "evidence_sources": "['Pure-text (Plain-text)']"}
+               for f in golds]
+    (tmp_path / "mmlongbench" / "samples.json").write_text(json.dumps(samples))
+
+    teacher = TeacherServer()
+    teacher.default = ("fn", _teacher_for(plans))
+    model = ChatServer().__enter__()
+    recipe = yaml.safe_load((RECIPES_DIR / "paper-qwen2.5-vl-7b.yaml").read_text())
+    recipe["generator"].update(base_url=teacher.base_url, cache_dir=str(tmp_path / "cache"))
+    recipe["max_pixels"] = 200_704   # 256 tokens a page: the tiny model trains on CPU in seconds (the test's choice)
+    (tmp_path / "paper.yaml").write_text(yaml.safe_dump(recipe))
+    (tmp_path / "llava_mix.json").write_text(json.dumps([{"id": "0", "image": "a.jpg", "conversations": [
+        {"from": "human", "value": "<image>\nWhat colour is it?"}, {"from": "gpt", "value": "Grey."}]}]))
+    (tmp_path / "images").mkdir()
+    from PIL import Image
+
+    Image.new("RGB", (112, 84), (128, 128, 128)).save(tmp_path / "images" / "a.jpg")
+    tiny_mix = yaml.safe_load((RECIPES_DIR / "train" / "demo-tiny.yaml").read_text())
+    tiny_mix["data"] = {"sources": [{"name": "long", "shards": ["data/shards"], "weight": 0.6},
+                                    {"name": "short", "shards": ["data/sft"], "weight": 0.4}],
+                        "max_length": 131072}
+    tiny_mix["output_dir"] = "train-mix"
+    (tmp_path / "tiny-mix.yaml").write_text(yaml.safe_dump(tiny_mix))
+
+    tiny = str(RECIPES_DIR / "train" / "demo-tiny.yaml")
+    SUBSTITUTE = {
+        "/data/pdfs": str(pdfs),
+        "--workers 64": "--workers 2",
+        "paper-qwen2.5-vl-7b --store": f"{tmp_path / 'paper.yaml'} --store",
+        "torchrun --nproc-per-node 8 -m mmprolong.cli.main": "mmprolong",
+        "--config recipes/train/qwen2.5-vl-7b-128k.yaml":
+            f"--config {tiny} --shards data/shards --max-length 128K --out train --steps 2",
+        "--config recipes/train/qwen2.5-vl-7b-128k-long60-short40.yaml":
+            f"--config {tmp_path / 'tiny-mix.yaml'} --steps 2",
+        "--image-root /data/images": f"--image-root {tmp_path / 'images'}",
+        "--model-path runs/mmprolong-qwen2.5-vl-7b/hf": "--model-path train/hf",
+        "--lengths 8K,16K,32K,64K,128K,256K,512K": "--lengths 8K,16K,32K",
+        "--lengths 32K,128K,512K": "--lengths 8K --repeats 1",
+        "--base-url http://localhost:8000/v1": f"--base-url {model.url}",
+    }
+    used = set()
+    env = dict(os.environ, OPENAI_API_KEY="sk-readme-test")
+    try:
+        for cmd in cmds[1:]:
+            if cmd.startswith("export OPENAI_API_KEY="):
+                continue  # set in env above
+            for a, b in SUBSTITUTE.items():
+                if a in cmd:
+                    cmd = cmd.replace(a, b)
+                    used.add(a)
+            argv = shlex.split(cmd)
+            assert argv[0] == "mmprolong", cmd
+            proc = subprocess.run([sys.executable, "-m", "mmprolong.cli.main", *argv[1:]], cwd=tmp_path, env=env,
+                                  capture_output=True, text=True, timeout=900)
+            assert proc.returncode == 0, f"{cmd}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    finally:
+        teacher.close()
+        model.__exit__(None, None, None)
+    assert used == set(SUBSTITUTE), f"substitutions the README no longer needs: {set(SUBSTITUTE) - used}"
+
+    # what the flow promised: the held-out document never entered the training store, every output has its log
+    from mmprolong.corpus.store import PageStore
+
+    docs = PageStore(tmp_path / "store").docs_table(ok_only=False).to_pylist()
+    held = [d for d in docs if d["source"].endswith("heldout.pdf")]
+    assert held and all(d["status"] == "excluded" for d in held)
+    for folder in ("store", "data", "evalset", "run-a", "eval-report", "train"):
+        assert (tmp_path / folder / "mmprolong.log").is_file(), folder
+    assert (tmp_path / "train" / "hf" / "config.json").is_file()
+    assert (tmp_path / "eval-report" / "report.md").is_file()
