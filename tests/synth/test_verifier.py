@@ -128,3 +128,21 @@ def test_config_errors_name_the_key(monkeypatch):
     monkeypatch.delenv("NO_SUCH_VERIFIER_KEY", raising=False)
     with pytest.raises(ValueError, match="NO_SUCH_VERIFIER_KEY"):
         Verifier(VerifyConfig(kind="openai", model="m", api_key_env="NO_SUCH_VERIFIER_KEY"))
+
+
+def test_whole_instance_check(server, monkeypatch):
+    from mmprolong.dataset.assemble import build_messages
+
+    monkeypatch.setenv("VERIFIER_KEY", "k")
+    cfg = VerifyConfig(kind="openai", model="reader", base_url=server.base_url, api_key_env="VERIFIER_KEY",
+                       checks=["evidence", "instance"])
+    doc, facts, items = CORPUS[0]
+    pages = list(range(len(doc.pages)))
+    with Verifier(cfg) as ver:
+        good = items["single"]
+        v = ver.check_instance(good, build_messages(doc, pages, good.question, good.answer), doc)
+        assert v.passed == ["verifier_agrees_instance"] and v.usage["requests"] == 1
+        bad = corrupt("wrong_value_same_page", items, facts, random.Random(0))
+        v = ver.check_instance(bad, build_messages(doc, pages, bad.question, bad.answer), doc)
+        assert v.failed == ["verifier_disagrees_instance"]
+        assert len(VerifierServer.images(server.requests[-1])) == len(pages)   # the whole instance was sent

@@ -129,3 +129,18 @@ def test_section_named_without_its_number_or_quotes():
     assert verify(_qa(question=q, answer="2300", evidence_pages=[3], evidence_sources=["Table"]), DOC).ok
     q = "What is the 2020 value for Southfield in Table 1 of Production?"  # a heading word alone is no anchor
     assert "no_scope_anchor" in verify(_qa(question=q, answer="2300", evidence_pages=[3]), DOC).checks_failed
+
+
+def test_text_checks_read_ocr_text_and_say_so():
+    from mmprolong.synth import make_ocr_needle
+    from random import Random
+
+    from .docs import REPORT_PAGES, REPORT_SECTIONS, make_doc
+    doc = make_doc(REPORT_PAGES, REPORT_SECTIONS)
+    for p in doc.pages:
+        p["text_source"] = "ocr" if p["page"] == 1 else "layer"
+    v = verify(_qa(), doc)
+    assert v.ok and "answer_in_evidence:ocr" in v.checks_passed
+    assert "answer_not_in_evidence" in verify(_qa(answer="4310"), doc).checks_failed
+    needle = make_ocr_needle(doc, Random(3))
+    assert needle.evidence.startswith(("text layer", "OCR text")) and verify(needle, doc).ok

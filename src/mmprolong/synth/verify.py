@@ -135,14 +135,19 @@ def verify(qa: QARecord, doc: Document, deduper: Deduper | None = None, verifier
     texts = {int(p["page"]): p.get("text") or "" for p in doc.pages}
     ev_text = "\n".join(texts.get(p, "") for p in ev)
     has_text = bool(ev_text.strip())
+    # a text check that read OCR text (a scanned page, corpus/ocr.py) says so in its passed name: "...:ocr"
+    ocr_src = any((p.get("text_source") or "layer") == "ocr" for p in doc.pages if int(p["page"]) in set(ev))
+
+    def text_check(ok: bool, name: str, reason: str) -> bool:
+        return check(ok, f"{name}:ocr" if ocr_src else name, reason)
     nums = numbers_in(ev_text) if has_text else []
 
     if qa.task in ("ocr-full", "ocr-needle"):
         if ev and all(p in texts for p in ev):
-            check(qa.answer == ocr_full_target(doc, ev), "ocr_target_matches", "ocr_target_mismatch")
+            text_check(qa.answer == ocr_full_target(doc, ev), "ocr_target_matches", "ocr_target_mismatch")
     elif qa.task in EXTRACTIVE and has_text and fmt_good and qa.answer_format != "None":
         items = parse_list(qa.answer) if qa.answer_format == "List" else [qa.answer.strip()]
-        check(all(_found(x, ev_text, nums) for x in items), "answer_in_evidence", "answer_not_in_evidence")
+        text_check(all(_found(x, ev_text, nums) for x in items), "answer_in_evidence", "answer_not_in_evidence")
     if qa.task in EXTRACTIVE and fmt_good and qa.answer_format != "None":
         items = parse_list(qa.answer) if qa.answer_format == "List" else [qa.answer.strip()]
         q_nums = numbers_in(qa.question)
@@ -156,7 +161,7 @@ def verify(qa: QARecord, doc: Document, deduper: Deduper | None = None, verifier
                 for (_, v), pg in zip(calc.operands, calc.pages or []):
                     if ok and pg is not None and texts.get(pg - 1, "").strip():
                         ok = pg - 1 in ev and any(number_close(v, x, rel=1e-9) for x in numbers_in(texts[pg - 1]))
-                check(ok, "operands_in_evidence", "operand_not_in_evidence")
+                text_check(ok, "operands_in_evidence", "operand_not_in_evidence")
             try:
                 expected = calc.result()
             except (ZeroDivisionError, IndexError, TypeError, ValueError):
