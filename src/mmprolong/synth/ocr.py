@@ -52,4 +52,5 @@ def make_ocr_needle(doc: Document, rng: random.Random, n_pages: tuple[int, int] 
          f"Start each page with a line '### Page N'.")
     return QARecord(doc_id=doc.doc_id, task="ocr-needle", segment=(pages[0], pages[-1]), question=q,
                     answer=ocr_full_target(doc, pages), answer_format="String", evidence_pages=pages,
-                    evidence_sources=["Text"], evidence=f"{sources_phrase(doc, pages)} of {pages_phrase(pages)}", generator="ocr")
+                    evidence_sources=["Text"], evidence=f"{sources_phrase(doc, pages)} of {pages_phrase(pages)}",
+                    generator="ocr")
