@@ -146,3 +146,22 @@ def test_whole_instance_check(server, monkeypatch):
         v = ver.check_instance(bad, build_messages(doc, pages, bad.question, bad.answer), doc)
         assert v.failed == ["verifier_disagrees_instance"]
         assert len(VerifierServer.images(server.requests[-1])) == len(pages)   # the whole instance was sent
+
+
+def test_synth_stage_with_verifier(server, monkeypatch, tmp_path):
+    import pyarrow.parquet as pq
+
+    from mmprolong.synth.stage import synthesize
+
+    from ..dataset.docs import write_store
+
+    monkeypatch.setenv("VERIFIER_KEY", "k")
+    store = write_store(tmp_path / "store", [d for d, _, _ in CORPUS[:2]])
+    cfg = {"kind": "openai", "model": "reader", "base_url": server.base_url, "api_key_env": "VERIFIER_KEY"}
+    s = synthesize(store, tmp_path / "out", {"kind": "rules"}, per_doc=3, min_pages=4, max_pages=10,
+                   progress=False, verify_cfg=cfg)
+    rows = pq.read_table(tmp_path / "out" / "qa").to_pylist()
+    asked = [r for r in rows
+             if {"verifier_agrees", "verifier_disagrees"} & set(r["checks_passed"] + r["checks_failed"])]
+    assert asked and s.verifier["requests"] == len(server.requests) > 0
+    assert all(("verifier_agrees" in r["checks_passed"]) == (not r["checks_failed"]) for r in asked)
