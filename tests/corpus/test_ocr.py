@@ -71,6 +71,14 @@ def test_scanned_pdf_gets_ocr_text(stores):
     assert len(layer & _words(scan.pages[2]["text"])) >= 0.9 * len(layer)
 
 
+def test_ingest_report_counts_ocr_pages(stores):
+    from mmprolong.corpus.report import write_report
+
+    root = Path(stores["auto"]["scan"].source).parent / "auto"   # the store beside the PDFs
+    md, _ = write_report(root)
+    assert "page text from: layer 3, ocr 3" in md.read_text()
+
+
 def test_ocr_off_leaves_scans_empty(stores):
     scan = stores["off"]["scan"]
     assert all(not (p["text"] or "").strip() and p["text_source"] == "layer" for p in scan.pages)
