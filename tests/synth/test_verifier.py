@@ -11,7 +11,7 @@ from mmprolong.synth import verify
 from mmprolong.synth.config import VerifyConfig
 from mmprolong.synth.verifier import Verifier, make_verifier
 
-from .verifier_server import CORRUPTIONS, VerifierServer, corrupt, make_corpus
+from .verifier_server import VerifierServer, corrupt, make_corpus
 
 CORPUS = make_corpus(6, seed=1)
 

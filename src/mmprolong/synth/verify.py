@@ -140,6 +140,7 @@ def verify(qa: QARecord, doc: Document, deduper: Deduper | None = None, verifier
 
     def text_check(ok: bool, name: str, reason: str) -> bool:
         return check(ok, f"{name}:ocr" if ocr_src else name, reason)
+
     nums = numbers_in(ev_text) if has_text else []
 
     if qa.task in ("ocr-full", "ocr-needle"):
