@@ -162,8 +162,9 @@ def answer_from(question: str, texts: list[str] | None) -> str:
 
 
 class VerifierServer:
-    def __init__(self):
+    def __init__(self, misread: float = 0.0):
         self.pages: dict[str, str] = {}       # sha256 of a JPEG -> its page text
+        self.misread = misread                # share of page-reading requests answered "Not answerable" (a weak model)
         self.requests: list[dict] = []
         self.fail_next = 0                    # answer that many requests with HTTP 500 first
         self._lock = threading.Lock()
@@ -220,6 +221,10 @@ class VerifierServer:
         question = texts_parts[-1].split("Question:", 1)[-1].strip()
         imgs = self.images(body)
         texts = [self.pages.get(hashlib.sha256(b).hexdigest(), "") for b in imgs] if imgs else None
+        if texts is not None and self.misread:   # deterministic per request: the same request misreads each time
+            h = int(hashlib.sha256(json.dumps(body["messages"]).encode()).hexdigest()[:8], 16) / 16 ** 8
+            if h < self.misread:
+                return "I cannot read the relevant value.\nAnswer: Not answerable"
         return f"The pages were read.\nAnswer: {answer_from(question, texts)}"
 
     @property
