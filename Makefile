@@ -9,6 +9,8 @@ DEMO_OUT ?= demo-out
 .PHONY: install demo test bench clean
 
 $(BIN)/.installed: pyproject.toml
+	command -v tesseract >/dev/null || (apt-get update -qq && apt-get install -y -qq tesseract-ocr) \
+		|| echo "tesseract-ocr not installed (apt-get install tesseract-ocr): ingest --ocr auto skips scanned pages"
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH_PIN)"

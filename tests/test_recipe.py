@@ -92,3 +92,18 @@ def test_operational_generator_settings_do_not_change_the_hash():
     assert recipe_hash(parse_recipe(base)) == recipe_hash(parse_recipe(other))
     assert recipe_hash(parse_recipe(base)) != recipe_hash(parse_recipe(
         {"generator": {"kind": "openai", "model": "other", "cache_dir": "/a"}}))
+
+
+def test_verify_keys_are_typed_and_named_in_errors():
+    from mmprolong.recipe import parse_recipe, recipe_hash
+
+    for bad, key in [({"kind": "openai", "modell": "m"}, "verify.modell"), ({"kind": "openai"}, "verify.model"),
+                     ({"kind": "openai", "model": "m", "checks": ["closedbook"]}, "verify.checks"),
+                     ({"kind": "gpt"}, "verify.kind"), ({"min_score": 2}, "verify.min_score")]:
+        with pytest.raises(ValueError, match=key.replace(".", r"\.")):
+            parse_recipe({"verify": bad})
+    off, on = parse_recipe({}), parse_recipe({"verify": {"kind": "openai", "model": "m"}})
+    assert not off.verify.enabled and on.verify.checks == ["evidence", "closed_book"]
+    assert recipe_hash(off) == recipe_hash(parse_recipe({"verify": {"kind": "none"}})) != recipe_hash(on)
+    moved = parse_recipe({"verify": {"kind": "openai", "model": "m", "cache_dir": "/x", "concurrency": 3}})
+    assert recipe_hash(moved) == recipe_hash(on)   # operational settings leave the hash alone

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .schema import TASKS
+from .synth.config import VerifyConfig
 
 RECIPES_DIR = Path(__file__).with_name("recipes")
 QA_TASKS = ("extract-single", "extract-multi", "reasoning")
@@ -148,6 +149,7 @@ class Recipe(_Strict):
     mixture: Mixture = Field(default_factory=Mixture)
     budget_tokens: int = Field(default=5_000_000_000, ge=1)
     generator: Generator = Field(default_factory=Generator)
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)   # model verification (synth/verifier.py); off: none
     segment: Segment = Field(default_factory=Segment)
     per_document: int = Field(default=1, ge=1)   # instances drawn per document (each from its own segment)
     page_markers: bool = True                  # "Page N:" (1-based) before each page image
@@ -186,6 +188,7 @@ class Recipe(_Strict):
 # Generator settings that change how requests are made, not what data comes out: left out of the hash, so that a
 # build can be resumed with another cache folder, time limit or concurrency.
 OPERATIONAL_GENERATOR_KEYS = ("cache_dir", "concurrency", "timeout_s", "max_retries", "api_key_env")
+OPERATIONAL_VERIFY_KEYS = ("cache_dir", "concurrency", "timeout_s", "max_retries", "api_key_env")
 
 
 def recipe_hash(recipe: Recipe, counter=None) -> str:
@@ -194,6 +197,10 @@ def recipe_hash(recipe: Recipe, counter=None) -> str:
     counter = counter or recipe.counter()
     canon = recipe.canonical()
     canon["generator"] = {k: v for k, v in canon["generator"].items() if k not in OPERATIONAL_GENERATOR_KEYS}
+    if recipe.verify.enabled:  # verification off leaves the hash of recipes written before it existed unchanged
+        canon["verify"] = {k: v for k, v in canon["verify"].items() if k not in OPERATIONAL_VERIFY_KEYS}
+    else:
+        canon.pop("verify", None)
     blob = json.dumps({"recipe": canon, "counter": counter.fingerprint()}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -34,7 +34,8 @@ PAGES = pa.schema([
     ("image", pa.binary()),           # JPEG at the store's DPI
     ("image_width", pa.int32()),      # pixels
     ("image_height", pa.int32()),
-    ("text", pa.string()),            # the page's text layer
+    ("text", pa.string()),            # the page's text: its text layer, or OCR of its image (text_source)
+    ("text_source", pa.string()),     # "layer" | "ocr" (corpus/ocr.py); null in stores written before it: layer
 ])
 
 EVIDENCE_SOURCES = ("Text", "Layout", "Figure", "Table")

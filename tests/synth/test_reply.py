@@ -42,3 +42,13 @@ def test_calculation_becomes_calc_line():
     with pytest.raises(GenerationError, match="bad_calculation"):
         parse_reply(json.dumps({**r, "calculation": {"operation": "median", "operands": []}}), "d", (2, 6),
                     "reasoning", "g")
+
+
+def test_calculation_operand_pages_are_kept():
+    r = {**OK, "answer": 2060, "answer_format": "Integer",
+         "calculation": {"operation": "difference", "operands": [{"label": "N", "value": 4210, "page": 3},
+                                                                 {"label": "S", "value": 2150, "page": "Page 5"}]}}
+    [qa] = parse_reply(json.dumps(r), "d", (2, 6), "reasoning", "g")
+    assert qa.evidence.endswith("calc: difference(N@p3=4210; S@p5=2150)")
+    from mmprolong.synth.calc import parse_calc
+    assert parse_calc(qa.evidence).pages == [3, 5]

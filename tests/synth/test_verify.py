@@ -87,9 +87,9 @@ def test_reasoning_recomputed_from_operands():
     assert verify(_reasoning("1", "calc: count_gt[3000](Northwind=4210; Southfield=2150)"), DOC).ok
     assert "operand_not_in_evidence" in verify(_reasoning("2000", "calc: difference(N=4150; S=2150)"),
                                                DOC).checks_failed
-    # no operands recorded: nothing to recompute, neither passed nor failed
+    # no operands recorded and none quoted: not machine-checkable (without a verifier model to agree)
     v = verify(_reasoning("2060", ""), DOC)
-    assert v.ok and "recomputed" not in v.checks_passed
+    assert v.checks_failed == ["no_calculation"] and "recomputed" not in v.checks_passed
 
 
 def test_duplicates_with_a_deduper():
@@ -114,7 +114,14 @@ def test_reasoning_without_calc_is_recomputed_from_quoted_operands():
     v = verify(replace(_reasoning("2060", ""), evidence="Page 2 gives 4,210 t and page 3 gives 2,150 t."), DOC)
     assert v.ok and "recomputed_from_evidence" in v.checks_passed
     w = verify(replace(_reasoning("77", ""), evidence="Page 2 gives 4,210 t and page 3 gives 2,150 t."), DOC)
-    assert w.ok and "recomputed_from_evidence" not in w.checks_passed
+    assert w.checks_failed == ["no_calculation"]  # no calculation a program can check, and no verifier to agree
+
+
+def test_reasoning_operand_pages_are_checked():
+    ok = "calc: difference(Northwind@p2=4210; Southfield@p3=2150)"
+    assert verify(_reasoning("2060", ok), DOC).ok
+    swapped = "calc: difference(Northwind@p3=4210; Southfield@p2=2150)"   # each value is on the other page
+    assert "operand_not_in_evidence" in verify(_reasoning("2060", swapped), DOC).checks_failed
 
 
 def test_section_named_without_its_number_or_quotes():
@@ -122,3 +129,18 @@ def test_section_named_without_its_number_or_quotes():
     assert verify(_qa(question=q, answer="2300", evidence_pages=[3], evidence_sources=["Table"]), DOC).ok
     q = "What is the 2020 value for Southfield in Table 1 of Production?"  # a heading word alone is no anchor
     assert "no_scope_anchor" in verify(_qa(question=q, answer="2300", evidence_pages=[3]), DOC).checks_failed
+
+
+def test_text_checks_read_ocr_text_and_say_so():
+    from mmprolong.synth import make_ocr_needle
+    from random import Random
+
+    from .docs import REPORT_PAGES, REPORT_SECTIONS, make_doc
+    doc = make_doc(REPORT_PAGES, REPORT_SECTIONS)
+    for p in doc.pages:
+        p["text_source"] = "ocr" if p["page"] == 1 else "layer"
+    v = verify(_qa(), doc)
+    assert v.ok and "answer_in_evidence:ocr" in v.checks_passed
+    assert "answer_not_in_evidence" in verify(_qa(answer="4310"), doc).checks_failed
+    needle = make_ocr_needle(doc, Random(3))
+    assert needle.evidence.startswith(("text layer", "OCR text")) and verify(needle, doc).ok

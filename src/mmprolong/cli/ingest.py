@@ -28,6 +28,9 @@ def register(sub) -> None:
     p.add_argument("--sections", choices=("auto", "outline", "heuristic", "none"), default="auto",
                    help="where section starts come from (default %(default)s: the PDF outline when present, "
                         "else headings)")
+    p.add_argument("--ocr", choices=("auto", "off", "force"), default="auto",
+                   help="OCR page images (corpus/ocr.py): auto (default) for pages whose text layer is empty or "
+                        "unusable (scans), off, or force for every page; the store records each page's text_source")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     p.add_argument("--executor", choices=PROCESS_EXECUTORS, default="local",
                    help="local process pool or Ray (default %(default)s)")
@@ -57,7 +60,7 @@ def run(args) -> int:
                        max_pages=args.max_pages, exclude=args.exclude, sections=args.sections,
                        executor=args.executor, ray_address=args.ray_address, workers=args.workers,
                        timeout_s=args.timeout, max_tasks_per_worker=args.max_tasks_per_worker,
-                       flush_pages=args.flush_pages, progress=not args.quiet)
+                       flush_pages=args.flush_pages, progress=not args.quiet, ocr=args.ocr)
     console = Console(stderr=True)
     summary = ingest(args.inputs, args.out, cfg, console=console)
     md = None if args.no_report else write_report(args.out)[0]

@@ -30,6 +30,12 @@ def register(sub) -> None:
     g.add_argument("--cache-dir", default=None, help="reply cache folder (default: OUT/cache)")
     g.add_argument("--send-text", action="store_true", help="also send each page's text layer")
     g.add_argument("--image-max-pixels", type=int, default=None, help="downscale page images above this size")
+    v = p.add_argument_group("verifier model (off unless --verify-model is given)")
+    v.add_argument("--verify-model", default="", help="VLM that answers each question again (may be the teacher)")
+    v.add_argument("--verify-base-url", default=None, help="its endpoint (default: the client's)")
+    v.add_argument("--verify-api-key-env", default="OPENAI_API_KEY", help="environment variable holding its key")
+    v.add_argument("--verify-checks", default="evidence,closed_book",
+                   help="comma list of evidence, closed_book (default %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=run)
 
@@ -46,9 +52,15 @@ def run(args) -> int:
                 "concurrency": args.concurrency, "timeout_s": args.timeout, "send_text": args.send_text,
                 "cache_dir": args.cache_dir or str(Path(args.out) / "cache"),
                 "image_max_pixels": args.image_max_pixels}
+    vcfg = None
+    if args.verify_model:
+        vcfg = {"kind": "openai", "model": args.verify_model, "base_url": args.verify_base_url,
+                "api_key_env": args.verify_api_key_env, "checks": [c.strip() for c in args.verify_checks.split(",")],
+                "concurrency": args.concurrency, "timeout_s": args.timeout,
+                "cache_dir": args.cache_dir or str(Path(args.out) / "cache")}
     s = synthesize(args.store, args.out, GeneratorConfig(**cfg), tasks=[t.strip() for t in args.tasks.split(",")],
                    per_doc=args.per_doc, seed=args.seed, min_pages=args.min_pages, max_pages=args.max_pages,
-                   progress=not args.quiet)
+                   progress=not args.quiet, verify_cfg=vcfg)
     if not args.quiet:
         from rich.console import Console
         from rich.table import Table
@@ -58,6 +70,7 @@ def run(args) -> int:
         t.add_row("records kept / all", f"{s.kept:,} / {s.records:,}")
         t.add_row("by task", ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in s.by_task.items()))
         t.add_row("failures", ", ".join(f"{k} {v}" for k, v in s.failures.items()) or "-")
+        t.add_row("verifier model", ", ".join(f"{k} {v:,}" for k, v in s.verifier.items()) if vcfg else "off")
         t.add_row("seconds", f"{s.seconds:.1f}")
         t.add_row("output", f"{s.out} (report.md)")
         Console(stderr=True).print(t)

@@ -22,6 +22,7 @@ from .. import __version__
 from ..run import PROCESS_EXECUTORS, Failure, default_workers, map_unordered
 from .filters import load_exclusions, page_count_status, sha256_file
 from .inputs import expand_inputs
+from .ocr import ENGINES, OCR_MODES, apply_ocr, check_engine
 from .pdf import PdfError, metadata_title, open_pdf, render_pages
 from .sections import first_heading, heuristic_sections, outline_sections
 from .writer import PAGE_ROW_GROUP, StagedPages, StoreWriter
@@ -47,6 +48,8 @@ class IngestConfig:
     max_tasks_per_worker: int = 50                     # recycle workers (bounded memory if pdfium leaks)
     flush_pages: int = 256                             # pages buffered before a part file is written
     progress: bool = True
+    ocr: str = "auto"                                  # auto | off | force (corpus/ocr.py)
+    ocr_engine: str = "tesseract"                      # corpus/ocr.py ENGINES
 
     def __post_init__(self):
         checks = {
@@ -60,6 +63,8 @@ class IngestConfig:
             "timeout_s": self.timeout_s > 0,
             "max_tasks_per_worker": self.max_tasks_per_worker >= 1,
             "flush_pages": self.flush_pages >= 1,
+            "ocr": self.ocr in OCR_MODES,
+            "ocr_engine": self.ocr_engine in ENGINES,
         }
         for key, ok in checks.items():
             if not ok:
@@ -149,6 +154,7 @@ def ingest_document(task: DocTask) -> DocResult:
         need_heads = cfg.sections == "heuristic" or (cfg.sections == "auto" and not outline)
         for rendered in render_pages(pdf, cfg.dpi, cfg.jpeg_quality, headings=need_heads):
             rendered.row["doc_id"] = task.doc_id
+            apply_ocr(rendered.row, cfg.ocr, cfg.ocr_engine)
             pages.append(rendered.row)
             heads.append(rendered.headings)
             # a long document streams to its staged file, a row group at a time: memory stays bounded
@@ -194,6 +200,7 @@ def ingest(inputs: list[str], out: str | Path, config: IngestConfig | None = Non
            console: Console | None = None) -> IngestSummary:
     """Ingest PDFs into the page store at `out`, resuming a store that a killed run left behind."""
     cfg = config or IngestConfig()
+    check_engine(cfg.ocr, cfg.ocr_engine)
     t0 = time.monotonic()
     paths = expand_inputs(list(inputs))
     excluded = load_exclusions(cfg.exclude)

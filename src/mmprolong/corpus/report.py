@@ -58,6 +58,11 @@ def write_report(root: str | Path) -> tuple[Path, Path]:
     if busy > 0:
         lines.append(f"- rendering rate per worker: {pages / busy:.1f} pages/s")
     lines.append("- sections from: " + ", ".join(f"{k} {v:,}" for k, v in sorted(sections.items())))
+    src = Counter(s or "layer" for s in store.pages_dataset().to_table(columns=["text_source"])
+                  .column("text_source").to_pylist())
+    if src:
+        lines.append("- page text from: " + ", ".join(f"{k} {v:,}" for k, v in sorted(src.items()))
+                     + " (ocr: pages without a usable text layer, `--ocr`)")
     errors = Counter(r["error"].split(":")[0] for r in rows if r["status"] != "ok" and r["error"])
     if errors:
         lines += ["", "Most common failure messages:", ""]

@@ -86,7 +86,7 @@ class PageStore:
                 by_file.setdefault(f, set()).add(rg)
         cols = list(columns) if columns else list(schema.PAGES.names)
         read = cols if "doc_id" in cols else ["doc_id", *cols]
-        parts = [pq.ParquetFile(f).read_row_groups(sorted(rgs), columns=read) for f, rgs in sorted(by_file.items())]
+        parts = [_read_row_groups(f, sorted(rgs), read) for f, rgs in sorted(by_file.items())]
         if not parts:
             return schema.PAGES.empty_table().select(cols)
         t = pa.concat_tables(parts)
@@ -124,6 +124,17 @@ class PageStore:
                 buf.append(row)
         if cur is not None and cur in docs and cur not in seen:
             yield _doc(docs[cur], sorted(buf, key=lambda p: p["page"]))
+
+
+def _read_row_groups(path: str, rgs: list[int], cols: list[str]) -> pa.Table:
+    """Row groups of one part file; a PAGES column the file predates (text_source) comes back as nulls."""
+    pf = pq.ParquetFile(path)
+    have = set(pf.schema_arrow.names)
+    t = pf.read_row_groups(rgs, columns=[c for c in cols if c in have])
+    for c in cols:
+        if c not in have:
+            t = t.append_column(schema.PAGES.field(c), pa.nulls(t.num_rows, schema.PAGES.field(c).type))
+    return t.select(cols)
 
 
 def pc_unique(col: pa.ChunkedArray) -> list[str]:

@@ -144,6 +144,9 @@ def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str |
     budget = recipe.budget_tokens
     start = writer.progress.docs_done
     tokens = writer.progress.tokens
+    verifier_usage: Counter = Counter()   # model-verification requests and tokens (earlier runs of this build too)
+    if resumed and (out / MANIFEST).exists():
+        verifier_usage.update(json.loads((out / MANIFEST).read_text()).get("verifier_usage") or {})
     if not writer.progress.finished:
         with _progress_bar(progress) as bar:
             task = bar.add_task(f"{tokens:,} tokens", total=len(plan.docs), completed=start)
@@ -162,6 +165,7 @@ def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str |
                     pending[i] = attach_images(res, doc)
                     while nxt in pending and not stop:
                         r = pending.pop(nxt)
+                        verifier_usage.update(r.verifier)
                         nxt += 1
                         kept = []
                         for row in r.samples:
@@ -185,7 +189,7 @@ def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str |
     manifest = {"recipe": recipe.canonical(), "recipe_hash": rhash, "plan": plan.digest(),
                 "counter": counter.fingerprint(), "versions": _versions(), "summary": summary.to_json(),
                 "targets": plan.targets, "task_shares": plan.task_shares, "target_shares": plan.target_shares,
-                "edges": plan.edges, "skipped_docs": plan.skipped}
+                "edges": plan.edges, "skipped_docs": plan.skipped, "verifier_usage": dict(verifier_usage)}
     atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=1))
     if report:
         from .report import write_report

@@ -12,6 +12,7 @@ import functools
 import json
 import random
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 
 from ..corpus.store import Document
@@ -33,6 +34,7 @@ class DocResult:
     samples: list[dict] = field(default_factory=list)
     qa: list[dict] = field(default_factory=list)
     rejected: list[dict] = field(default_factory=list)
+    verifier: Counter = field(default_factory=Counter)   # model verification usage (synth.verifier.USAGE_KEYS)
 
     def reject(self, reason: str, task: str, qa: QARecord | None = None) -> None:
         row = qa.to_row() if qa is not None else {k: None for k in REJECTION_FIELDS} | {
@@ -69,6 +71,21 @@ def _generator_unlocked(settings_json: str):
 def _generator(settings_json: str):
     with _cache_lock:
         return _generator_unlocked(settings_json)
+
+
+@functools.lru_cache(maxsize=4)
+def _verifier_unlocked(settings_json: str, page_markers: bool):
+    from ..synth.verifier import make_verifier
+
+    return make_verifier(json.loads(settings_json), page_markers)
+
+
+def _verifier(recipe: Recipe):
+    """The recipe's verifier model (None when `verify.kind` is none), one per process, shared by its threads."""
+    if not recipe.verify.enabled:
+        return None
+    with _cache_lock:
+        return _verifier_unlocked(recipe.verify.model_dump_json(), recipe.page_markers)
 
 
 def ocr_full_qa(doc: Document) -> QARecord:
@@ -110,6 +127,7 @@ def process_document(doc: Document | None, slots: list, recipe: Recipe, recipe_h
     counter = _counter(recipe.model, recipe.max_pixels)
     rng = random.Random(f"{recipe.seed}:{doc.doc_id}")
     deduper = synth.Deduper()
+    verifier = _verifier(recipe)
     for slot in slots:
         try:
             candidates = _candidates(doc, slot.task, recipe, rng, res)
@@ -119,7 +137,7 @@ def process_document(doc: Document | None, slots: list, recipe: Recipe, recipe_h
         made = False
         for qa in candidates:
             if slot.task in QA_TASKS:
-                qa = synth.verify(qa, doc)
+                qa = synth.verify(qa, doc, verifier=verifier, usage=res.verifier)
                 if qa.checks_failed:
                     res.reject(f"verify: {', '.join(qa.checks_failed)}", slot.task, qa)
                     continue
@@ -139,6 +157,12 @@ def process_document(doc: Document | None, slots: list, recipe: Recipe, recipe_h
             if isinstance(out, Rejection):
                 res.reject(out.reason, slot.task, qa)
                 continue
+            if verifier is not None and slot.task in QA_TASKS and "instance" in recipe.verify.checks:
+                verdict = verifier.check_instance(qa, out.messages, doc)
+                res.verifier.update(verdict.usage)
+                if verdict.failed:
+                    res.reject(f"verify: {', '.join(verdict.failed)}", slot.task, qa)
+                    continue
             made = True
             row = qa.to_row()
             if slot.task == "ocr-full":

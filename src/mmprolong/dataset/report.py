@@ -162,6 +162,7 @@ def write_report(out: str | Path) -> Path:
         "## Rejections", "",
         _md_table(["reason", "candidates"], [[k, v] for k, v in reasons.most_common()]) if reasons else "none",
         "", f"![rejections]({figs['rejections']})", "",
+        *verification_section(manifest, rejected),
         "## Documents left out by the plan", "",
         _md_table(["reason", "documents"], [[k, v] for k, v in manifest["skipped_docs"].items()])
         if manifest["skipped_docs"] else "none", "",
@@ -169,3 +170,24 @@ def write_report(out: str | Path) -> Path:
     path = rep / "report.md"
     path.write_text("\n".join(lines))
     return path
+
+
+def verification_section(manifest: dict, rejected: list[dict]) -> list[str]:
+    """Per-check rejections of verify (rule and model checks) and the verifier model's requests and tokens."""
+    from ..synth.verifier import MODEL_FAILURES
+
+    checks = Counter(c.strip() for r in rejected if r["reason"].startswith("verify:")
+                     for c in r["reason"].split(":", 1)[1].split(","))
+    v = (manifest.get("recipe") or {}).get("verify") or {}
+    use = manifest.get("verifier_usage") or {}
+    if v.get("kind", "none") == "none":
+        head = ("**Model verification was OFF** (recipe `verify.kind: none`): only the rule checks ran; answers were "
+                "checked to occur on the evidence pages, not answered again by a model.")
+    else:
+        head = (f"Model verification ON: `{v.get('model')}`, checks {', '.join(v.get('checks', []))}; "
+                f"{use.get('requests', 0):,} requests ({use.get('cache_hits', 0):,} cache hits, "
+                f"{use.get('failed', 0):,} failed), {use.get('prompt_tokens', 0):,} prompt + "
+                f"{use.get('completion_tokens', 0):,} completion tokens.")
+    rows = [[k, "model" if k in MODEL_FAILURES else "rule", n] for k, n in checks.most_common()]
+    return ["## Verification", "", head, "",
+            _md_table(["failed check", "kind", "candidates"], rows) if rows else "no candidate failed a check", ""]

@@ -38,8 +38,10 @@ missing_image, missing_pages, timeout, rate_limited, http_<status>, connection_e
 
 Verification failure reasons (`verify.FAILURES`): unknown_task, segment_out_of_document, no_evidence_pages,
 evidence_outside_segment, format_mismatch, bad_evidence_source, no_scope_anchor, evidence_outside_scope,
-answer_not_in_evidence, operand_not_in_evidence, recompute_mismatch, ocr_target_mismatch, answer_in_question,
-duplicate. A check that cannot apply (no text layer, no operands) neither passes nor fails.
+answer_not_in_evidence, operand_not_in_evidence, recompute_mismatch, no_calculation, ocr_target_mismatch,
+answer_in_question, duplicate; with a verifier model (`verify(qa, doc, verifier=make_verifier(VerifyConfig(...)))`,
+verifier.py): verifier_disagrees, answerable_without_document, verifier_failed. A check that cannot apply (no text
+on the pages, no operands) neither passes nor fails.
 
 Page numbers: questions and prompts use 1-based DOCUMENT page numbers ("On page 10", "On pages 20-25"), i.e. the
 page's position in the PDF, which is the order in which the model sees the page images. The number printed on a page
@@ -51,7 +53,7 @@ unambiguous once the segment is put back into the full document; `verify` reject
 """
 
 from .base import GenerationError, GenerationItem, GenerationResult, Generator
-from .config import GeneratorConfig, make_generator
+from .config import GeneratorConfig, VerifyConfig, make_generator
 from .dedup import Deduper
 from .ocr import make_ocr_needle, ocr_full_target
 from .record import QARecord
@@ -60,5 +62,5 @@ from .tasks import OCR_TASKS, QA_TASKS
 from .verify import FAILURES, verify
 
 __all__ = ["Deduper", "FAILURES", "GenerationError", "GenerationItem", "GenerationResult", "Generator",
-           "GeneratorConfig", "OCR_TASKS", "QARecord", "QA_TASKS", "choose_segment", "make_generator",
+           "GeneratorConfig", "OCR_TASKS", "QARecord", "QA_TASKS", "VerifyConfig", "choose_segment", "make_generator",
            "make_ocr_needle", "ocr_full_target", "verify"]

@@ -2,6 +2,7 @@
 
 Format: `calc: <op>[<param>](<label>=<value>; <label>=<value>; ...)`, e.g.
 `calc: difference(Northwind 2019=4210; Southfield 2019=2150)` or `calc: count_gt[2300](A=1; B=5; C=9)`.
+An operand may name its page (1-based document page, as questions do): `Northwind 2019@p14=4210`.
 Ops: difference (first minus second), sum, ratio (first / second), max, min (the value), argmax, argmin (the label),
 count (number of operands), count_gt (operands above param).
 """
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from .text import fmt_number
 
 OPS = ("difference", "sum", "ratio", "max", "min", "argmax", "argmin", "count", "count_gt")
+_PAGE = re.compile(r"@p(\d+)\s*$")
 _LINE = re.compile(r"calc:\s*(?P<op>[a-z_]+)\s*(?:\[(?P<param>[^\]]*)\])?\s*\((?P<args>.*?)\)\s*(?:=|$|\.)", re.S)
 
 
@@ -22,6 +24,7 @@ class Calc:
     op: str
     operands: list[tuple[str, float]]
     param: float | None = None
+    pages: list[int | None] | None = None    # 1-based page of each operand, when the line names it
 
     def result(self) -> float | str:
         vals = [v for _, v in self.operands]
@@ -46,10 +49,14 @@ def _clean_label(s: str) -> str:
     return re.sub(r"[;=()\[\]]", " ", s).strip()
 
 
-def calc_line(op: str, operands: list[tuple[str, float]], param: float | None = None) -> str:
+def calc_line(op: str, operands: list[tuple[str, float]], param: float | None = None,
+              pages: list[int | None] | None = None) -> str:
+    """The `calc:` line; `pages` (1-based, None for an operand without one) adds `@pN` after each label."""
     if op not in OPS:
         raise ValueError(f"unknown calc op {op!r}")
-    args = "; ".join(f"{_clean_label(l)}={fmt_number(v, 6)}" for l, v in operands)
+    pages = pages or [None] * len(operands)
+    args = "; ".join(f"{_clean_label(l).replace('@', ' ')}{'' if pg is None else f'@p{int(pg)}'}={fmt_number(v, 6)}"
+                     for (l, v), pg in zip(operands, pages))
     p = f"[{fmt_number(param, 6)}]" if param is not None else ""
     return f"calc: {op}{p}({args})"
 
@@ -59,11 +66,14 @@ def parse_calc(evidence: str) -> Calc | None:
     m = _LINE.search(evidence or "")
     if not m or m.group("op") not in OPS:
         return None
-    ops = []
+    ops, pages = [], []
     for part in m.group("args").split(";"):
         if "=" not in part:
             return None
         label, val = part.rsplit("=", 1)
+        pm = _PAGE.search(label)
+        pages.append(int(pm.group(1)) if pm else None)
+        label = _PAGE.sub("", label)
         try:
             ops.append((label.strip(), float(val.strip().replace(",", ""))))
         except ValueError:
@@ -82,4 +92,4 @@ def parse_calc(evidence: str) -> Calc | None:
         return None
     if op == "ratio" and ops[1][1] == 0:
         return None
-    return Calc(op, ops, param)
+    return Calc(op, ops, param, pages if any(p is not None for p in pages) else None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-PROMPT_VERSION = "v1"
+PROMPT_VERSION = "v2"  # v2: the reasoning calculation is required, each operand with its page
 
 SYSTEM = """You write question-answer pairs for training models to read long documents.
 You are shown some consecutive pages of a longer document. Each page image is preceded by a label "Page N"; N is the
@@ -37,10 +37,12 @@ two values to list, or a fact on one page that identifies what to look up on ano
 such combination, ask about two facts on one page. Name every page or the range that covers them.""",
     "reasoning": """Task: ask a question that needs a calculation or comparison over AT LEAST TWO data points from the
 pages: a difference, sum, ratio, which is larger/smaller, or a count. Prefer data points from different pages.
-Also add a "calculation" field: {"operation": "difference" | "sum" | "ratio" | "max" | "min" | "argmax" |
-"argmin" | "count" | "count_gt", "operands": [{"label": str, "value": number}, ...], "threshold": number or null}.
+You MUST add a "calculation" field that a program can recompute the answer from (an item without it is discarded):
+{"operation": "difference" | "sum" | "ratio" | "max" | "min" | "argmax" | "argmin" | "count" | "count_gt",
+"operands": [{"label": str, "value": number, "page": int}, ...], "threshold": number or null}.
 difference = first minus second; ratio = first / second; argmax/argmin answer with a label; count_gt counts the
-operands above threshold. Give operands exactly as printed on the pages (without units or thousands separators).""",
+operands above threshold. Give operands exactly as printed on the pages (without units or thousands separators),
+each with the "Page N" number it is printed on.""",
 }
 
 EXAMPLES = {
@@ -78,8 +80,8 @@ EXAMPLES = {
                       "fall from 2018 to 2019?", "answer": 3350, "answer_format": "Integer",
           "evidence": "Page 42: 51,300 MWh in 2018. Page 49: 47,950 MWh in 2019. 51300 - 47950 = 3350.",
           "evidence_pages": [42, 49], "evidence_sources": ["Text"],
-          "calculation": {"operation": "difference", "operands": [{"label": "2018", "value": 51300},
-                                                                  {"label": "2019", "value": 47950}],
+          "calculation": {"operation": "difference", "operands": [{"label": "2018", "value": 51300, "page": 42},
+                                                                  {"label": "2019", "value": 47950, "page": 49}],
                           "threshold": None}}),
         ("Pages 5-16 of a farm report; the table on page 7 lists wheat harvests for the Oakridge (3,100 t), "
          "Larkspur (2,480 t) and Westmoor (4,020 t) estates.",
@@ -87,9 +89,9 @@ EXAMPLES = {
           "answer": "Westmoor", "answer_format": "String",
           "evidence": "Table on page 7: Oakridge 3,100 t, Larkspur 2,480 t, Westmoor 4,020 t; Westmoor is largest.",
           "evidence_pages": [7], "evidence_sources": ["Table"],
-          "calculation": {"operation": "argmax", "operands": [{"label": "Oakridge", "value": 3100},
-                                                              {"label": "Larkspur", "value": 2480},
-                                                              {"label": "Westmoor", "value": 4020}],
+          "calculation": {"operation": "argmax", "operands": [{"label": "Oakridge", "value": 3100, "page": 7},
+                                                              {"label": "Larkspur", "value": 2480, "page": 7},
+                                                              {"label": "Westmoor", "value": 4020, "page": 7}],
                           "threshold": None}}),
     ],
 }
@@ -101,3 +103,21 @@ def instruction(task: str, first: int, last: int) -> str:
                      for i, (ctx, out) in enumerate(EXAMPLES[task]))
     return (f"{TASKS[task]}\n\n{ex}\n\nNow write one question for the pages shown above (Page {first} to Page {last}). "
             f"Output only the JSON object.")
+
+
+# -- the verifier (verifier.py): it answers like the evaluation does, so that agreement is measured as eval scores --
+VERIFY_PROMPT_VERSION = "v1"
+
+CLOSED_BOOK_INSTRUCTION = (
+    "No document is given. Answer the question from your own knowledge only. If it cannot be answered without the "
+    "document it refers to, answer \"Not answerable\". Keep the answer short (a number, a word, a phrase, or a list "
+    "like [\"a\", \"b\"]) and give it on the last line as \"Answer: <answer>\"."
+)
+
+
+def verifier_question(question: str, closed_book: bool = False) -> str:
+    """The text after the page images (none when closed-book): the eval's instruction and template."""
+    from ..eval.prompt import DEFAULT_INSTRUCTION, DEFAULT_TEMPLATE
+
+    return DEFAULT_TEMPLATE.format(instruction=CLOSED_BOOK_INSTRUCTION if closed_book else DEFAULT_INSTRUCTION,
+                                   question=question)

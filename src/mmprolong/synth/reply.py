@@ -62,11 +62,13 @@ def _calc(c) -> str:
         op = str(c["operation"]).strip().lower()
         operands = [(str(o.get("label", f"x{i}")), float(str(o["value"]).replace(",", "").rstrip("%")))
                     for i, o in enumerate(c["operands"])]
+        pages = [int(str(o["page"]).lower().replace("page", "").strip()) if o.get("page") not in (None, "") else None
+                 for o in c["operands"]]
         thr = c.get("threshold")
         thr = float(thr) if thr not in (None, "") else None
         if op not in OPS or not operands:
             raise ValueError(op)
-        return calc_line(op, operands, thr if op == "count_gt" else None)
+        return calc_line(op, operands, thr if op == "count_gt" else None, pages)
     except (KeyError, TypeError, ValueError, AttributeError):
         raise GenerationError("bad_calculation", json.dumps(c)[:80]) from None
 

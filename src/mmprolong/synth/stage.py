@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from .. import schema
 from ..corpus.store import PageStore
 from .base import GenerationItem
-from .config import GeneratorConfig, make_generator
+from .config import GeneratorConfig, VerifyConfig, make_generator
 from .dedup import Deduper
 from .record import QARecord
 from .segments import choose_segment
@@ -44,6 +44,7 @@ class SynthSummary:
     kept: int = 0
     by_task: dict = field(default_factory=dict)        # task -> [kept, total]
     failures: dict = field(default_factory=dict)       # check failure / generation error -> count
+    verifier: dict = field(default_factory=dict)       # verifier model requests / tokens (none when it is off)
     seconds: float = 0.0
 
 
@@ -84,8 +85,12 @@ def _error_row(item: GenerationItem, reason: str, generator: str) -> dict:
 
 def synthesize(store: str | Path, out: str | Path, cfg: GeneratorConfig | dict, tasks: list[str] | None = None,
                per_doc: int = 3, seed: int = 0, min_pages: int = 8, max_pages: int = 15, docs_per_part: int = 64,
-               progress: bool = True, report: bool = True) -> SynthSummary:
-    """`per_doc` items per document, tasks taken in turn from `tasks`, each from its own segment."""
+               progress: bool = True, report: bool = True, verify_cfg: VerifyConfig | dict | None = None
+               ) -> SynthSummary:
+    """`per_doc` items per document, tasks taken in turn from `tasks`, each from its own segment. With `verify_cfg`
+    (kind openai) every item is also checked by the verifier model (synth/verifier.py)."""
+    from .verifier import make_verifier
+
     cfg = GeneratorConfig(**cfg) if isinstance(cfg, dict) else cfg
     tasks = [check_task(t) for t in (tasks or ["extract-single", "extract-multi", "reasoning"])]
     if per_doc < 1:
@@ -96,12 +101,14 @@ def synthesize(store: str | Path, out: str | Path, cfg: GeneratorConfig | dict, 
     todo = [d for d in st.doc_ids() if d not in done]
     summary = SynthSummary(str(out), docs_skipped=len(done))
     gen = make_generator(cfg)
+    verifier = make_verifier(verify_cfg)
+    use: Counter = Counter()
     t0 = time.monotonic()
     lock = threading.Lock()
     expected: dict[str, int] = {}
 
     def items():
-        for doc in st.iter_documents(with_images=cfg.kind == "openai", doc_ids=set(todo)):
+        for doc in st.iter_documents(with_images=cfg.kind == "openai" or verifier is not None, doc_ids=set(todo)):
             rng = random.Random(f"{seed}:{doc.doc_id}")
             with lock:
                 expected[doc.doc_id] = per_doc
@@ -135,7 +142,7 @@ def synthesize(store: str | Path, out: str | Path, cfg: GeneratorConfig | dict, 
                     by_task[r.task][1] += 1
                     continue
                 for qa in r.records:
-                    v = verify(qa, doc, dedup)
+                    v = verify(qa, doc, dedup, verifier=verifier, usage=use)
                     rows.append(v.to_row())
                     by_task[qa.task][0] += v.ok
                     by_task[qa.task][1] += 1
@@ -149,6 +156,9 @@ def synthesize(store: str | Path, out: str | Path, cfg: GeneratorConfig | dict, 
         if ids:
             _commit(out, part, rows, ids)
     gen.close()
+    if verifier is not None:
+        verifier.close()
+    summary.verifier = dict(use)
     summary.records = sum(t[1] for t in by_task.values())
     summary.kept = sum(t[0] for t in by_task.values())
     summary.by_task, summary.failures = by_task, dict(fails.most_common())

@@ -1,17 +1,26 @@
 """Automatic checks on a QA record against its document (the paper only audited 100 pairs by hand).
 
 Each check either passes (its name goes to `checks_passed`), fails (a short stable reason goes to `checks_failed`)
-or does not apply (no text layer, no operands recorded) and is left out of both.
+or does not apply (no text on the pages, no operands recorded) and is left out of both.
 
 Failure reasons: unknown_task, segment_out_of_document, no_evidence_pages, evidence_outside_segment,
 format_mismatch, bad_evidence_source, no_scope_anchor, evidence_outside_scope, answer_not_in_evidence,
-operand_not_in_evidence, recompute_mismatch, ocr_target_mismatch, answer_in_question, duplicate.
+operand_not_in_evidence, recompute_mismatch, no_calculation, ocr_target_mismatch, answer_in_question, duplicate,
+and with a model `verifier` (verifier.py): verifier_disagrees, answerable_without_document, verifier_failed.
+
+A reasoning item must be machine-checkable: a `calc:` line that recomputes its answer (operands on the evidence
+pages, on the page each names when it names one), or two numbers quoted in its evidence description whose
+difference / sum / ratio gives it. Without either it fails `no_calculation`, unless the verifier model, answering
+from the evidence pages alone, agrees with its answer.
+
+Text checks read each page's text whatever its source (`text_source` layer or ocr, see corpus/ocr.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections import Counter
 
 from .. import schema
 from ..corpus.store import Document
@@ -24,8 +33,9 @@ from .text import contains, fmt_number, norm, number_close, numbers_in, parse_nu
 
 FAILURES = ("unknown_task", "segment_out_of_document", "no_evidence_pages", "evidence_outside_segment",
             "format_mismatch", "bad_evidence_source", "no_scope_anchor", "evidence_outside_scope",
-            "answer_not_in_evidence", "operand_not_in_evidence", "recompute_mismatch", "ocr_target_mismatch",
-            "answer_in_question", "duplicate")
+            "answer_not_in_evidence", "operand_not_in_evidence", "recompute_mismatch", "no_calculation",
+            "ocr_target_mismatch", "answer_in_question", "duplicate", "verifier_disagrees",
+            "answerable_without_document", "verifier_failed")
 
 
 def parse_list(answer: str) -> list[str] | None:
@@ -94,11 +104,15 @@ def _reextracted(qa: QARecord, ev_text: str, nums: list[float]) -> bool:
     return False
 
 
-def verify(qa: QARecord, doc: Document, deduper: Deduper | None = None) -> QARecord:
+def verify(qa: QARecord, doc: Document, deduper: Deduper | None = None, verifier=None,
+           usage: Counter | None = None) -> QARecord:
     """A copy of `qa` with checks_passed / checks_failed filled. With `deduper`, a passing item is registered and
-    a repeat of an earlier one fails with 'duplicate'."""
+    a repeat of an earlier one fails with 'duplicate'. With `verifier` (a `verifier.Verifier`), the model checks
+    run too (by default only on items the rule checks kept); their request and token counts are added to
+    `usage`."""
     passed: list[str] = []
     failed: list[str] = []
+    needs_calc = False
 
     def check(ok: bool, name: str, reason: str) -> bool:
         (passed if ok else failed).append(name if ok else reason)
@@ -121,14 +135,20 @@ def verify(qa: QARecord, doc: Document, deduper: Deduper | None = None) -> QARec
     texts = {int(p["page"]): p.get("text") or "" for p in doc.pages}
     ev_text = "\n".join(texts.get(p, "") for p in ev)
     has_text = bool(ev_text.strip())
+    # a text check that read OCR text (a scanned page, corpus/ocr.py) says so in its passed name: "...:ocr"
+    ocr_src = any((p.get("text_source") or "layer") == "ocr" for p in doc.pages if int(p["page"]) in set(ev))
+
+    def text_check(ok: bool, name: str, reason: str) -> bool:
+        return check(ok, f"{name}:ocr" if ocr_src else name, reason)
+
     nums = numbers_in(ev_text) if has_text else []
 
     if qa.task in ("ocr-full", "ocr-needle"):
         if ev and all(p in texts for p in ev):
-            check(qa.answer == ocr_full_target(doc, ev), "ocr_target_matches", "ocr_target_mismatch")
+            text_check(qa.answer == ocr_full_target(doc, ev), "ocr_target_matches", "ocr_target_mismatch")
     elif qa.task in EXTRACTIVE and has_text and fmt_good and qa.answer_format != "None":
         items = parse_list(qa.answer) if qa.answer_format == "List" else [qa.answer.strip()]
-        check(all(_found(x, ev_text, nums) for x in items), "answer_in_evidence", "answer_not_in_evidence")
+        text_check(all(_found(x, ev_text, nums) for x in items), "answer_in_evidence", "answer_not_in_evidence")
     if qa.task in EXTRACTIVE and fmt_good and qa.answer_format != "None":
         items = parse_list(qa.answer) if qa.answer_format == "List" else [qa.answer.strip()]
         q_nums = numbers_in(qa.question)
@@ -138,8 +158,11 @@ def verify(qa: QARecord, doc: Document, deduper: Deduper | None = None) -> QARec
         calc = parse_calc(qa.evidence)
         if calc is not None:
             if has_text:
-                check(all(any(number_close(v, x, rel=1e-9) for x in nums) for _, v in calc.operands),
-                      "operands_in_evidence", "operand_not_in_evidence")
+                ok = all(any(number_close(v, x, rel=1e-9) for x in nums) for _, v in calc.operands)
+                for (_, v), pg in zip(calc.operands, calc.pages or []):
+                    if ok and pg is not None and texts.get(pg - 1, "").strip():
+                        ok = pg - 1 in ev and any(number_close(v, x, rel=1e-9) for x in numbers_in(texts[pg - 1]))
+                text_check(ok, "operands_in_evidence", "operand_not_in_evidence")
             try:
                 expected = calc.result()
             except (ZeroDivisionError, IndexError, TypeError, ValueError):
@@ -150,7 +173,22 @@ def verify(qa: QARecord, doc: Document, deduper: Deduper | None = None) -> QARec
                 ok = a is not None and _answer_matches(fmt_number(abs(a), 6), qa.answer_format, abs(expected))
             check(ok, "recomputed", "recompute_mismatch")
         elif has_text and fmt_good and qa.answer_format in ("Integer", "Float") and _reextracted(qa, ev_text, nums):
-            passed.append("recomputed_from_evidence")  # can only pass: without a calc the operation is unknown
+            passed.append("recomputed_from_evidence")
+        else:
+            needs_calc = True
+
+    if verifier is not None and qa.task in EXTRACTIVE + ("reasoning",) and (
+            not failed or not verifier.cfg.only_if_rules_pass):
+        verdict = verifier.check(qa, doc)
+        passed += verdict.passed
+        failed += verdict.failed
+        if usage is not None:
+            usage.update(verdict.usage)
+        if needs_calc and verdict.agrees:
+            passed.append("calculation_by_verifier")
+            needs_calc = False
+    if needs_calc:
+        failed.append("no_calculation")
 
     if deduper is not None and not failed:
         check(not deduper.seen(qa), "unique", "duplicate")

@@ -1,0 +1,144 @@
+"""OCR for pages without a usable text layer (scans), at ingest: `--ocr auto|off|force`.
+
+- auto (default): OCR a page whose text layer is empty or unusable (`text_usable`); keep the layer otherwise.
+- off: never OCR; a scanned page keeps its empty text.
+- force: OCR every page (e.g. a text layer known to be wrong).
+
+The page store records where each page's text came from in `text_source`: "layer" (pdfium's text layer) or "ocr".
+Every text check of synthesis and the OCR-task targets read the page's `text`, whichever its source.
+
+Engines (both install from the package registries and run offline on CPU; bench/ocr.py measured them on rendered
+born-digital pages against their text layer, see bench/results/ocr.md):
+
+- "tesseract" (default): Tesseract 5 through pytesseract; the `tesseract` binary comes from Debian
+  (`apt-get install tesseract-ocr`, which `make install` runs when it is missing).
+- "rapidocr": RapidOCR (PP-OCRv4 ONNX models shipped in the rapidocr-onnxruntime wheel) on onnxruntime.
+
+An engine is built once per process (workers are processes; each engine uses one thread, so N workers use N cores).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import logging
+import os
+import re
+import shutil
+
+from PIL import Image
+
+log = logging.getLogger(__name__)
+
+OCR_MODES = ("auto", "off", "force")
+ENGINES = ("tesseract", "rapidocr")
+DEFAULT_ENGINE = "tesseract"
+TEXT_SOURCES = ("layer", "ocr")
+
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def text_usable(text: str | None, min_words: int = 3) -> bool:
+    """Whether a text layer is worth keeping: at least `min_words` words of two or more letters, and mostly
+    ordinary characters (a layer of replacement / private-use glyph codes, as broken font encodings give, is not)."""
+    t = (text or "").strip()
+    if len(_WORD.findall(t)) < min_words:
+        return False
+    odd = sum(1 for ch in t if ch == "\ufffd" or "\ue000" <= ch <= "\uf8ff" or (not ch.isprintable() and ch not in
+                                                                               "\n\t"))
+    return odd <= 0.1 * len(t)
+
+
+def needs_ocr(text: str | None, mode: str) -> bool:
+    if mode not in OCR_MODES:
+        raise ValueError(f"ocr: {mode!r} is not one of {', '.join(OCR_MODES)}")
+    return mode == "force" or (mode == "auto" and not text_usable(text))
+
+
+def available(engine: str = DEFAULT_ENGINE) -> bool:
+    """Whether `engine` can run here (its package imports; for tesseract, the binary is on PATH)."""
+    try:
+        if engine == "tesseract":
+            import pytesseract  # noqa: F401
+
+            return shutil.which("tesseract") is not None
+        if engine == "rapidocr":
+            import rapidocr_onnxruntime  # noqa: F401
+
+            return True
+    except ImportError:
+        return False
+    raise ValueError(f"unknown OCR engine {engine!r}; one of {', '.join(ENGINES)}")
+
+
+@functools.lru_cache(maxsize=4)
+def _available_cached(engine: str) -> bool:
+    return available(engine)
+
+
+@functools.lru_cache(maxsize=2)
+def _rapidocr():
+    from rapidocr_onnxruntime import RapidOCR
+
+    return RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1)
+
+
+def _lines_from_boxes(result) -> str:
+    """RapidOCR boxes -> text lines: boxes whose vertical centres fall inside a line's span join it, left to right."""
+    boxes = []
+    for pts, text, _score in result or []:
+        ys, xs = [p[1] for p in pts], [p[0] for p in pts]
+        boxes.append((min(ys), max(ys), min(xs), text))
+    boxes.sort()
+    lines: list[list] = []
+    for top, bottom, left, text in boxes:
+        mid = (top + bottom) / 2
+        if lines and lines[-1][0] <= mid <= lines[-1][1]:
+            lines[-1][2].append((left, text))
+            lines[-1][1] = max(lines[-1][1], bottom)
+        else:
+            lines.append([top, bottom, [(left, text)]])
+    return "\n".join(" ".join(t for _, t in sorted(parts)) for _, _, parts in lines)
+
+
+def ocr_image(image: Image.Image | bytes, engine: str = DEFAULT_ENGINE) -> str:
+    """The text of one page image (a PIL image or encoded bytes), lines separated by "\\n"."""
+    if isinstance(image, (bytes, bytearray)):
+        image = Image.open(io.BytesIO(image))
+    image = image.convert("RGB")
+    if engine == "tesseract":
+        import pytesseract
+
+        os.environ.setdefault("OMP_THREAD_LIMIT", "1")   # one core per worker process
+        text = pytesseract.image_to_string(image, lang="eng", config="--oem 1 --psm 3")
+        return re.sub(r"\n{3,}", "\n\n", text).strip()
+    if engine == "rapidocr":
+        import numpy as np
+
+        result, _ = _rapidocr()(np.asarray(image)[:, :, ::-1].copy())   # RapidOCR takes BGR like OpenCV
+        return _lines_from_boxes(result)
+    raise ValueError(f"unknown OCR engine {engine!r}; one of {', '.join(ENGINES)}")
+
+
+def check_engine(mode: str, engine: str = DEFAULT_ENGINE) -> None:
+    """Before an ingest: `force` needs the engine; `auto` without it warns (scanned pages then keep no text)."""
+    if mode == "off" or available(engine):
+        return
+    msg = (f"OCR engine {engine} is not available (pip install pytesseract; apt-get install tesseract-ocr)"
+           if engine == "tesseract" else f"OCR engine {engine} is not available (pip install rapidocr-onnxruntime)")
+    if mode == "force":
+        raise ValueError(f"ocr: {msg}")
+    log.warning("%s: pages without a usable text layer keep their (empty) text", msg)
+
+
+def apply_ocr(row: dict, mode: str, engine: str = DEFAULT_ENGINE) -> dict:
+    """Give a PAGES row its `text_source`, OCR-ing its JPEG first when `mode` asks for it (see `needs_ocr`).
+    OCR that finds nothing keeps the layer's text (often empty) and source "layer"; so does a page in `auto` mode
+    when the engine is not installed (check_engine warned)."""
+    row.setdefault("text_source", "layer")
+    if not needs_ocr(row.get("text"), mode) or (mode == "auto" and not _available_cached(engine)):
+        return row
+    text = ocr_image(row["image"], engine)
+    if text.strip():
+        row["text"], row["text_source"] = text, "ocr"
+    return row
