@@ -27,6 +27,7 @@ from ..recipe import Recipe, load_recipe, recipe_hash
 from .document import DocResult, DocumentJob, attach_images
 from .parts import PROGRESS, TABLES, PartWriter, atomic_write_text
 from .planner import Plan, make_plan
+from .quota import BUDGET_TOLERANCE, Quota
 
 MANIFEST = "manifest.json"
 OWN_DIRS = {*TABLES, PROGRESS}
@@ -48,6 +49,7 @@ class BuildSummary:
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     resumed: bool = False
+    pool_exhausted: bool = False   # every planned document was read before the budget was reached
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -143,6 +145,7 @@ def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str |
     budget = recipe.budget_tokens
     start = writer.progress.docs_done
     tokens = writer.progress.tokens
+    quota = Quota(plan.task_shares, budget, _committed_tasks(out) if resumed else {}, tokens)
     if not writer.progress.finished:
         with _progress_bar(progress) as bar:
             task = bar.add_task(f"{tokens:,} tokens", total=len(plan.docs), completed=start)
@@ -162,15 +165,20 @@ def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str |
                     while nxt in pending and not stop:
                         r = pending.pop(nxt)
                         nxt += 1
-                        kept = []
-                        for row in r.samples:
-                            kept.append(row)
-                            tokens += row["n_tokens"]
-                            if tokens >= budget:
+                        kept, left_out = [], []
+                        qa_rows = {q["qa_id"]: q for q in r.qa}
+                        for row in r.samples:   # plan order: the mix and the budget are held here (quota.py)
+                            why = quota.take(row["task"], row["n_tokens"])
+                            if why is None:
+                                kept.append(row)
+                            elif not quota.stop:
+                                left_out.append(qa_rows[row["qa_id"]] | {"reason": why})
+                            if quota.stop:
                                 stop = True
                                 break
+                        tokens = quota.tokens
                         kept_qa = {row["qa_id"] for row in kept}
-                        writer.add(kept, [q for q in r.qa if q["qa_id"] in kept_qa], r.rejected)
+                        writer.add(kept, [q for q in r.qa if q["qa_id"] in kept_qa], r.rejected + left_out)
                         bar.update(task, completed=nxt, description=f"{tokens:,} tokens")
                         if writer.full(recipe.shard_size):
                             writer.commit(nxt)
@@ -181,6 +189,8 @@ def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str |
                     results.close()
             writer.commit(nxt, finished=True)
     summary = summarize(out, recipe, rhash, plan, writer.progress.docs_done, resumed, time.monotonic() - t0)
+    summary.pool_exhausted = (summary.docs_done >= len(plan.docs)
+                              and summary.tokens < budget * (1 - BUDGET_TOLERANCE))
     manifest = {"recipe": recipe.canonical(), "recipe_hash": rhash, "plan": plan.digest(),
                 "counter": counter.fingerprint(), "versions": _versions(), "summary": summary.to_json(),
                 "targets": plan.targets, "task_shares": plan.task_shares, "target_shares": plan.target_shares,
@@ -191,6 +201,13 @@ def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str |
 
         write_report(out)
     return summary
+
+
+def _committed_tasks(out: Path) -> dict[str, int]:
+    """Instances per task in the committed parts (a resumed build's quota starts from them)."""
+    from .parts import read_table
+
+    return dict(Counter(read_table(out, "shards", ["task"]).column("task").to_pylist()))
 
 
 def summarize(out: Path, recipe: Recipe, rhash: str, plan: Plan, docs_done: int, resumed: bool,
