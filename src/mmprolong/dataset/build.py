@@ -194,13 +194,23 @@ def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str |
     manifest = {"recipe": recipe.canonical(), "recipe_hash": rhash, "plan": plan.digest(),
                 "counter": counter.fingerprint(), "versions": _versions(), "summary": summary.to_json(),
                 "targets": plan.targets, "task_shares": plan.task_shares, "target_shares": plan.target_shares,
-                "edges": plan.edges, "skipped_docs": plan.skipped}
+                "edges": plan.edges, "skipped_docs": plan.skipped, "store": store_record(store)}
     atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=1))
     if report:
         from .report import write_report
 
         write_report(out)
     return summary
+
+
+def store_record(store: PageStore) -> dict:
+    """Which page store a build read: its path, the sha256 of its manifest.json and its document count."""
+    import hashlib
+
+    m = store.root / "manifest.json"
+    return {"path": str(store.root.resolve()),
+            "manifest_sha256": hashlib.sha256(m.read_bytes()).hexdigest() if m.exists() else "",
+            "documents": len(store.doc_ids())}
 
 
 def _committed_tasks(out: Path) -> dict[str, int]:
