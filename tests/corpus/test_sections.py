@@ -103,7 +103,8 @@ def _outlined_manual(path):
     c.setFont("Helvetica-Bold", 16)
     c.drawString(72, h - 90, "Contents")
     for k, line in enumerate(["1 Installation 3", "2 Configuration . . . . 5", "2.1 Network Settings .. 6",
-                              "3 Troubleshooting 8", "Appendix D Reference . . 11"]):
+                              "3 Troubleshooting 8", "Appendix D Reference . . 11", "Getting Help 12",
+                              "Glossary 12"]):
         c.drawString(72, h - 130 - 24 * k, line)
     c.showPage()
     for p in range(2, 12):

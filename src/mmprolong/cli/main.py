@@ -9,7 +9,7 @@ import sys
 from .. import __version__
 
 # module name under mmprolong.cli -> registers these commands
-COMMAND_MODULES = ("ingest", "tokens", "synth", "build", "export", "train", "plan", "evaluate", "demo")
+COMMAND_MODULES = ("ingest", "dedup", "tokens", "synth", "build", "export", "train", "plan", "evaluate", "demo")
 
 
 class CLIError(Exception):

@@ -23,6 +23,7 @@ NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+([A-Z][^\n]*)$")
 KEYWORD = re.compile(r"^(?:chapter|part|section|appendix|annex)\s+(?:\d+|[IVXLC]+|[A-Z])\b", re.IGNORECASE)
 FRONT_MATTER = {"contents", "table of contents", "list of figures", "list of tables"}
 DOT_LEADER = re.compile(r"(?:\.\s*){2,}\s*(?:\d{1,4}|[ivxlc]{1,6})$|[…·]\s*\d{1,4}$|(?:\.\s){3,}")   # leaders, any length
+TITLE_PAGE = re.compile(r"[A-Za-z][^\d]*\s\d{1,4}$")          # words, then a page number
 ROMAN_PAGE = re.compile(r"[A-Za-z]\s+[ivxlc]{1,6}$")        # "Preface vii"
 TOC_ENTRY = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2}){0,3}\.?|[A-Z]\.|(?:chapter|part|appendix|annex)\s+\w+)\s+"
                        r"\D*[A-Za-z]\D*\s(?:\d{1,4}|[ivxlc]{1,6})$", re.IGNORECASE)   # "2.1 Network Settings 6"
@@ -106,12 +107,18 @@ def page_headings(textpage: pdfium.PdfTextPage, raw: str) -> PageHeadings:
     offset = 0
     lines = raw.split("\n")
     toc = [k for k, ln in enumerate(lines) if contents_like(" ".join(ln.split()))]
+    paged = [k for k, ln in enumerate(lines) if TITLE_PAGE.search(ln.strip())]   # "Customizing contents 28"
+    filled = sum(1 for ln in lines if ln.strip())
+    if len(paged) >= TOC_LINES and len(paged) >= 0.5 * filled:   # most lines end with a page number
+        toc = sorted(set(toc) | set(paged))
+    else:
+        paged = []
     entries_from = toc[0] if len(toc) >= TOC_LINES else len(lines)   # a contents or index page: its entries
     for k, line in enumerate(lines):
         start, offset = offset, offset + len(line) + 1
         text = " ".join(line.split())
         cls = _classify(text)
-        if cls is None or (k > entries_from and cls[0] == "plain"):   # plain lines among contents entries
+        if cls is None or (cls[0] == "plain" and (k > entries_from or k in paged)):   # contents entries
             continue
         size = 0.0
         if aligned:

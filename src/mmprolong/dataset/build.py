@@ -121,7 +121,8 @@ def choose_executor(recipe: Recipe, executor: str | None, workers: int | None) -
 
 def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str | Path, executor: str | None = None,
           workers: int | None = None, progress: bool = True, report: bool = True,
-          timeout_s: float | None = None, ray_address: str | None = None) -> BuildSummary:
+          timeout_s: float | None = None, ray_address: str | None = None,
+          keep_near_duplicates: bool = False) -> BuildSummary:
     """Build (or resume building) the dataset of `recipe` over `store` into `out` (see the module docstring)."""
     from ..run import Failure, map_unordered
 
@@ -132,7 +133,7 @@ def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str |
     executor, workers = choose_executor(recipe, executor, workers)
     counter = recipe.counter()
     rhash = recipe_hash(recipe, counter)
-    plan = make_plan(recipe, store, counter)
+    plan = make_plan(recipe, store, counter, keep_near_duplicates)
     digest = f"{rhash}:{plan.digest()}"
     _check_out(out, digest)
     (out / PROGRESS).mkdir(parents=True, exist_ok=True)
