@@ -77,10 +77,14 @@ def test_blanks_avoid_markers_lists_code_identifiers_and_implausible_years():
                 "On all platforms IEC 60559 arithmetic is used for the floating point values.\n"
                 "Call A <- as.matrix(x, 25) when the table has many columns and rows.\n"
                 "The Corresponding Source for a work in source code form is that same work. 2.\n"
-                "Using Structured Query Language.\n")
+                "Using Structured Query Language.\n"
+                "If an expression is used as a complete command, the value is printed and lost 7 .\n"
+                "Apparently Excel:mac 2004/8 expected files in an older encoding than the others.\n"
+                "Run mogrify -rotate +90 -crop 50%x100% on all the scanned pages in the folder.\n"
+                "Windows has the concepts of short ('8.3') and long file names in the system.\n")
     assert ("year", "2048") not in got and ("year", "2000") not in got        # sizes, not years
     assert not {a for _, a in got} & {"4095", "6", "5", "60559", "25", "Corresponding Source",
-                                      "Structured Query Language"}
+                                      "Structured Query Language", "7", "2004", "50", "8.3"}
     kept = _asks("The workshop was opened in 1998 by the local council of the town.\n"
                  "External library libcerf has 12 known issues with the voigt function.\n")
     assert ("year", "1998") in kept and ("number", "12") in kept

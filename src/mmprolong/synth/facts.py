@@ -26,13 +26,14 @@ _NOT_YEAR_AFTER = re.compile(r"^\s*(?:x\b|×|bytes?|bits?|[kmgt]i?b\b|px|pixels?
 MAX_YEAR = 2035        # "what year" only for plausible years
 MAX_NUMBERS_CLOZE = 2  # a sentence with more numbers is a list or a row of values: no number blanks in it
 # code, markup and formulas: no blanks in them ("A <- as.matrix(x)", "$\underline{Z}$", "a = 2")
-_CODE = re.compile(r"[\\{}=<>~^|]|<-|\$\S*\$|\w\(|\w\.\w+\(")
+_CODE = re.compile(r"[\\{}=<>~^|]|<-|\$\S*\$|\w\(|\w\.\w+\(|(?:^|\s)--?[a-z]|\*\.\w")
 # footnote markers glued to a word ("limited3 to", "the same.3 There") and list numbers after a sentence ("work. 2.")
 _MARKER = re.compile(r"[a-z]{4}[.,;:]?\d(?=\s|$)|\.\s+\d{1,2}\.$")
 _NOT_YEAR_BEFORE = re.compile(r"(?:\d\s*(?:x|×|by)|\b[x×])\s*$")   # "200 x 2000"
 # a number that names something rather than counts it: an item number after a clause ("is used; 4."), the end of
 # a list ("4, 5, or 6"), or an identifier after a name ("IEC 60559", "Excel 3.0", "Windows 10")
-_NOT_A_QUANTITY_BEFORE = re.compile(r"(?:\d,?\s*(?:and|or)\s*|[.;:]\s*|\b[A-Z][A-Za-z]*\s)$")
+_NOT_A_QUANTITY_BEFORE = re.compile(r"(?:\d,?\s*(?:and|or)\s*|[.;:]\s*|\b[A-Z][A-Za-z]*\s|[-+*/^=\'\"‘’“”]\s*)$")
+_NOT_A_QUANTITY_AFTER = re.compile(r"^(?:\s+[.,;:]|[/:]\d|%?x\d)")   # "lost 2 .", "2004/8", "50%x100%"
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _DATE = re.compile(rf"\b(?:(?:{_MONTHS}) \d{{1,2}}, \d{{4}}|\d{{1,2}} (?:{_MONTHS}) \d{{4}})\b")
 _NAME = re.compile(r"(?<=[a-z,;] )(?:[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?)(?: (?:[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?|of|de|van|von)){1,3}"
@@ -341,7 +342,8 @@ def _sentence_facts(sents: list[str], page: int, page_norm: str) -> list[Fact]:
         elif not _CODE.search(s) and not re.match(r"^\S*\d\S*\s", s):   # no code, no "Rd2pdf Convert Rd ..."
             nm = _NAME.search(s)
             if nm and not _NUM_IN_SENT.search(nm.group()):
-                f = _cloze(s, nm.start(), nm.end(), nm.group(), "String", "name", page)
+                f = None if re.search(r" (?:of|de|van|von)$", nm.group()) else \
+                    _cloze(s, nm.start(), nm.end(), nm.group(), "String", "name", page)
                 if f:
                     out.append(f)
     return out
@@ -360,7 +362,8 @@ def _number_fact(s: str, m: re.Match, page: int, page_norm: str) -> Fact | None:
     if re.search(r"[\d(,]\s*$", before) or re.match(r"^\s*,\s*\d", after):   # "(1,0)", "1, 2, 4": coordinates, lists
         return None
     year = (is_year(num) and v <= MAX_YEAR and not m.group("cur") and not m.group("pct")
-            and not _NOT_YEAR_AFTER.match(after) and not _NOT_YEAR_BEFORE.search(before))
+            and not _NOT_YEAR_AFTER.match(after) and not _NOT_YEAR_BEFORE.search(before)
+            and not _NOT_A_QUANTITY_AFTER.match(after))
     if year:
         return _cloze(s, m.start(), m.end(), num, "Integer", "year", page, value=v)
     fmt = "Float" if "." in num else "Integer"
@@ -369,7 +372,7 @@ def _number_fact(s: str, m: re.Match, page: int, page_norm: str) -> Fact | None:
     if f:
         return f
     if len(_NUM_IN_SENT.findall(s)) > MAX_NUMBERS_CLOZE or v in (0, 1) or _CODE.search(s) \
-            or _NOT_A_QUANTITY_BEFORE.search(before):   # lists of values, trivial blanks, code, identifiers
+            or _NOT_A_QUANTITY_BEFORE.search(before) or _NOT_A_QUANTITY_AFTER.match(after):   # lists of values, trivial blanks, code, identifiers
         return None
     literal = num.replace(",", "")   # as printed: "1.10" stays "1.10" (a version, not 1.1)
     return _cloze(s, m.start("num"), m.end("num"), literal, fmt, "number", page, value=v,

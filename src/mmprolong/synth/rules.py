@@ -130,7 +130,8 @@ class RulesGenerator(Generator):
         page = f.page + 1
         choice = rng.random()
         if choice < 0.3:
-            secs = [s for s in unique_sections(doc) if s.first <= f.page <= s.last
+            starts = Counter(int(x["first_page"]) for x in doc.sections)   # sections sharing a start page
+            secs = [s for s in unique_sections(doc) if s.first <= f.page <= s.last and starts[s.first] == 1
                     and segment[0] <= s.first and s.last <= segment[1] and s.last > s.first]
             if secs and self._unique(f, facts, secs[-1].first, secs[-1].last):
                 return f'In the section "{secs[-1].heading}", {f.ask}'
