@@ -28,7 +28,7 @@ MAX_NUMBERS_CLOZE = 2  # a sentence with more numbers is a list or a row of valu
 # code, markup and formulas: no blanks in them ("A <- as.matrix(x)", "$\underline{Z}$", "a = 2")
 _CODE = re.compile(r"[\\{}=<>~^|]|<-|\$\S*\$|\w\(|\w\.\w+\(|(?:^|\s)--?[a-z]|\*\.\w")
 # footnote markers glued to a word ("limited3 to", "the same.3 There") and list numbers after a sentence ("work. 2.")
-_MARKER = re.compile(r"[a-z]{4}[.,;:]?\d(?=\s|$)|\.\s+\d{1,2}\.$")
+_MARKER = re.compile(r"[a-z]{4}[.,;:]?\d(?=\s|$)|\.\s+\d{1,2}\.$|\d\.\s+[a-z]")   # last: "is 2. decimal sets"
 _NOT_YEAR_BEFORE = re.compile(r"(?:\d\s*(?:x|×|by)|\b[x×])\s*$")   # "200 x 2000"
 # a number that names something rather than counts it: an item number after a clause ("is used; 4."), the end of
 # a list ("4, 5, or 6"), or an identifier after a name ("IEC 60559", "Excel 3.0", "Windows 10")
@@ -152,7 +152,10 @@ def _tables(lines: list[str], page: int) -> tuple[list[Fact], set[int]]:
         header, hdr_idx = _header(lines, i, block, ncol)
         if header is not None and hdr_idx == i:  # the first matched row was a year header
             block = block[1:]
-        if header is not None and len(block) >= 2:
+        # rows named by words ("Alabama", "North plant"), not a program's printout ("[3,]", "(45,55]")
+        worded = all(re.search(r"[A-Za-z]{3}", b.group("label")) for b in block) and \
+            (header is None or all(re.search(r"[A-Za-z]{2}|^\d{4}$", h) for h in header))
+        if header is not None and len(block) >= 2 and worded:
             caption = _caption(lines, hdr_idx, j)
             used.update(range(hdr_idx, j))
             if caption is not None:
@@ -321,7 +324,7 @@ _WHO = re.compile(r"^(?P<name>[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?(?: [A-Z][a-z]+(?:
 def _sentence_facts(sents: list[str], page: int, page_norm: str) -> list[Fact]:
     out: list[Fact] = []
     for s in sents:
-        if _MARKER.search(s):   # a quote with a footnote marker or a list number in it reads as garbage
+        if _MARKER.search(s) or "•" in s:   # footnote markers, list numbers, merged bullet items: garbage
             continue
         w = _WHO.match(s)
         if w and w.group("name").split(" ")[0].lower() not in _DETERMINERS:
