@@ -80,7 +80,7 @@ def test_every_sample_has_its_exact_length_and_whole_images(built):
 def test_bad_documents_are_rejections_not_crashes(built):
     rej = read_table(built, "rejected").to_pylist()
     blank = [r for r in rej if r["doc_id"] == "doc99-blank"]
-    assert len(blank) == 2 and all(r["reason"] for r in blank)
+    assert len(blank) == 2 * 5 and all(r["reason"] for r in blank)   # 2 slots x (3 segments + 2 other tasks)
     assert not any(r["doc_id"] == "doc99-blank" for r in read_table(built, "shards", ["doc_id"]).to_pylist())
 
 
@@ -93,7 +93,9 @@ def test_budget_stops_the_build(store, tmp_path):
     r = parse_recipe(RECIPE | {"budget_tokens": 2500})
     s = build(r, store, tmp_path / "out", workers=1, progress=False, report=False)
     n = read_table(tmp_path / "out", "shards", ["n_tokens"]).column("n_tokens").to_pylist()
-    assert sum(n) >= 2500 and sum(n) - n[-1] < 2500 and s.tokens == sum(n)
+    # within 1% of the budget, or (instances large against it) the instance that ends nearest the budget
+    assert s.tokens == sum(n) and not s.pool_exhausted
+    assert abs(sum(n) - 2500) <= 25 or 0 < sum(n) - 2500 < 2500 - (sum(n) - n[-1])
     assert s.docs_done < s.docs_planned
 
 
@@ -192,7 +194,8 @@ def test_parts_are_also_cut_by_image_bytes(store, built, tmp_path, monkeypatch):
           report=False)
     files = [pq.read_table(f, columns=["doc_id"]).column("doc_id").to_pylist()
              for f in sorted((tmp_path / "out" / "shards").glob("*.parquet"))]
-    assert all(len(set(f)) <= 1 for f in files) and len([f for f in files if f]) == 10
+    docs = set(read_table(built, "shards", ["doc_id"]).column("doc_id").to_pylist())
+    assert all(len(set(f)) <= 1 for f in files) and len([f for f in files if f]) == len(docs)
     assert [x for f in files for x in f] == read_table(built, "shards", ["doc_id"]).column("doc_id").to_pylist()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mmprolong.dataset.document import DocumentJob, attach_images, process_document
+from mmprolong.dataset.document import DocumentJob, attach_images, process_document, slot_attempts
 from mmprolong.dataset.planner import Slot
 from mmprolong.recipe import parse_recipe, recipe_hash
 
@@ -41,7 +41,9 @@ def test_failures_are_rows():
     r = recipe()
     res = process_document(doc, [Slot("extract-single", "1K-2K", 2000), Slot("ocr-needle", "1K-2K", 2000)], r,
                            recipe_hash(r), EDGES)
-    assert not res.samples and len(res.rejected) == 2
+    # extract-single on 3 segments, then the recipe's other QA tasks once each, then the OCR slot once
+    assert not res.samples and [row["task"] for row in res.rejected] == [
+        "extract-single"] * 3 + ["extract-multi", "reasoning", "ocr-needle"]
     assert all(row["doc_id"] == "d" and row["reason"] for row in res.rejected)
     missing = process_document(None, [Slot("reasoning", "1K-2K", 2000)], r, recipe_hash(r), EDGES, doc_id="gone")
     assert missing.rejected[0]["reason"].startswith("missing-pages") and missing.rejected[0]["doc_id"] == "gone"
@@ -54,3 +56,37 @@ def test_job_returns_rows_without_images_and_the_driver_puts_them_back():
     assert res.samples[0]["images"] is None
     attach_images(res, doc)
     assert res.samples[0]["images"] == [doc.pages[p]["image"] for p in res.samples[0]["pages"]]
+
+
+def test_a_slot_without_qa_is_retried_on_another_segment():
+    # three 4-page sections, facts only in the first: a slot finds them within its three segment tries
+    retried = 0
+    for seed in range(12):
+        doc = make_document("d", 12, size=(308, 396))
+        for p in doc.pages[4:]:
+            p["text"] = "Nothing to ask about here."
+        doc.sections = [{"first_page": f, "level": 0, "heading": f"Part {f}"} for f in (0, 4, 8)]
+        r = recipe(seed=seed, segment={"min_pages": 4, "max_pages": 4})
+        res = process_document(doc, [Slot("extract-single", "2K-4K", 8192)], r, recipe_hash(r), EDGES)
+        assert len(res.samples) == 1 and res.samples[0]["task"] == "extract-single"
+        assert res.qa[0]["segment_first"] == 0
+        segs = [row["reason"].rsplit("pages ", 1)[1] for row in res.rejected if row["reason"].startswith("no-qa")]
+        assert len(segs) == len(set(segs)) and "1-4" not in segs   # each retry on a segment not tried before
+        retried += bool(segs)
+    assert retried
+
+
+def test_a_task_the_document_cannot_give_falls_back_to_another_task():
+    doc = make_document("d", 4, size=(308, 396))
+    for p in doc.pages:   # one number in the document: nothing to compare or add up, but a fact to extract
+        p["text"] = "The Redhill plant employed 120 workers in 2003." if p["page"] == 0 else ""
+    r = recipe(segment={"min_pages": 4, "max_pages": 6})
+    res = process_document(doc, [Slot("reasoning", "2K-4K", 8192)], r, recipe_hash(r), EDGES)
+    assert len(res.samples) == 1 and res.samples[0]["task"] != "reasoning"
+    assert [row["task"] for row in res.rejected][:3] == ["reasoning"] * 3
+
+
+def test_slot_attempts():
+    r = recipe()
+    assert slot_attempts("reasoning", r) == ["reasoning"] * 3 + ["extract-single", "extract-multi"]
+    assert slot_attempts("ocr-needle", r) == ["ocr-needle"]

@@ -61,3 +61,47 @@ def test_figure_value_labels_become_figure_facts():
     assert [(f.label, f.answer) for f in facts] == [("2016", "1642"), ("2017", "1664"), ("2018", "1720")]
     assert facts[0].ask == "according to Figure 1 on page 5, what value is shown for 2016?"
     assert not [f for f in page_facts("1,642\n2016\n1,664\nFigure 1: Staff", 0) if f.source == "Figure"]
+
+
+def _asks(text):
+    from mmprolong.synth.facts import page_facts
+
+    return {(f.kind, f.answer) for f in page_facts(text, 0)}
+
+
+def test_blanks_avoid_markers_lists_code_identifiers_and_implausible_years():
+    got = _asks("Command lines entered at the console are limited3 to about 4095 bytes in all cases.\n"
+                "Gnuplot can be linked against libpdf versions 4, 5, or 6 on most systems here.\n"
+                "The buffer holds 2048 bytes of data in the default build of the tool.\n"
+                "Suppose file matrix.dat just contains the numbers for a 200 x 2000 matrix.\n"
+                "On all platforms IEC 60559 arithmetic is used for the floating point values.\n"
+                "Call A <- as.matrix(x, 25) when the table has many columns and rows.\n"
+                "The Corresponding Source for a work in source code form is that same work. 2.\n"
+                "Using Structured Query Language.\n"
+                "If an expression is used as a complete command, the value is printed and lost 7 .\n"
+                "Apparently Excel:mac 2004/8 expected files in an older encoding than the others.\n"
+                "Run mogrify -rotate +90 -crop 50%x100% on all the scanned pages in the folder.\n"
+                "Windows has the concepts of short ('8.3') and long file names in the system.\n"
+                "Default value is 9. decimal sets the decimal point of the printed numbers.\n"
+                "Select O then L and enter 11 times. • Press the Return key to finish it.\n")
+    assert ("year", "2048") not in got and ("year", "2000") not in got        # sizes, not years
+    assert not {a for _, a in got} & {"4095", "6", "5", "60559", "25", "Corresponding Source",
+                                      "Structured Query Language", "7", "2004", "50", "8.3", "9", "11"}
+    kept = _asks("The workshop was opened in 1998 by the local council of the town.\n"
+                 "External library libcerf has 12 known issues with the voigt function.\n")
+    assert ("year", "1998") in kept and ("number", "12") in kept
+
+
+def test_number_blanks_keep_the_printed_form():
+    from mmprolong.synth.facts import page_facts
+
+    f = [x for x in page_facts("The archive listed 1.10 releases on average for each of the packages.", 0)
+         if x.kind == "number"]
+    assert f and f[0].answer == "1.10"
+
+
+def test_printouts_are_not_tables():
+    from mmprolong.synth.facts import page_facts
+
+    text = "qld vic nsw sa\n(35,45] 1 1 0 1\n(45,55] 1 1 1 1\n(55,65] 0 3 1 3\n"
+    assert not [f for f in page_facts(text, 0) if f.source == "Table"]

@@ -89,3 +89,37 @@ def test_demo_corpus_all_tasks_verified_and_deterministic(demo_documents):
     assert set(fails) <= {"duplicate"}, fails
     sources = {s for q in checked for s in q.evidence_sources}
     assert {"Text", "Table"} <= sources
+
+
+def test_running_headers_are_not_facts_and_reasoning_needs_comparable_values():
+    import random as _random
+
+    from mmprolong.synth.rules import RulesGenerator, running_lines, segment_facts
+
+    from .docs import make_doc
+
+    towns = ["Ashford", "Marlow", "Redhill", "Kestrel", "Oakridge", "Eastbrook"]
+    pages = [f"Chapter 1: Introduction and preliminaries {p + 5}\nThe {towns[p]} committee reviewed {10 + p} "
+             f"proposals during the spring session.\nIt met in {towns[p - 1]} twice.\n{p + 5}" for p in range(6)]
+    doc = make_doc(pages)
+    assert "chapter #: introduction and preliminaries #" in running_lines(doc)
+    facts = segment_facts(doc, (0, 5))
+    assert facts and not any("Chapter 1" in f.span for f in facts)
+    # two unrelated quantities: no arithmetic on them
+    doc2 = make_doc(["The library stores 250 books in the basement archive of the building.",
+                     "Each visitor may borrow at most 7 maps from the cartography desk at once."])
+    gen = RulesGenerator()
+    assert all(not gen.generate(doc2, (0, 1), "reasoning", _random.Random(s)) for s in range(10))
+
+
+def test_extract_multi_question_reads_as_a_request():
+    import random as _random
+
+    from mmprolong.synth.rules import RulesGenerator
+
+    from .docs import make_doc
+
+    doc = make_doc(["The Kestrel plant produced 1,200 tonnes of steel in 2019.",
+                    "The Redhill plant employed 340 workers in 2018."])
+    qas = [q for s in range(10) for q in RulesGenerator().generate(doc, (0, 1), "extract-multi", _random.Random(s))]
+    assert qas and not any(q.question.startswith("What are the") for q in qas)

@@ -107,3 +107,16 @@ def test_empty_store(tmp_path):
     r = token_report(store, load("qwen2.5-vl"), progress=False)
     assert r.summary()["docs"] == 0
     assert write_report(r, tmp_path / "out")["png"].exists()
+
+
+def test_page_tokens_are_what_a_page_adds_to_a_sample_not_its_text_layer(small_store):
+    c = load("qwen2.5-vl")
+    doc = PageStore(small_store).document("b", with_images=False)
+    d = count_document(doc, c)
+    empty = c.count_messages(build_messages(doc, [], question="", target="")).total
+    assert sum(d.page_sample_tokens) == d.tokens - empty          # pages and the empty sample: the whole document
+    one = c.count_messages(build_messages(doc, [0], question="", target="")).total
+    assert d.page_sample_tokens[0] == one - empty
+    r = token_report(small_store, c, progress=False)
+    assert r.page_tokens() == [t for x in r.docs for t in x.page_sample_tokens]
+    assert max(r.page_tokens()) < max(x + y for x, y in zip(d.page_image_tokens, d.page_text_tokens))

@@ -33,6 +33,8 @@ def register(sub) -> None:
     p.add_argument("--plan", action="store_true",
                    help="only plan: print instances per task x length bucket and what the plan leaves out")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument("--keep-near-duplicates", action="store_true",
+                   help="keep documents `mmprolong dedup` found near-duplicate of a kept one (eval ones stay out)")
     p.set_defaults(func=run)
 
 
@@ -83,7 +85,8 @@ def run(args) -> int:
         from ..dataset.planner import make_plan
         from ..recipe import load_recipe
 
-        Console().print(plan_table(make_plan(load_recipe(args.recipe), PageStore(args.store))))
+        Console().print(plan_table(make_plan(load_recipe(args.recipe), PageStore(args.store),
+                                             keep_near_duplicates=args.keep_near_duplicates)))
         return 0
     if not args.out:
         raise ValueError("--out is required (unless --plan)")
@@ -91,7 +94,7 @@ def run(args) -> int:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     summary = build(args.recipe, args.store, args.out, executor=args.executor, workers=args.workers,
                     progress=not args.quiet, report=not args.no_report, timeout_s=args.timeout,
-                    ray_address=args.ray_address)
+                    ray_address=args.ray_address, keep_near_duplicates=args.keep_near_duplicates)
     if not args.quiet:
         console = Console(stderr=True)
         console.print(summary_table(summary))

@@ -11,7 +11,8 @@ def register(sub) -> None:
     p = sub.add_parser(
         "tokens", help="count a page store's documents in tokens for a model (per page, per document)",
         description="Count every ok document of a page store exactly, as the model's processor would: tokens per "
-                    "page (image + text layer) and per document (its full-document chat sample). Prints a summary "
+                    "page (what it adds to a sample: image, image wrap and page marker; the text layer apart) and per "
+                    "document (its full-document chat sample). Prints a summary "
                     "(median/p90, how many documents fit 32K/64K/128K/256K) and writes OUT/tokens.md, "
                     "OUT/tokens_hist.png, OUT/tokens_docs.csv and OUT/tokens_docs.parquet.")
     p.add_argument("store", metavar="STORE", help="page store folder (from `mmprolong ingest`)")

@@ -3,8 +3,10 @@
 Sections give the synthesis stage its segment boundaries (RECIPE: "titles and headings give section boundaries").
 The heuristic reads pdfium's text layer and font sizes: a heading is a short line set larger than the body text
 that looks like one ("2.3 Results", "Chapter 4", "Appendix B", or a short capitalised line), never a running
-header or footer (small print, or the same line on many pages) and never a contents entry (dot leaders).
-Levels are 0-based (0 = top), as in the PDF outline.
+header or footer (small print, or the same line on many pages), never a contents entry (dot leaders of any length,
+a title followed by a page number, or any line of a page that reads as a contents page) and never a figure or
+diagram label (a caption, roman numerals or single letters only, a run of one repeated letter).
+Levels are 0-based (0 = top), as in the PDF outline. `start_scores` measures starts against an outline.
 """
 
 from __future__ import annotations
@@ -20,7 +22,16 @@ import pypdfium2.raw as pdfium_c
 NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+([A-Z][^\n]*)$")
 KEYWORD = re.compile(r"^(?:chapter|part|section|appendix|annex)\s+(?:\d+|[IVXLC]+|[A-Z])\b", re.IGNORECASE)
 FRONT_MATTER = {"contents", "table of contents", "list of figures", "list of tables"}
-DOT_LEADER = re.compile(r"(\.\s*){4,}|…")
+DOT_LEADER = re.compile(r"(?:\.\s*){2,}\s*(?:\d{1,4}|[ivxlc]{1,6})$|[…·]\s*\d{1,4}$|(?:\.\s){3,}")   # leaders, any length
+TITLE_PAGE = re.compile(r"[A-Za-z][^\d]*\s\d{1,4}$")          # words, then a page number
+ROMAN_PAGE = re.compile(r"[A-Za-z]\s+[ivxlc]{1,6}$")        # "Preface vii"
+TOC_ENTRY = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2}){0,3}\.?|[A-Z]\.|(?:chapter|part|appendix|annex)\s+\w+)\s+"
+                       r"\D*[A-Za-z]\D*\s(?:\d{1,4}|[ivxlc]{1,6})$", re.IGNORECASE)   # "2.1 Network Settings 6"
+BARE_KEYWORD = re.compile(r"^(?:chapter|part|section|appendix|annex)\s+\S+$", re.IGNORECASE)
+CAPTION = re.compile(r"^(?:fig(?:ure)?|table|diagram|listing|chart|plate|exhibit|example)\.?\s*[\dA-Z]", re.IGNORECASE)
+ROMAN = re.compile(r"^[IVXLCDM]+$")
+TOC_LINES = 3            # a page with this many contents-like lines is a contents page: no plain line after the
+                         # first entry counts (its heading, e.g. "Concept Index", comes before)
 MAX_WORDS = 12
 MAX_CHARS = 100
 
@@ -41,10 +52,29 @@ class PageHeadings:
     sizes: list[float] = field(default_factory=list)   # sampled font sizes of the page's characters
 
 
+def _is_word(w: str) -> bool:
+    """A word of language, not a label: letters (hyphens allowed), not one letter repeated ("OOOOOO", "A"), not an
+    upper-case roman numeral ("XII"), 3+ letters or a capitalised pair ("Cd", "If")."""
+    w = w.strip("()[]{}'\",;:!?").replace("-", "")
+    if not w.isalpha() or len(set(w.lower())) == 1 or (w.isupper() and ROMAN.match(w)):
+        return False
+    return len(w) >= 3 or (len(w) == 2 and w[0].isupper() and w[1].islower())
+
+
+def contents_like(text: str) -> bool:
+    """A table-of-contents entry: dot leaders, or a numbered title followed by a page number (not "Chapter 4")."""
+    return bool(DOT_LEADER.search(text)) or (bool(TOC_ENTRY.match(text) or ROMAN_PAGE.search(text))
+                                             and not BARE_KEYWORD.match(text))
+
+
 def _classify(text: str) -> tuple[str, int] | None:
     if not (2 <= len(text) <= MAX_CHARS) or len(text.split()) > MAX_WORDS or not re.search(r"[A-Za-z]{2}", text):
         return None
-    if DOT_LEADER.search(text) or text[-1] in ".,;:" or text.lower() in FRONT_MATTER:
+    if contents_like(text) or text[-1] in ".,;:" or text.lower() in FRONT_MATTER:
+        return None
+    if CAPTION.match(text) and not KEYWORD.match(text):   # "Figure 3", "Table 2: Sales": captions, not sections
+        return None
+    if not any(_is_word(w) for w in text.split()):     # "XI XII I", "OOOOOO A0", "A B C": diagram labels
         return None
     m = NUMBERED.match(text)
     if m:
@@ -75,11 +105,20 @@ def page_headings(textpage: pdfium.PdfTextPage, raw: str) -> PageHeadings:
         step = max(1, n // 100)
         out.sizes = [s for i in range(0, n, step) if not raw[i].isspace() and (s := _size(textpage, i)) > 0]
     offset = 0
-    for line in raw.split("\n"):
+    lines = raw.split("\n")
+    toc = [k for k, ln in enumerate(lines) if contents_like(" ".join(ln.split()))]
+    paged = [k for k, ln in enumerate(lines) if TITLE_PAGE.search(ln.strip())]   # "Customizing contents 28"
+    filled = sum(1 for ln in lines if ln.strip())
+    if len(paged) >= TOC_LINES and len(paged) >= 0.5 * filled:   # most lines end with a page number
+        toc = sorted(set(toc) | set(paged))
+    else:
+        paged = []
+    entries_from = toc[0] if len(toc) >= TOC_LINES else len(lines)   # a contents or index page: its entries
+    for k, line in enumerate(lines):
         start, offset = offset, offset + len(line) + 1
         text = " ".join(line.split())
         cls = _classify(text)
-        if cls is None:
+        if cls is None or (cls[0] == "plain" and (k > entries_from or k in paged)):   # contents entries
             continue
         size = 0.0
         if aligned:
@@ -152,3 +191,12 @@ def first_heading(pages: list[PageHeadings]) -> str:
     body = statistics.median(sizes) if sizes else 0.0
     best = max(pages[0].candidates, key=lambda ln: ln.size)
     return best.text if best.size > body else ""
+
+
+def start_scores(found: list[dict], truth: list[dict]) -> tuple[float, float]:
+    """(precision, recall) of section start pages in `found` against `truth` (e.g. the PDF outline): a found start
+    is right when a true section starts on that page. Empty `found`: precision 1; empty `truth`: recall 1."""
+    f = {int(s["first_page"]) for s in found}
+    t = {int(s["first_page"]) for s in truth}
+    hit = len(f & t)
+    return (hit / len(f) if f else 1.0, hit / len(t) if t else 1.0)

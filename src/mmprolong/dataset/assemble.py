@@ -35,6 +35,7 @@ from ..corpus.store import Document
 from ..layout import page_marker, training_messages
 from ..synth.record import QARecord
 from ..tokens import TokenCounter
+from ..tokens.counter import image_wrap_tokens  # noqa: F401 - re-exported (planner, tests)
 
 OCR_FULL_QUESTION = ("Transcribe the text of every page above exactly, in order. Start each page with a line "
                      "'### Page N' (N the page number).")
@@ -85,14 +86,6 @@ def build_messages(doc: Document, pages: list[int], question: str, target: str, 
 
 
 @functools.lru_cache(maxsize=8)
-def image_wrap_tokens(counter: TokenCounter) -> int:
-    """Tokens an image part costs beyond its image tokens (e.g. <|vision_start|> and <|vision_end|>)."""
-    part = {"type": "image", "width": 56, "height": 56}
-    with_image = counter.count_messages([{"role": "user", "content": [part, {"type": "text", "text": "x"}]}])
-    without = counter.count_messages([{"role": "user", "content": [{"type": "text", "text": "x"}]}])
-    return with_image.total - with_image.image_tokens - without.total
-
-
 class _Costs:
     """Per-page token costs (image + marker [+ target text]) at a pixel bound; additive estimates that the exact
     count of the final sample then confirms."""

@@ -35,3 +35,15 @@ def bucket_of(n_tokens: int, edges: list[int]) -> str:
         return f">{fmt_tokens(edges[-1])}"
     i = min(bisect.bisect_right(edges, n_tokens) - 1, len(edges) - 2)
     return labels(edges)[i]
+
+
+def report_edges(max_length: int) -> list[int]:
+    """Finer edges for the data report: powers of two from 1K up to an eighth of max_length, then steps of an
+    eighth (128K: ..., 16K, 32K, 48K, 64K, 80K, 96K, 112K, 128K), so the long end is not one bucket."""
+    step = max(1024, max_length // 8)
+    edges = [1024]
+    while edges[-1] * 2 <= step:
+        edges.append(edges[-1] * 2)
+    while edges[-1] < max_length:
+        edges.append(min(edges[-1] + step, max_length) if edges[-1] + step <= max_length else edges[-1] + step)
+    return edges

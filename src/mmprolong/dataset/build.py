@@ -27,6 +27,7 @@ from ..recipe import Recipe, load_recipe, recipe_hash
 from .document import DocResult, DocumentJob, attach_images
 from .parts import PROGRESS, TABLES, PartWriter, atomic_write_text
 from .planner import Plan, make_plan
+from .quota import BUDGET_TOLERANCE, Quota
 
 MANIFEST = "manifest.json"
 OWN_DIRS = {*TABLES, PROGRESS}
@@ -48,6 +49,7 @@ class BuildSummary:
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     resumed: bool = False
+    pool_exhausted: bool = False   # every planned document was read before the budget was reached
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -120,7 +122,8 @@ def choose_executor(recipe: Recipe, executor: str | None, workers: int | None) -
 
 def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str | Path, executor: str | None = None,
           workers: int | None = None, progress: bool = True, report: bool = True,
-          timeout_s: float | None = None, ray_address: str | None = None) -> BuildSummary:
+          timeout_s: float | None = None, ray_address: str | None = None,
+          keep_near_duplicates: bool = False) -> BuildSummary:
     """Build (or resume building) the dataset of `recipe` over `store` into `out` (see the module docstring)."""
     from ..run import Failure, map_unordered
 
@@ -131,7 +134,7 @@ def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str |
     executor, workers = choose_executor(recipe, executor, workers)
     counter = recipe.counter()
     rhash = recipe_hash(recipe, counter)
-    plan = make_plan(recipe, store, counter)
+    plan = make_plan(recipe, store, counter, keep_near_duplicates)
     digest = f"{rhash}:{plan.digest()}"
     _check_out(out, digest)
     (out / PROGRESS).mkdir(parents=True, exist_ok=True)
@@ -147,6 +150,7 @@ def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str |
     verifier_usage: Counter = Counter()   # model-verification requests and tokens (earlier runs of this build too)
     if resumed and (out / MANIFEST).exists():
         verifier_usage.update(json.loads((out / MANIFEST).read_text()).get("verifier_usage") or {})
+    quota = Quota(plan.task_shares, budget, _committed_tasks(out) if resumed else {}, tokens)
     if not writer.progress.finished:
         with _progress_bar(progress) as bar:
             task = bar.add_task(f"{tokens:,} tokens", total=len(plan.docs), completed=start)
@@ -167,15 +171,20 @@ def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str |
                         r = pending.pop(nxt)
                         verifier_usage.update(r.verifier)
                         nxt += 1
-                        kept = []
-                        for row in r.samples:
-                            kept.append(row)
-                            tokens += row["n_tokens"]
-                            if tokens >= budget:
+                        kept, left_out = [], []
+                        qa_rows = {q["qa_id"]: q for q in r.qa}
+                        for row in r.samples:   # plan order: the mix and the budget are held here (quota.py)
+                            why = quota.take(row["task"], row["n_tokens"])
+                            if why is None:
+                                kept.append(row)
+                            elif not quota.stop:
+                                left_out.append(qa_rows[row["qa_id"]] | {"reason": why})
+                            if quota.stop:
                                 stop = True
                                 break
+                        tokens = quota.tokens
                         kept_qa = {row["qa_id"] for row in kept}
-                        writer.add(kept, [q for q in r.qa if q["qa_id"] in kept_qa], r.rejected)
+                        writer.add(kept, [q for q in r.qa if q["qa_id"] in kept_qa], r.rejected + left_out)
                         bar.update(task, completed=nxt, description=f"{tokens:,} tokens")
                         if writer.full(recipe.shard_size):
                             writer.commit(nxt)
@@ -186,16 +195,36 @@ def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str |
                     results.close()
             writer.commit(nxt, finished=True)
     summary = summarize(out, recipe, rhash, plan, writer.progress.docs_done, resumed, time.monotonic() - t0)
+    summary.pool_exhausted = (summary.docs_done >= len(plan.docs)
+                              and summary.tokens < budget * (1 - BUDGET_TOLERANCE))
     manifest = {"recipe": recipe.canonical(), "recipe_hash": rhash, "plan": plan.digest(),
                 "counter": counter.fingerprint(), "versions": _versions(), "summary": summary.to_json(),
                 "targets": plan.targets, "task_shares": plan.task_shares, "target_shares": plan.target_shares,
-                "edges": plan.edges, "skipped_docs": plan.skipped, "verifier_usage": dict(verifier_usage)}
+                "edges": plan.edges, "skipped_docs": plan.skipped, "verifier_usage": dict(verifier_usage),
+                "store": store_record(store)}
     atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=1))
     if report:
         from .report import write_report
 
         write_report(out)
     return summary
+
+
+def store_record(store: PageStore) -> dict:
+    """Which page store a build read: its path, the sha256 of its manifest.json and its document count."""
+    import hashlib
+
+    m = store.root / "manifest.json"
+    return {"path": str(store.root.resolve()),
+            "manifest_sha256": hashlib.sha256(m.read_bytes()).hexdigest() if m.exists() else "",
+            "documents": len(store.doc_ids())}
+
+
+def _committed_tasks(out: Path) -> dict[str, int]:
+    """Instances per task in the committed parts (a resumed build's quota starts from them)."""
+    from .parts import read_table
+
+    return dict(Counter(read_table(out, "shards", ["task"]).column("task").to_pylist()))
 
 
 def summarize(out: Path, recipe: Recipe, rhash: str, plan: Plan, docs_done: int, resumed: bool,

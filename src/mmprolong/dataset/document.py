@@ -94,9 +94,22 @@ def ocr_full_qa(doc: Document) -> QARecord:
                     generator="ocr-full")
 
 
-def _candidates(doc: Document, task: str, recipe: Recipe, rng: random.Random, res: DocResult) -> list[QARecord]:
-    """QA candidates of one slot (verification and dedupe follow in process_document); no candidate is recorded
-    in `res` with its reason."""
+SEGMENT_TRIES = 3   # segments tried for a slot's own task before the document's other tasks are tried
+
+
+def slot_attempts(task: str, recipe: Recipe) -> list[str]:
+    """Tasks to try, in order, until a slot has its instance: a QA task on up to SEGMENT_TRIES different segments,
+    then each other QA task of the recipe once (the build's mix control keeps the shares); OCR tasks once."""
+    if task not in QA_TASKS:
+        return [task]
+    others = [t for t in recipe.mixture.tasks.as_dict() if t in QA_TASKS and t != task]
+    return [task] * SEGMENT_TRIES + others
+
+
+def _candidates(doc: Document, task: str, recipe: Recipe, rng: random.Random, res: DocResult,
+                tried: set[tuple[int, int]] | None = None) -> list[QARecord]:
+    """QA candidates of one attempt (verification and dedupe follow in process_document); no candidate is recorded
+    in `res` with its reason. `tried`: segments already used by this slot (another one is chosen, and added)."""
     from .. import synth
 
     if task == "ocr-full":
@@ -106,12 +119,58 @@ def _candidates(doc: Document, task: str, recipe: Recipe, rng: random.Random, re
         return [ocr_full_qa(doc)]
     if task == "ocr-needle":
         return [synth.make_ocr_needle(doc, rng)]
-    segment = synth.choose_segment(doc, rng, recipe.segment.min_pages, recipe.segment.max_pages)
+    tried = set() if tried is None else tried
+    segment = synth.choose_segment(doc, rng, recipe.segment.min_pages, recipe.segment.max_pages, avoid=tried)
+    tried.add(segment)
     gen = _generator(json.dumps(recipe.generator.settings(), sort_keys=True))
     qas = gen.generate(doc, segment, task, rng)
     if not qas:
         res.reject(f"no-qa: the generator wrote no {task} pair for pages {segment[0] + 1}-{segment[1] + 1}", task)
     return qas
+
+
+def _fill(slot, task: str, candidates: list[QARecord], doc: Document, recipe: Recipe, recipe_hash: str,
+          edges: list[int], counter, rng: random.Random, deduper, res: DocResult, verifier=None) -> bool:
+    """Verify, dedupe and assemble one attempt's candidates; True when the slot got its instance."""
+    from .. import synth
+
+    made = False
+    for qa in candidates:
+        if task in QA_TASKS:
+            qa = synth.verify(qa, doc, verifier=verifier, usage=res.verifier)
+            if qa.checks_failed:
+                res.reject(f"verify: {', '.join(qa.checks_failed)}", task, qa)
+                continue
+            if deduper.seen(qa):
+                res.reject("duplicate: same question already kept for this document", task, qa)
+                continue
+        if made:
+            res.reject("surplus: the slot already has its instance", task, qa)
+            continue
+        target_fn = (lambda pages: synth.ocr_full_target(doc, pages)) if task == "ocr-full" else None
+        kw = dict(page_markers=recipe.page_markers, visual_budget=recipe.visual_budget,
+                  min_page_pixels=recipe.min_page_pixels, target_fn=target_fn)
+        out = assemble(qa, doc, counter, max_length=slot.max_tokens, rng=rng, **kw)
+        if isinstance(out, Rejection) and out.kind == "evidence-too-long" and slot.max_tokens < recipe.max_length:
+            # a verified pair is worth more than the planned bucket: fit it in the longest instance allowed
+            out = assemble(qa, doc, counter, max_length=recipe.max_length, rng=rng, **kw)
+        if isinstance(out, Rejection):
+            res.reject(out.reason, task, qa)
+            continue
+        if verifier is not None and task in QA_TASKS and "instance" in recipe.verify.checks:
+            verdict = verifier.check_instance(qa, out.messages, doc)
+            res.verifier.update(verdict.usage)
+            if verdict.failed:
+                res.reject(f"verify: {', '.join(verdict.failed)}", task, qa)
+                continue
+        made = True
+        row = qa.to_row()
+        if task == "ocr-full":
+            row |= {"answer": out.target, "evidence_pages": out.pages, "segment_first": out.pages[0],
+                    "segment_last": out.pages[-1]}
+        res.qa.append(row)
+        res.samples.append(out.to_row(bucket_of(out.n_tokens, edges), recipe_hash))
+    return made
 
 
 def process_document(doc: Document | None, slots: list, recipe: Recipe, recipe_hash: str, edges: list[int],
@@ -129,47 +188,15 @@ def process_document(doc: Document | None, slots: list, recipe: Recipe, recipe_h
     deduper = synth.Deduper()
     verifier = _verifier(recipe)
     for slot in slots:
-        try:
-            candidates = _candidates(doc, slot.task, recipe, rng, res)
-        except Exception as e:  # a bad document or a failed generation is data, not a crash
-            res.reject(f"generation-failed: {type(e).__name__}: {e}", slot.task)
-            continue
-        made = False
-        for qa in candidates:
-            if slot.task in QA_TASKS:
-                qa = synth.verify(qa, doc, verifier=verifier, usage=res.verifier)
-                if qa.checks_failed:
-                    res.reject(f"verify: {', '.join(qa.checks_failed)}", slot.task, qa)
-                    continue
-                if deduper.seen(qa):
-                    res.reject("duplicate: same question already kept for this document", slot.task, qa)
-                    continue
-            if made:
-                res.reject("surplus: the slot already has its instance", slot.task, qa)
-                continue
-            target_fn = (lambda pages: synth.ocr_full_target(doc, pages)) if slot.task == "ocr-full" else None
-            kw = dict(page_markers=recipe.page_markers, visual_budget=recipe.visual_budget,
-                      min_page_pixels=recipe.min_page_pixels, target_fn=target_fn)
-            out = assemble(qa, doc, counter, max_length=slot.max_tokens, rng=rng, **kw)
-            if isinstance(out, Rejection) and out.kind == "evidence-too-long" and slot.max_tokens < recipe.max_length:
-                # a verified pair is worth more than the planned bucket: fit it in the longest instance allowed
-                out = assemble(qa, doc, counter, max_length=recipe.max_length, rng=rng, **kw)
-            if isinstance(out, Rejection):
-                res.reject(out.reason, slot.task, qa)
-                continue
-            if verifier is not None and slot.task in QA_TASKS and "instance" in recipe.verify.checks:
-                verdict = verifier.check_instance(qa, out.messages, doc)
-                res.verifier.update(verdict.usage)
-                if verdict.failed:
-                    res.reject(f"verify: {', '.join(verdict.failed)}", slot.task, qa)
-                    continue
-            made = True
-            row = qa.to_row()
-            if slot.task == "ocr-full":
-                row |= {"answer": out.target, "evidence_pages": out.pages, "segment_first": out.pages[0],
-                        "segment_last": out.pages[-1]}
-            res.qa.append(row)
-            res.samples.append(out.to_row(bucket_of(out.n_tokens, edges), recipe_hash))
+        tried: dict[str, set[tuple[int, int]]] = {}   # task -> segments this slot already used for it
+        for task in slot_attempts(slot.task, recipe):   # a failed attempt is retried (see slot_attempts)
+            try:
+                candidates = _candidates(doc, task, recipe, rng, res, tried.setdefault(task, set()))
+            except Exception as e:  # a bad document or a failed generation is data, not a crash
+                res.reject(f"generation-failed: {type(e).__name__}: {e}", task)
+                break
+            if _fill(slot, task, candidates, doc, recipe, recipe_hash, edges, counter, rng, deduper, res, verifier):
+                break
     return res
 
 

@@ -3,6 +3,7 @@
 The planner reads only page sizes (no images) and computes each document's exact page tokens (image tokens after the
 model's resize rule plus page markers) with the recipe's TokenCounter. Then, deterministically from the seed:
 
+- near-duplicates recorded by `mmprolong dedup` are left out (pool ones unless kept, eval ones always);
 - documents are filtered by the length mode (pool-native: min_pages..max_pages, natural spread kept; long-biased:
   the same with 50-100 pages; histogram: any document long enough for the lowest bucket);
 - they are visited in a seeded shuffle; each gets `per_document` slots; each slot gets the task furthest below its
@@ -119,8 +120,13 @@ def _largest_deficit(shares: dict[str, float], counts: dict[str, int], allowed: 
     return max(keys, key=lambda k: (shares[k] * total - counts.get(k, 0), shares[k]))
 
 
-def make_plan(recipe: Recipe, store: PageStore, counter: TokenCounter | None = None) -> Plan:
-    """The deterministic plan for `recipe` over `store` (see the module docstring)."""
+def make_plan(recipe: Recipe, store: PageStore, counter: TokenCounter | None = None,
+              keep_near_duplicates: bool = False) -> Plan:
+    """The deterministic plan for `recipe` over `store` (see the module docstring). Near-duplicate documents found
+    by `mmprolong dedup` (corpus/neardup.py) are left out; `keep_near_duplicates` keeps those of pool documents
+    (never those of eval documents)."""
+    from ..corpus.neardup import read_near_duplicates
+
     counter = counter or recipe.counter()
     lengths = recipe.lengths
     histogram = lengths.mode == "histogram"
@@ -129,6 +135,10 @@ def make_plan(recipe: Recipe, store: PageStore, counter: TokenCounter | None = N
     needs_segment = any(t in QA_TASKS for t in task_shares)
     ok = set(store.doc_ids())
     skipped: dict[str, int] = defaultdict(int)
+    for doc_id, nd in read_near_duplicates(store).items():
+        if doc_id in ok and (nd.kind == "eval" or not keep_near_duplicates):
+            ok.discard(doc_id)
+            skipped[f"near-duplicate of {'an eval' if nd.kind == 'eval' else 'a kept'} document"] += 1
     store_order: dict[str, int] = {}
     info: dict[str, tuple[int, int]] = {}
     for doc_id, n_pages, tok in page_tokens(store, counter, recipe.page_markers):

@@ -16,8 +16,24 @@ from .text import clean, fmt_number, is_year, norm, parse_number
 _CELL = r"[-+$€£]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?%?"
 _ROW = re.compile(rf"^(?P<label>[^\d\s][^\t]*?[A-Za-z)\]])\s+(?P<cells>{_CELL}(?:\s+{_CELL})*)\s*$")
 _NUM_IN_SENT = re.compile(r"(?<![\w.,\-$])(?P<cur>\$)?(?P<num>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)(?P<pct>%)?(?![\w]|\.\d|,\d{3})")
-_REF_BEFORE = re.compile(r"(?:page|pages|table|figure|fig\.|section|chapter|appendix|no\.|number|step|item|version|"
-                         r"p\.|pp\.|eq\.|equation|ref\.|vol\.|\[)\s*$", re.IGNORECASE)
+_REF_BEFORE = re.compile(r"(?:page|pages|table|figure|fig\.|section|chapter|appendix|no\.|number|step|item|versions?|"
+                         r"releases?|line|lines|p\.|pp\.|eq\.|equation|ref\.|vol\.|e\.g\.|i\.e\.|\[)\s*$",
+                         re.IGNORECASE)
+# a number followed by one of these is a count or size, not a year ("2048 bytes")
+_NOT_YEAR_AFTER = re.compile(r"^\s*(?:x\b|×|bytes?|bits?|[kmgt]i?b\b|px|pixels?|points?|pt\b|dpi|characters?|chars?|"
+                             r"lines?|rows?|columns?|words?|times|items?|entries|[km]?hz|ms\b|seconds?|steps?)",
+                             re.IGNORECASE)
+MAX_YEAR = 2035        # "what year" only for plausible years
+MAX_NUMBERS_CLOZE = 2  # a sentence with more numbers is a list or a row of values: no number blanks in it
+# code, markup and formulas: no blanks in them ("A <- as.matrix(x)", "$\underline{Z}$", "a = 2")
+_CODE = re.compile(r"[\\{}=<>~^|]|<-|\$\S*\$|\w\(|\w\.\w+\(|(?:^|\s)--?[a-z]|\*\.\w")
+# footnote markers glued to a word ("limited3 to", "the same.3 There") and list numbers after a sentence ("work. 2.")
+_MARKER = re.compile(r"[a-z]{4}[.,;:]?\d(?=\s|$)|\.\s+\d{1,2}\.$|\d\.\s+[a-z]")   # last: "is 2. decimal sets"
+_NOT_YEAR_BEFORE = re.compile(r"(?:\d\s*(?:x|×|by)|\b[x×])\s*$")   # "200 x 2000"
+# a number that names something rather than counts it: an item number after a clause ("is used; 4."), the end of
+# a list ("4, 5, or 6"), or an identifier after a name ("IEC 60559", "Excel 3.0", "Windows 10")
+_NOT_A_QUANTITY_BEFORE = re.compile(r"(?:\d,?\s*(?:and|or)\s*|[.;:]\s*|\b[A-Z][A-Za-z]*\s|[-+*/^=\'\"‘’“”]\s*)$")
+_NOT_A_QUANTITY_AFTER = re.compile(r"^(?:\s+[.,;:]|[/:]\d|%?x\d)")   # "lost 2 .", "2004/8", "50%x100%"
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _DATE = re.compile(rf"\b(?:(?:{_MONTHS}) \d{{1,2}}, \d{{4}}|\d{{1,2}} (?:{_MONTHS}) \d{{4}})\b")
 _NAME = re.compile(r"(?<=[a-z,;] )(?:[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?)(?: (?:[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?|of|de|van|von)){1,3}"
@@ -136,7 +152,10 @@ def _tables(lines: list[str], page: int) -> tuple[list[Fact], set[int]]:
         header, hdr_idx = _header(lines, i, block, ncol)
         if header is not None and hdr_idx == i:  # the first matched row was a year header
             block = block[1:]
-        if header is not None and len(block) >= 2:
+        # rows named by words ("Alabama", "North plant"), not a program's printout ("[3,]", "(45,55]")
+        worded = all(re.search(r"[A-Za-z]{3}", b.group("label")) for b in block) and \
+            (header is None or all(re.search(r"[A-Za-z]{2}|^\d{4}$", h) for h in header))
+        if header is not None and len(block) >= 2 and worded:
             caption = _caption(lines, hdr_idx, j)
             used.update(range(hdr_idx, j))
             if caption is not None:
@@ -305,6 +324,8 @@ _WHO = re.compile(r"^(?P<name>[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?(?: [A-Z][a-z]+(?:
 def _sentence_facts(sents: list[str], page: int, page_norm: str) -> list[Fact]:
     out: list[Fact] = []
     for s in sents:
+        if _MARKER.search(s) or "•" in s:   # footnote markers, list numbers, merged bullet items: garbage
+            continue
         w = _WHO.match(s)
         if w and w.group("name").split(" ")[0].lower() not in _DETERMINERS:
             out.append(Fact(page, "Text", w.group("name"), "String", f"who {w.group('pred')}?",
@@ -318,11 +339,16 @@ def _sentence_facts(sents: list[str], page: int, page_norm: str) -> list[Fact]:
                 out.append(f)
         dm = _DATE.search(s)
         if dm:
-            out.append(_cloze(s, dm.start(), dm.end(), dm.group(), "String", "date", page))
-        else:
+            f = _cloze(s, dm.start(), dm.end(), dm.group(), "String", "date", page)
+            if f:
+                out.append(f)
+        elif not _CODE.search(s) and not re.match(r"^\S*\d\S*\s", s):   # no code, no "Rd2pdf Convert Rd ..."
             nm = _NAME.search(s)
             if nm and not _NUM_IN_SENT.search(nm.group()):
-                out.append(_cloze(s, nm.start(), nm.end(), nm.group(), "String", "name", page))
+                f = None if re.search(r" (?:of|de|van|von)$", nm.group()) else \
+                    _cloze(s, nm.start(), nm.end(), nm.group(), "String", "name", page)
+                if f:
+                    out.append(f)
     return out
 
 
@@ -336,7 +362,11 @@ def _number_fact(s: str, m: re.Match, page: int, page_norm: str) -> Fact | None:
     v = parse_number(num)
     if v is None:
         return None
-    year = is_year(num) and not m.group("cur") and not m.group("pct")
+    if re.search(r"[\d(,]\s*$", before) or re.match(r"^\s*,\s*\d", after):   # "(1,0)", "1, 2, 4": coordinates, lists
+        return None
+    year = (is_year(num) and v <= MAX_YEAR and not m.group("cur") and not m.group("pct")
+            and not _NOT_YEAR_AFTER.match(after) and not _NOT_YEAR_BEFORE.search(before)
+            and not _NOT_A_QUANTITY_AFTER.match(after))
     if year:
         return _cloze(s, m.start(), m.end(), num, "Integer", "year", page, value=v)
     fmt = "Float" if "." in num else "Integer"
@@ -344,7 +374,11 @@ def _number_fact(s: str, m: re.Match, page: int, page_norm: str) -> Fact | None:
     f = _templated(s, before, after, m, v, fmt, page, page_norm)
     if f:
         return f
-    return _cloze(s, m.start("num"), m.end("num"), fmt_number(v), fmt, "number", page, value=v,
+    if len(_NUM_IN_SENT.findall(s)) > MAX_NUMBERS_CLOZE or v in (0, 1) or _CODE.search(s) \
+            or _NOT_A_QUANTITY_BEFORE.search(before) or _NOT_A_QUANTITY_AFTER.match(after):   # lists of values, trivial blanks, code, identifiers
+        return None
+    literal = num.replace(",", "")   # as printed: "1.10" stays "1.10" (a version, not 1.1)
+    return _cloze(s, m.start("num"), m.end("num"), literal, fmt, "number", page, value=v,
                   key="unit:%" if pct else "")
 
 
@@ -407,8 +441,10 @@ def _templated(s: str, before: str, after: str, m: re.Match, v: float, fmt: str,
 
 
 def _cloze(s: str, start: int, end: int, answer: str, fmt: str, kind: str, page: int, value: float | None = None,
-           key: str = "") -> Fact:
+           key: str = "") -> Fact | None:
     left, right = s[:start], s[end:]
+    if len(re.findall(r"[A-Za-z]{2,}", left + " " + right)) < 3:   # "Using ___.": too little left to read
+        return None
     if len(left) > 110:
         left = "..." + left[-100:].split(" ", 1)[-1]
     if len(right) > 110:

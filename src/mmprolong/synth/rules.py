@@ -32,17 +32,47 @@ def _page_facts(text: str, page: int, headings: tuple[str, ...]) -> tuple[Fact, 
     return tuple(page_facts(text, page, list(headings)))
 
 
+RUNNING_LINES = 2   # lines at the top and at the bottom of a page that may be a running header or footer
+RUNNING_PAGES = 3   # ... when the same line (numbers aside) is there on this many pages
+
+
+def _running_key(line: str) -> str:
+    return re.sub(r"\d+", "#", " ".join(line.split()).lower())
+
+
+def running_lines(doc: Document) -> set[str]:
+    """Keys of running headers and footers ("Chapter 1: Introduction 6", "Page 12 of 80"), and bare page numbers."""
+    counts: Counter = Counter()
+    for p in doc.pages:
+        lines = [ln for ln in (p.get("text") or "").splitlines() if ln.strip()]
+        edge = lines[:RUNNING_LINES] + lines[-RUNNING_LINES:] if len(lines) > 2 * RUNNING_LINES else lines
+        counts.update({_running_key(ln) for ln in edge})
+    return {k for k, c in counts.items() if c >= RUNNING_PAGES} | {"#"}
+
+
+def _strip_running(text: str, keys: set[str]) -> str:
+    lines = text.splitlines()
+    if len(lines) <= 2 * RUNNING_LINES:
+        return "\n".join(ln for ln in lines if _running_key(ln) not in keys)
+    keep = [ln for ln in lines[:RUNNING_LINES] if _running_key(ln) not in keys]
+    keep += lines[RUNNING_LINES:-RUNNING_LINES]
+    keep += [ln for ln in lines[-RUNNING_LINES:] if _running_key(ln) not in keys]
+    return "\n".join(keep)
+
+
 def segment_facts(doc: Document, segment: tuple[int, int]) -> list[Fact]:
-    """Facts of the segment's pages (memoised per page text: a document is asked many times)."""
+    """Facts of the segment's pages, running headers and footers left out (memoised per page text: a document is
+    asked many times)."""
     first, last = segment
     heads: dict[int, list[str]] = {}
     for s in doc.sections:
         heads.setdefault(int(s["first_page"]), []).append(str(s.get("heading") or ""))
+    keys = running_lines(doc)
     out: list[Fact] = []
     for p in doc.pages:
         pg = int(p["page"])
         if first <= pg <= last:
-            out += _page_facts(p.get("text") or "", pg, tuple(heads.get(pg, [])))
+            out += _page_facts(_strip_running(p.get("text") or "", keys), pg, tuple(heads.get(pg, [])))
     return out
 
 
@@ -100,7 +130,8 @@ class RulesGenerator(Generator):
         page = f.page + 1
         choice = rng.random()
         if choice < 0.3:
-            secs = [s for s in unique_sections(doc) if s.first <= f.page <= s.last
+            starts = Counter(int(x["first_page"]) for x in doc.sections)   # sections sharing a start page
+            secs = [s for s in unique_sections(doc) if s.first <= f.page <= s.last and starts[s.first] == 1
                     and segment[0] <= s.first and s.last <= segment[1] and s.last > s.first]
             if secs and self._unique(f, facts, secs[-1].first, secs[-1].last):
                 return f'In the section "{secs[-1].heading}", {f.ask}'
@@ -128,7 +159,7 @@ class RulesGenerator(Generator):
             if pair is None:
                 return None
             f1, f2 = pair
-            q = (f"What are {_desc(f1)} and {_desc(f2)}? "
+            q = (f"Give {_desc(f1)} and {_desc(f2)}. "
                  f"Answer with a list of the two values, in that order.")
             if not _leaks(q, [f1.answer, f2.answer]):
                 break
@@ -145,6 +176,8 @@ class RulesGenerator(Generator):
         if tables:
             ops.append("count")
         pair = _pair(nums, rng, numeric=True)
+        if pair and not _comparable(*pair):   # arithmetic on unrelated quantities reads as nonsense
+            pair = None
         if pair:
             ops += ["difference", "sum", "ratio", "compare"]
         if not ops:
@@ -252,6 +285,11 @@ def _count_tables(nums: list[Fact]) -> list[list[Fact]]:
         if f.table:
             groups.setdefault((f.table, f.key), []).append(f)
     return [g for _, g in sorted(groups.items()) if len(g) >= 3]
+
+
+def _comparable(a: Fact, b: Fact) -> bool:
+    """Two quantities worth adding, subtracting or comparing: the same table column or the same kind of quantity."""
+    return bool(a.key) and a.key == b.key and not a.key.startswith("cloze:")
 
 
 def _pair(facts: list[Fact], rng: random.Random, numeric: bool) -> tuple[Fact, Fact] | None:

@@ -247,3 +247,11 @@ class TokenCounter:
             ids.extend(tail)
             mask.extend([False] * len(tail))
         return EncodedChat(ids, grids, mask)
+
+
+def image_wrap_tokens(counter: TokenCounter) -> int:
+    """Tokens an image part costs beyond its image tokens (e.g. <|vision_start|> and <|vision_end|>)."""
+    part = {"type": "image", "width": 56, "height": 56}
+    with_image = counter.count_messages([{"role": "user", "content": [part, {"type": "text", "text": "x"}]}])
+    without = counter.count_messages([{"role": "user", "content": [{"type": "text", "text": "x"}]}])
+    return with_image.total - with_image.image_tokens - without.total

@@ -5,7 +5,9 @@ A document's length is that of its full-document chat sample in the dataset's ow
 (`layout.training_messages`, the layout training assembly uses: "Page N:" and the page image for every page, then
 an empty question and an empty answer), counted by the one TokenCounter, so the numbers are what training and
 evaluation will see.
-A page's length is its image tokens (stored JPEG size, the model's resize rule) plus the tokens of its text layer.
+A page's length is what it adds to a sample: its image tokens (stored JPEG size, the model's resize rule), the
+image's wrap tokens and its "Page N:" marker; samples carry page images only, so the text layer is counted apart
+(`text_layer_tokens`: what an OCR transcription target costs).
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ import numpy as np
 import pyarrow as pa
 
 from ..corpus.store import Document, PageStore
-from ..layout import training_messages
-from .counter import TokenCounter
+from ..layout import page_marker, training_messages
+from .counter import TokenCounter, image_wrap_tokens
 
 # Context lengths the summary counts fitting documents for, and the histogram marks.
 CONTEXTS = {"32K": 32 * 1024, "64K": 64 * 1024, "128K": 128 * 1024, "256K": 256 * 1024}
@@ -42,11 +44,12 @@ class DocTokens:
     text_layer_tokens: int       # tokens of all pages' text layers (what an OCR target costs)
     page_image_tokens: list[int] = field(default_factory=list)
     page_text_tokens: list[int] = field(default_factory=list)
+    page_sample_tokens: list[int] = field(default_factory=list)   # image + wrap + page marker: a page in a sample
 
     def row(self) -> dict:
         d = asdict(self)
-        del d["page_image_tokens"], d["page_text_tokens"]
-        pages = [a + b for a, b in zip(self.page_image_tokens, self.page_text_tokens)]
+        del d["page_image_tokens"], d["page_text_tokens"], d["page_sample_tokens"]
+        pages = self.page_sample_tokens
         d["median_page_tokens"] = statistics.median(pages) if pages else 0
         d.update({f"fits_{k}": self.tokens <= v for k, v in CONTEXTS.items()})
         return d
@@ -56,11 +59,13 @@ def count_document(doc: Document, counter: TokenCounter, max_pixels: int | None 
     """Exact token lengths of one document for `counter`'s model (`max_pixels` lowers the pixel bound)."""
     img = [counter.image_tokens(int(p["image_width"]), int(p["image_height"]), max_pixels) for p in doc.pages]
     txt = counter.count_texts([p.get("text") or "" for p in doc.pages])
+    wrap = image_wrap_tokens(counter)
+    markers = counter.count_texts([page_marker(i) for i in range(len(doc.pages))])
     msgs = training_messages([{"page": i, "width": int(p["image_width"]), "height": int(p["image_height"])}
                               for i, p in enumerate(doc.pages)], question="", target="", max_pixels=max_pixels)
     total = counter.count_messages(msgs, max_pixels=max_pixels)
     return DocTokens(doc.doc_id, doc.source, doc.title, len(doc.pages), total.total, total.image_tokens, sum(txt),
-                     img, txt)
+                     img, txt, [i + wrap + m for i, m in zip(img, markers)])
 
 
 @dataclass
@@ -71,7 +76,8 @@ class TokenReport:
     docs: list[DocTokens]
 
     def page_tokens(self) -> list[int]:
-        return [a + b for d in self.docs for a, b in zip(d.page_image_tokens, d.page_text_tokens)]
+        """What each page adds to a sample (image, wrap and marker tokens; not its text layer)."""
+        return [t for d in self.docs for t in d.page_sample_tokens]
 
     def summary(self) -> dict:
         """The numbers the CLI prints and tokens.md starts with."""
@@ -134,9 +140,10 @@ def summary_rows(report: TokenReport) -> list[tuple[str, str]]:
     n = s["docs"]
     rows = [("model", f"{s['model']} (max_pixels {s['max_pixels']:,})"), ("documents", f"{n:,}"),
             ("pages", f"{s['pages']:,}"),
-            ("tokens per page, median / p90", f"{s['page_tokens_median']:,.0f} / {s['page_tokens_p90']:,.0f}"),
-            ("page image / text-layer tokens, median", f"{s['page_image_tokens_median']:,.0f} / "
-                                             f"{s['page_text_tokens_median']:,.0f}"),
+            ("tokens per page in a sample, median / p90",
+             f"{s['page_tokens_median']:,.0f} / {s['page_tokens_p90']:,.0f}"),
+            ("page image tokens, median; text layer (not in samples), median",
+             f"{s['page_image_tokens_median']:,.0f}; {s['page_text_tokens_median']:,.0f}"),
             ("tokens per document, median / p90", f"{s['doc_tokens_median']:,.0f} / {s['doc_tokens_p90']:,.0f}"),
             ("longest document", f"{s['doc_tokens_max']:,}"), ("all documents", f"{s['tokens_total']:,}")]
     rows += [(f"documents within {k}", f"{s[f'fit_{k}']:,} of {n:,}") for k in CONTEXTS]
@@ -146,8 +153,8 @@ def summary_rows(report: TokenReport) -> list[tuple[str, str]]:
 def _markdown(report: TokenReport) -> str:
     lines = [f"# Token lengths of {report.store}", "",
              "Exact counts by the TokenCounter. A document is counted as its full-document chat sample "
-             "(\"Page N:\" and the image of every page, empty question and answer); a page as its image tokens "
-             "plus its text-layer tokens.", "", "| | |", "|---|---|"]
+             "(\"Page N:\" and the image of every page, empty question and answer); a page as what it adds to a "
+             "sample: image tokens, image wrap and page marker (samples carry no text layer).", "", "| | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in summary_rows(report)]
     lines += ["", "![tokens per document](tokens_hist.png)", "", "## Longest documents", "",
               "| document | pages | tokens | image tokens | text-layer tokens |", "|---|---:|---:|---:|---:|"]
