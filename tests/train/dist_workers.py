@@ -53,7 +53,13 @@ def build_lm(sp: int, layout, fsdp: bool, fused: bool = True, attn: str = "sdpa"
     from mmprolong.train.model import build_model, preset_config
 
     torch.manual_seed(0)
-    hf = build_model(preset_config(preset), attn_implementation=attn)
+    if attn == "flash_attention_2":  # flash-attn's name, served by the SDPA-backed stand-in (flash_standin.py)
+        from flash_standin import use_flash
+
+        hf = build_model(preset_config(preset), attn_implementation="sdpa")
+        use_flash(hf)
+    else:
+        hf = build_model(preset_config(preset), attn_implementation=attn)
     lm = LongLM(hf, loss_chunk=32, fused_loss=fused, sp_group=layout.sp_group if layout else None, sp=sp,
                 distributed=bool(layout and layout.distributed))
     if fsdp and layout is not None and layout.distributed:
@@ -93,7 +99,12 @@ def loss_and_grads(rank: int, world: int, port: int, sp: int, out_dir: str,
                 (loss * D.grad_scale(lm, layout) / n_global).backward()
                 total += float(loss.detach())
             total = D.all_sum(total, layout.device) / n_global
-            torch.save({"loss": total, "grads": full_grads(lm)}, Path(out_dir) / f"{attn}-rank{rank}.pt")
+            extra = {}
+            if attn == "flash_attention_2":
+                from flash_standin import calls
+
+                extra["flash_calls"] = dict(calls)
+            torch.save({"loss": total, "grads": full_grads(lm), **extra}, Path(out_dir) / f"{attn}-rank{rank}.pt")
     finally:
         D.teardown()
 

@@ -148,8 +148,8 @@ class LongLM(nn.Module):
             tc._attn_implementation = self.inner_attn  # the full-sequence mask, as the inner attention wants it
             try:
                 probe = torch.empty(1, L, 1, device=input_ids.device, dtype=self.hf.dtype)
-                full_mask = create_causal_mask(config=tc, inputs_embeds=probe, attention_mask=None,
-                                               past_key_values=None, position_ids=position_ids[0])
+                # the cache argument by position: `past_key_values` before transformers 5.2x, `cache` after
+                full_mask = create_causal_mask(tc, probe, None, None, position_ids=position_ids[0])
             finally:
                 tc._attn_implementation = ATTN_NAME
             attention_mask = {"full_attention": full_mask}  # keeps Qwen2.5-VL from building a local mask
