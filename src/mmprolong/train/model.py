@@ -127,7 +127,8 @@ def attn_spec(attn_implementation: str) -> str | dict:
 
 def build_model(config: PretrainedConfig, dtype: torch.dtype = torch.float32,
                 attn_implementation: str = "sdpa", device: str | torch.device = "cpu") -> PreTrainedModel:
-    """A model with random weights from a config, through transformers' auto class (no forked modeling code)."""
+    """A model with random weights from a config, through transformers' auto class (no forked modeling code).
+    device "meta": shapes only, no memory (the ranks that receive their weights from rank 0, `distributed.shard`)."""
     from .varlen import use_for_vision
 
     with torch.device(device):
@@ -138,15 +139,19 @@ def build_model(config: PretrainedConfig, dtype: torch.dtype = torch.float32,
 
 
 def load_model(path: str | Path, dtype: torch.dtype, attn_implementation: str, max_length: int,
-               rope_theta: float | None, yarn_factor: float | None) -> PreTrainedModel:
-    """A local Hugging Face folder, loaded with its own class, its config extended before the weights load."""
+               rope_theta: float | None, yarn_factor: float | None, empty: bool = False) -> PreTrainedModel:
+    """A local Hugging Face folder, loaded with its own class, its config extended before the weights load.
+    `empty`: the same model on the meta device without reading any weight (a rank that receives them from rank 0:
+    one read of the weights per node)."""
+    from .varlen import use_for_vision
+
     p = Path(path)
     if not (p / "config.json").exists():
         raise FileNotFoundError(f"model folder has no config.json: {p}")
     config = AutoConfig.from_pretrained(p)
     extend_context(config, max_length, rope_theta, yarn_factor)
-    from .varlen import use_for_vision
-
+    if empty:
+        return build_model(config, dtype, attn_implementation, device="meta")
     hf = AutoModelForImageTextToText.from_pretrained(p, config=config, dtype=dtype,
                                                      attn_implementation=attn_spec(attn_implementation))
     use_for_vision(hf, attn_implementation)
