@@ -129,11 +129,14 @@ class Plan:
 
 def plan(config, name: str, length: int, gpus: int, sp: int = 1, checkpointing: bool = True,
          gpu_mem_gib: float = 80.0, peak_flops: float = 989e12, mfu: float = 0.4, cpu_offload: bool = False,
-         loss_chunk: int = 4096, image_fraction: float = 0.9, target_fraction: float = 0.01) -> Plan:
+         loss_chunk: int = 4096, image_fraction: float = 0.9, target_fraction: float = 0.01,
+         state_bytes: float = 16.0, fsdp: bool = True) -> Plan:
     """Per-GPU memory and time for one packed sequence of `length` tokens per SP group.
 
     `image_fraction`: share of tokens that are image tokens (document pages); `target_fraction`: share that are
-    answer tokens (the only ones the chunked loss projects onto the vocabulary)."""
+    answer tokens (the only ones the chunked loss projects onto the vocabulary). `state_bytes` per parameter: 16 for
+    fp32 weights, gradients and AdamW moments; 4 for bf16 weights and gradients without an optimizer (what
+    bench/train.py times). `fsdp=False`: the weights are used in place, no unsharded working copy."""
     from .ulysses import check_degree
 
     tc, vc = config.get_text_config(), config.vision_config
@@ -144,9 +147,9 @@ def plan(config, name: str, length: int, gpus: int, sp: int = 1, checkpointing: 
     layer = text_layer_params(tc)
     embed = d["h"] * d["V"] * (1 if getattr(config, "tie_word_embeddings", False) else 2)
     total_params = d["L"] * layer + embed + vision_params(vc)
-    states = 0.0 if cpu_offload else 16 * total_params / gpus
+    states = 0.0 if cpu_offload else state_bytes * total_params / gpus
     vblock = 4 * vc.hidden_size ** 2 + 3 * vc.hidden_size * vc.intermediate_size
-    working = 2 * (embed + 2 * max(layer, vblock))  # root (embeddings, head) + current and prefetched unit
+    working = 2 * (embed + 2 * max(layer, vblock)) if fsdp else 0.0  # root + current and prefetched unit
     s = length / sp
     kv = d["nkv"] * d["hd"]
     per_layer_full = s * 2 * (6 * d["h"] + 2 * kv + 4 * d["I"])  # bf16 tensors kept for backward in one layer
