@@ -93,7 +93,7 @@ def _is_oom(e: BaseException) -> bool:
     return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower()
 
 
-def run(args) -> list[dict]:
+def run(args, on_row=lambda rows: None) -> list[dict]:
     device = torch.device("cuda" if torch.cuda.is_available() and not args.smoke else "cpu")
     preset = "tiny-qwen2.5-vl" if args.smoke else args.preset
     dtype = torch.float32 if device.type == "cpu" else torch.bfloat16
@@ -132,6 +132,7 @@ def run(args) -> list[dict]:
                     row.update(tokens_per_s=length / row["seconds"],
                                mfu=flops / row["seconds"] / peak_flops if peak_flops else None)
                 print(row, flush=True)
+                on_row(rows)  # results so far survive a timeout
                 if row.get("error") != "OOM":
                     break
     return rows
@@ -228,8 +229,13 @@ def main(argv: list[str]) -> int:
     elif not torch.cuda.is_available():
         print("bench/train.py needs a GPU (or --smoke for a CPU check); nothing measured", file=sys.stderr)
         return 1
-    rows = run(args)
     name = torch.cuda.get_device_name() if torch.cuda.is_available() and not args.smoke else "CPU (smoke)"
+
+    def on_row(rows):
+        if not args.smoke:
+            write_section(Path(args.out), markdown(rows, args, name))
+
+    rows = run(args, on_row)
     md = markdown(rows, args, name)
     print(md)
     if not args.smoke:
