@@ -53,7 +53,13 @@ def build_lm(sp: int, layout, fsdp: bool, fused: bool = True, attn: str = "sdpa"
     from mmprolong.train.model import build_model, preset_config
 
     torch.manual_seed(0)
-    hf = build_model(preset_config(preset), attn_implementation=attn).double()  # float64: see helpers.assert_same
+    if attn == "flash_attention_2":  # flash-attn's name, served by the SDPA-backed stand-in (flash_standin.py)
+        from flash_standin import use_flash
+
+        hf = build_model(preset_config(preset), attn_implementation="sdpa").double()  # float64: helpers.assert_same
+        use_flash(hf)
+    else:
+        hf = build_model(preset_config(preset), attn_implementation=attn).double()  # float64: helpers.assert_same
     lm = LongLM(hf, loss_chunk=32, fused_loss=fused, sp_group=layout.sp_group if layout else None, sp=sp,
                 distributed=bool(layout and layout.distributed))
     if fsdp and layout is not None and layout.distributed:
@@ -93,7 +99,12 @@ def loss_and_grads(rank: int, world: int, port: int, sp: int, out_dir: str,
                 (loss * D.grad_scale(lm, layout) / n_global).backward()
                 total += float(loss.detach())
             total = D.all_sum(total, layout.device) / n_global
-            torch.save({"loss": total, "grads": full_grads(lm)}, Path(out_dir) / f"{attn}-rank{rank}.pt")
+            extra = {}
+            if attn == "flash_attention_2":
+                from flash_standin import calls
+
+                extra["flash_calls"] = dict(calls)
+            torch.save({"loss": total, "grads": full_grads(lm), **extra}, Path(out_dir) / f"{attn}-rank{rank}.pt")
     finally:
         D.teardown()
 
@@ -112,3 +123,45 @@ def reference_loss_and_grads(preset: str = "tiny-qwen2.5-vl"):
         (loss / n).backward()
         total += float(loss.detach())
     return total / n, full_grads(lm)
+
+
+def peak_rss_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def lean_build(rank: int, world: int, port: int, out_dir: str, model: dict, lean: bool = True) -> None:
+    """Build through loop.build (rank 0 reads or initialises the weights, the others get their shards); save the
+    full state dict gathered from the shards and this process's peak RSS before / after. lean=False: every rank
+    builds the whole model and shards it (the old way, for the measurement)."""
+    from mmprolong.train import distributed as D
+    from mmprolong.train.config import parse_config
+    from mmprolong.train.loop import build
+
+    _env(rank, world, port)
+    before = peak_rss_mib()
+    layout = D.setup(sp=1, device="cpu")
+    try:
+        cfg = parse_config({"model": {**model, "attn_implementation": "sdpa", "dtype": "fp32"},
+                            "data": {"max_length": 4096}, "parallel": {"grad_checkpointing": False}})
+        if lean:
+            b = build(cfg, layout)
+            lm = b.lm
+        else:
+            from mmprolong.train.lm import LongLM
+            from mmprolong.train.model import build_model, extend_context, preset_config
+
+            torch.manual_seed(cfg.seed)
+            config = extend_context(preset_config(model["preset"]), 4096, cfg.model.rope_theta, None)
+            lm = LongLM(build_model(config, torch.float32, "sdpa"), distributed=True)
+            D.shard(lm, layout, bf16=False, cpu_offload=False)
+        after = peak_rss_mib()
+        sd = {k: (v.full_tensor() if hasattr(v, "full_tensor") else v).detach().clone()
+              for k, v in lm.state_dict().items()}
+        bufs = {k: b_.detach().clone() for k, b_ in lm.named_buffers()}
+        n_bytes = sum(p.numel() * p.element_size() for p in sd.values())
+        torch.save({"state": sd, "buffers": bufs, "rss_before_mib": before, "rss_peak_mib": after,
+                    "model_mib": n_bytes / 2**20}, Path(out_dir) / f"lean-rank{rank}.pt")
+    finally:
+        D.teardown()

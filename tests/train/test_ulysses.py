@@ -50,3 +50,18 @@ def test_sequence_parallel_2_equals_1_on_qwen3_vl(tmp_path):
         assert got["grads"].keys() == ref.keys()
         for k in ref:
             assert_same(got["grads"][k], ref[k], k)
+
+
+def test_sequence_parallel_2_with_flash_inner_equals_1(tmp_path):
+    """SP 2 whose inner attention is flash_attention_2 (transformers' flash integration, served by an SDPA-backed
+    stand-in registered where transformers looks flash kernels up by name): the inner call must load the kernel by
+    the inner name, not by the Ulysses wrapper's registered name, and run varlen over the packed documents."""
+    mp.spawn(loss_and_grads, args=(2, free_port(), 2, str(tmp_path), ("flash_attention_2",)), nprocs=2)
+    ref_loss, ref = reference_loss_and_grads()
+    for r in range(2):
+        got = torch.load(tmp_path / f"flash_attention_2-rank{r}.pt")
+        assert got["flash_calls"]["varlen"] > 0  # the packed documents went through the varlen kernel
+        assert_same(got["loss"], ref_loss, "loss")
+        assert got["grads"].keys() == ref.keys()
+        for k in ref:
+            assert_same(got["grads"][k], ref[k], k)

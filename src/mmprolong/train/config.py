@@ -23,7 +23,7 @@ class ModelConfig(_Strict):
     #                                    model's (Qwen3-VL's own base is 5e6: a lower value is an error)
     yarn_factor: float | None = None   # YaRN scaling instead of / besides the base change (off in the paper)
     max_position_embeddings: int | None = None  # default: data.max_length
-    # auto: flash_attention_2 on GPU if installed, else mmprolong_varlen_sdpa; sdpa on CPU
+    # auto: flash_attention_2 on GPU if installed, else mmprolong_packed (torch varlen kernel / FlexAttention); sdpa on CPU
     attn_implementation: str = "auto"
     dtype: Literal["bf16", "fp32"] = "bf16"
     tokenizer: str | None = None       # TokenCounter name or folder; default: the model folder or the preset's family

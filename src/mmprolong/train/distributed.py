@@ -96,6 +96,35 @@ def shard(lm: nn.Module, layout: Layout, bf16: bool, cpu_offload: bool) -> nn.Mo
     return lm
 
 
+def shard_from_rank0(lm: nn.Module, layout: Layout, bf16: bool, cpu_offload: bool) -> nn.Module:
+    """Lean FSDP2 start: rank 0 holds the real weights (read or initialised once per node), every other rank built
+    the model on the meta device. Rank 0 keeps a reference to its full state dict and turns its own module into
+    meta too; every rank shards the meta module, allocates only its shards (`to_empty`), and the weights come from
+    rank 0 through `set_model_state_dict(full_state_dict, broadcast_from_rank0)`: one tensor at a time, each rank
+    keeping its shard. Buffers (rotary frequencies; not in the state dict when non-persistent) are broadcast from
+    rank 0 as well. Host memory per node: rank 0's one model copy, plus each rank's shard."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+
+    full: dict = {}
+    bufs: list[torch.Tensor] = []
+    if layout.is_main:
+        full = lm.state_dict()
+        bufs = [b.detach().clone() for _, b in lm.named_buffers()]
+        lm.to("meta")
+    shard(lm, layout, bf16=bf16, cpu_offload=cpu_offload)
+    device = torch.device("cpu") if cpu_offload else layout.device
+    lm.to_empty(device=device)
+    for i, (_, b) in enumerate(lm.named_buffers()):
+        with torch.no_grad():
+            t = bufs[i].to(layout.device) if layout.is_main else torch.empty_like(b, device=layout.device)
+            dist.broadcast(t, src=0)
+            b.copy_(t)
+    set_model_state_dict(lm, full, options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=True,
+                                                            cpu_offload=cpu_offload))
+    del full, bufs
+    return lm
+
+
 def grad_scale(model: nn.Module, layout: Layout) -> float:
     """What a rank multiplies its loss by before backward so that gradients come out summed over ranks."""
     from torch.distributed.fsdp import FSDPModule

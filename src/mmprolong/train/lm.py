@@ -18,6 +18,22 @@ from transformers.masking_utils import create_causal_mask
 from .loss import chunked_cross_entropy, plain_cross_entropy
 from .ulysses import ATTN_NAME, UlyssesContext, check_degree, register
 
+# Attentions that take transformers' dense [L, L] document mask (bool for sdpa: L^2 bytes, 16 GiB at 128K on every
+# SP rank; float for eager, 4x): refused beyond this many tokens.
+DENSE_MASK_ATTN = ("sdpa", "eager")
+DENSE_MASK_MAX_TOKENS = 32768
+
+
+def check_dense_mask(attn: str, length: int, limit: int = DENSE_MASK_MAX_TOKENS) -> None:
+    if attn in DENSE_MASK_ATTN and length > limit:
+        from .varlen import ATTN_NAME as PACKED
+
+        gib = length * length * (1 if attn == "sdpa" else 4) / 2**30
+        raise ValueError(f"attention '{attn}' would build a dense [{length}, {length}] document mask ({gib:.1f} GiB) "
+                         f"for a packed sequence of {length:,} tokens (limit {limit:,}); use "
+                         f"model.attn_implementation '{PACKED}' (or 'auto', or 'flash_attention_2' where flash-attn "
+                         "is installed): document-masked attention without a dense mask")
+
 
 def split_images(patches: list[int], sp: int) -> list[tuple[int, int]]:
     """Contiguous image ranges per rank with balanced patch counts (an image goes to the rank whose share its
@@ -37,8 +53,10 @@ def split_images(patches: list[int], sp: int) -> list[tuple[int, int]]:
 
 class LongLM(nn.Module):
     def __init__(self, hf: nn.Module, loss_chunk: int = 4096, fused_loss: bool = True,
-                 sp_group: dist.ProcessGroup | None = None, sp: int = 1, distributed: bool = False):
+                 sp_group: dist.ProcessGroup | None = None, sp: int = 1, distributed: bool = False,
+                 dense_mask_max: int = DENSE_MASK_MAX_TOKENS):
         super().__init__()
+        self.dense_mask_max = dense_mask_max
         self.hf = hf
         self.loss_chunk = loss_chunk
         self.fused_loss = fused_loss
@@ -132,6 +150,7 @@ class LongLM(nn.Module):
         """Loss sum over this rank's target tokens of one packed sequence ([1, L] ids/labels, [4, 1, L] positions)."""
         kwargs: dict = {}
         attention_mask = None
+        check_dense_mask(self.inner_attn, input_ids.shape[1], self.dense_mask_max)
         if self.sp > 1:
             L = input_ids.shape[1]
             pad = (-L) % self.sp
@@ -148,8 +167,8 @@ class LongLM(nn.Module):
             tc._attn_implementation = self.inner_attn  # the full-sequence mask, as the inner attention wants it
             try:
                 probe = torch.empty(1, L, 1, device=input_ids.device, dtype=self.hf.dtype)
-                full_mask = create_causal_mask(config=tc, inputs_embeds=probe, attention_mask=None,
-                                               past_key_values=None, position_ids=position_ids[0])
+                # the cache argument by position: `past_key_values` before transformers 5.2x, `cache` after
+                full_mask = create_causal_mask(tc, probe, None, None, position_ids=position_ids[0])
             finally:
                 tc._attn_implementation = ATTN_NAME
             attention_mask = {"full_attention": full_mask}  # keeps Qwen2.5-VL from building a local mask

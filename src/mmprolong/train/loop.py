@@ -95,23 +95,26 @@ def build(cfg: TrainConfig, layout: D.Layout) -> Built:
     torch.manual_seed(cfg.seed)
     attn = resolve_attn(cfg.model.attn_implementation, layout.device)
     bf16 = cfg.model.dtype == "bf16"
+    lean = layout.distributed and cfg.parallel.fsdp  # rank 0 reads the weights, the others get their shards
+    empty = lean and not layout.is_main
     if cfg.model.path:
         hf = load_model(cfg.model.path, torch.float32, attn, cfg.data.max_length, cfg.model.rope_theta,
-                        cfg.model.yarn_factor)
+                        cfg.model.yarn_factor, empty=empty)
     else:
         config = preset_config(cfg.model.preset)
         extend_context(config, cfg.data.max_length, cfg.model.rope_theta, cfg.model.yarn_factor)
-        hf = build_model(config, torch.float32, attn)
+        hf = build_model(config, torch.float32, attn, device="meta" if empty else "cpu")
     if cfg.model.max_position_embeddings:
         hf.config.get_text_config().max_position_embeddings = cfg.model.max_position_embeddings
-    hf.to(layout.device)
+    if not lean:
+        hf.to(layout.device)
     if cfg.parallel.grad_checkpointing:
         enable_checkpointing(hf, offload=cfg.parallel.activation_offload and layout.device.type == "cuda")
     hf.config.use_cache = False
     lm = LongLM(hf, loss_chunk=cfg.parallel.loss_chunk, sp_group=layout.sp_group, sp=layout.sp,
                 distributed=layout.distributed)
-    if layout.distributed and cfg.parallel.fsdp:
-        D.shard(lm, layout, bf16=bf16, cpu_offload=cfg.parallel.cpu_offload)
+    if lean:
+        D.shard_from_rank0(lm, layout, bf16=bf16, cpu_offload=cfg.parallel.cpu_offload)
     counter = tokens.load(counter_name(cfg, hf.config))
     return Built(cfg, layout, hf, lm, counter, image_processor_for(counter, cfg.model.path), bf16)
 

@@ -115,33 +115,47 @@ def extend_context(config: PretrainedConfig, max_length: int, rope_theta: float 
 
 
 def attn_spec(attn_implementation: str) -> str | dict:
-    """The text model's attention; the vision tower keeps flash attention or sdpa (it has its own cu_seqlens)."""
-    from .varlen import ATTN_NAME, register
+    """What the loader is given: our packed attentions for the text model (the vision tower is switched after
+    construction by `varlen.use_for_vision`), anything else as it is."""
+    from .varlen import NAMES, register
 
-    if attn_implementation != ATTN_NAME:
+    if attn_implementation not in NAMES:
         return attn_implementation
     register()
-    return {"text_config": ATTN_NAME, "vision_config": "sdpa", "": "sdpa"}
+    return {"text_config": attn_implementation, "vision_config": "sdpa", "": "sdpa"}
 
 
 def build_model(config: PretrainedConfig, dtype: torch.dtype = torch.float32,
                 attn_implementation: str = "sdpa", device: str | torch.device = "cpu") -> PreTrainedModel:
-    """A model with random weights from a config, through transformers' auto class (no forked modeling code)."""
+    """A model with random weights from a config, through transformers' auto class (no forked modeling code).
+    device "meta": shapes only, no memory (the ranks that receive their weights from rank 0, `distributed.shard`)."""
+    from .varlen import use_for_vision
+
     with torch.device(device):
-        return AutoModelForImageTextToText.from_config(config, dtype=dtype,
-                                                       attn_implementation=attn_spec(attn_implementation))
+        hf = AutoModelForImageTextToText.from_config(config, dtype=dtype,
+                                                     attn_implementation=attn_spec(attn_implementation))
+    use_for_vision(hf, attn_implementation)
+    return hf
 
 
 def load_model(path: str | Path, dtype: torch.dtype, attn_implementation: str, max_length: int,
-               rope_theta: float | None, yarn_factor: float | None) -> PreTrainedModel:
-    """A local Hugging Face folder, loaded with its own class, its config extended before the weights load."""
+               rope_theta: float | None, yarn_factor: float | None, empty: bool = False) -> PreTrainedModel:
+    """A local Hugging Face folder, loaded with its own class, its config extended before the weights load.
+    `empty`: the same model on the meta device without reading any weight (a rank that receives them from rank 0:
+    one read of the weights per node)."""
+    from .varlen import use_for_vision
+
     p = Path(path)
     if not (p / "config.json").exists():
         raise FileNotFoundError(f"model folder has no config.json: {p}")
     config = AutoConfig.from_pretrained(p)
     extend_context(config, max_length, rope_theta, yarn_factor)
-    return AutoModelForImageTextToText.from_pretrained(p, config=config, dtype=dtype,
-                                                       attn_implementation=attn_spec(attn_implementation))
+    if empty:
+        return build_model(config, dtype, attn_implementation, device="meta")
+    hf = AutoModelForImageTextToText.from_pretrained(p, config=config, dtype=dtype,
+                                                     attn_implementation=attn_spec(attn_implementation))
+    use_for_vision(hf, attn_implementation)
+    return hf
 
 
 def enable_checkpointing(hf: PreTrainedModel, offload: bool = False) -> None:
@@ -157,8 +171,9 @@ def enable_checkpointing(hf: PreTrainedModel, offload: bool = False) -> None:
 
 
 def resolve_attn(requested: str, device: torch.device) -> str:
-    """`auto`: varlen flash attention when installed on GPU, else PyTorch SDPA per packed document there; on CPU
-    sdpa with transformers' block-diagonal mask."""
+    """`auto`: flash-attn's varlen kernel when installed on GPU, else our packed attention there (torch's varlen
+    kernel or FlexAttention, `varlen.ATTN_NAME`); on CPU sdpa with transformers' block-diagonal mask (short packs;
+    LongLM refuses a dense mask beyond DENSE_MASK_MAX_TOKENS and names the attention to use)."""
     if requested != "auto":
         return requested
     if device.type != "cuda":

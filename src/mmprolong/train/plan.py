@@ -5,6 +5,8 @@ and the vision tower's window / full attention, and the LM head only over the an
 projects; recomputation from checkpointing is not counted (MFU convention).
 Memory is an analytic estimate (FSDP2 full sharding with fp32 master weights, gradients and AdamW states;
 bf16 compute; activations of one micro-batch); `bench/train.py` prints it beside measured peaks on a GPU.
+Host memory at load: rank 0 of each node reads (or initialises) one fp32 copy; the other ranks build on the meta
+device and receive only their shards (`distributed.shard_from_rank0`), so a node holds about one model copy.
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ class Plan:
     step_seconds: float
     tokens_per_s_per_gpu: float
     assumed_mfu: float
+    host_load_gib_per_node: float = 0.0  # rank 0's one fp32 copy while the weights are broadcast
 
     def to_markdown(self) -> str:
         rows = [("model", self.model), ("length", f"{self.length:,}"), ("GPUs", self.gpus), ("SP degree", self.sp),
@@ -114,6 +117,8 @@ class Plan:
                 ("activations", f"{self.activations_gib:.1f} GiB"), ("loss chunk", f"{self.loss_gib:.2f} GiB"),
                 ("total per GPU", f"{self.total_gib:.1f} GiB of {self.gpu_mem_gib:.0f}"),
                 ("fits", "yes" if self.fits else "NO"),
+                ("host memory per node at load (rank 0 reads once, others get shards)",
+                 f"{self.host_load_gib_per_node:.1f} GiB"),
                 (f"step time per sequence (MFU {self.assumed_mfu:.0%})", f"{self.step_seconds:.1f} s"),
                 ("tokens/s per GPU", f"{self.tokens_per_s_per_gpu:,.0f}")]
         return "| item | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
@@ -124,11 +129,14 @@ class Plan:
 
 def plan(config, name: str, length: int, gpus: int, sp: int = 1, checkpointing: bool = True,
          gpu_mem_gib: float = 80.0, peak_flops: float = 989e12, mfu: float = 0.4, cpu_offload: bool = False,
-         loss_chunk: int = 4096, image_fraction: float = 0.9, target_fraction: float = 0.01) -> Plan:
+         loss_chunk: int = 4096, image_fraction: float = 0.9, target_fraction: float = 0.01,
+         state_bytes: float = 16.0, fsdp: bool = True) -> Plan:
     """Per-GPU memory and time for one packed sequence of `length` tokens per SP group.
 
     `image_fraction`: share of tokens that are image tokens (document pages); `target_fraction`: share that are
-    answer tokens (the only ones the chunked loss projects onto the vocabulary)."""
+    answer tokens (the only ones the chunked loss projects onto the vocabulary). `state_bytes` per parameter: 16 for
+    fp32 weights, gradients and AdamW moments; 4 for bf16 weights and gradients without an optimizer (what
+    bench/train.py times). `fsdp=False`: the weights are used in place, no unsharded working copy."""
     from .ulysses import check_degree
 
     tc, vc = config.get_text_config(), config.vision_config
@@ -139,9 +147,9 @@ def plan(config, name: str, length: int, gpus: int, sp: int = 1, checkpointing: 
     layer = text_layer_params(tc)
     embed = d["h"] * d["V"] * (1 if getattr(config, "tie_word_embeddings", False) else 2)
     total_params = d["L"] * layer + embed + vision_params(vc)
-    states = 0.0 if cpu_offload else 16 * total_params / gpus
+    states = 0.0 if cpu_offload else state_bytes * total_params / gpus
     vblock = 4 * vc.hidden_size ** 2 + 3 * vc.hidden_size * vc.intermediate_size
-    working = 2 * (embed + 2 * max(layer, vblock))  # root (embeddings, head) + current and prefetched unit
+    working = 2 * (embed + 2 * max(layer, vblock)) if fsdp else 0.0  # root + current and prefetched unit
     s = length / sp
     kv = d["nkv"] * d["hd"]
     per_layer_full = s * 2 * (6 * d["h"] + 2 * kv + 4 * d["I"])  # bf16 tensors kept for backward in one layer
@@ -163,4 +171,4 @@ def plan(config, name: str, length: int, gpus: int, sp: int = 1, checkpointing: 
                 params_b=total_params / 1e9, states_gib=states / GIB, working_params_gib=working / GIB,
                 activations_gib=acts / GIB, loss_gib=loss / GIB, total_gib=total / GIB,
                 fits=total / GIB <= gpu_mem_gib, step_seconds=step_s, tokens_per_s_per_gpu=length / sp / step_s,
-                assumed_mfu=mfu)
+                assumed_mfu=mfu, host_load_gib_per_node=4 * total_params / GIB)

@@ -11,6 +11,7 @@ on GPU, gloo on CPU).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -73,12 +74,30 @@ def heads_to_seq(x: torch.Tensor, sp: int, group) -> torch.Tensor:
     return y.permute(1, 2, 0, 3, 4).reshape(b, l // sp, sp * h, d)
 
 
-class _GroupsProxy:
-    """The attention module as the inner function sees it, with the local query/KV head ratio."""
+_INNER_CONFIGS: dict[tuple[int, str], object] = {}
 
-    def __init__(self, module, groups: int):
+
+def inner_config(config, inner: str):
+    """A shallow copy of the attention module's config that names the inner implementation. Inner functions read
+    `module.config._attn_implementation` themselves (transformers' flash integration loads its kernel by that
+    name), so they must not see this module's registered name."""
+    key = (id(config), inner)
+    got = _INNER_CONFIGS.get(key)
+    if got is None or got[0] is not config:
+        view = copy.copy(config)
+        view.__dict__["_attn_implementation_internal"] = inner
+        got = _INNER_CONFIGS[key] = (config, view)
+    return got[1]
+
+
+class _InnerView:
+    """The attention module as the inner function sees it: the local query/KV head ratio and a config naming the
+    inner implementation; everything else is the module's own."""
+
+    def __init__(self, module, groups: int, inner: str):
         self._m = module
         self.num_key_value_groups = groups
+        self.config = inner_config(module.config, inner)
 
     def __getattr__(self, name):
         return getattr(self._m, name)
@@ -95,7 +114,7 @@ def ulysses_attention(module, query, key, value, attention_mask, **kwargs):
     q, k, v = (seq_to_heads(t, sp, group) for t in (query, key, value))
     kwargs["position_ids"] = ctx.position_ids
     inner = ALL_ATTENTION_FUNCTIONS[ctx.inner]
-    out, _ = inner(_GroupsProxy(module, q.shape[1] // k.shape[1]), q, k, v, ctx.attention_mask, **kwargs)
+    out, _ = inner(_InnerView(module, q.shape[1] // k.shape[1], ctx.inner), q, k, v, ctx.attention_mask, **kwargs)
     return heads_to_seq(out, sp, group), None
 
 
