@@ -116,7 +116,7 @@ def test_every_readme_command_runs_top_to_bottom(tmp_path):
     tiny_mix = yaml.safe_load((RECIPES_DIR / "train" / "demo-tiny.yaml").read_text())
     tiny_mix["data"] = {"sources": [{"name": "long", "shards": ["data/shards"], "weight": 0.6},
                                     {"name": "short", "shards": ["data/sft"], "weight": 0.4}],
-                        "max_length": 131072}
+                        "max_length": 16384}
     tiny_mix["output_dir"] = "train-mix"
     (tmp_path / "tiny-mix.yaml").write_text(yaml.safe_dump(tiny_mix))
 
@@ -130,7 +130,7 @@ def test_every_readme_command_runs_top_to_bottom(tmp_path):
         "paper-qwen2.5-vl-7b --store": f"{tmp_path / 'paper.yaml'} --store",
         "torchrun --nproc-per-node 8 -m mmprolong.cli.main": "mmprolong",
         "--config recipes/train/qwen2.5-vl-7b-128k.yaml":
-            f"--config {tiny} --shards data/shards --max-length 128K --out train --steps 2",
+            f"--config {tiny} --shards data/shards --max-length 16K --out train --steps 2",
         "--config recipes/train/qwen2.5-vl-7b-128k-long60-short40.yaml":
             f"--config {tmp_path / 'tiny-mix.yaml'} --steps 2",
         "--image-root /data/images": f"--image-root {tmp_path / 'images'}",

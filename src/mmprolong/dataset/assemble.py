@@ -85,7 +85,6 @@ def build_messages(doc: Document, pages: list[int], question: str, target: str, 
                              question, target, page_markers, max_pixels)
 
 
-@functools.lru_cache(maxsize=8)
 class _Costs:
     """Per-page token costs (image + marker [+ target text]) at a pixel bound; additive estimates that the exact
     count of the final sample then confirms."""

@@ -249,6 +249,7 @@ class TokenCounter:
         return EncodedChat(ids, grids, mask)
 
 
+@functools.lru_cache(maxsize=8)
 def image_wrap_tokens(counter: TokenCounter) -> int:
     """Tokens an image part costs beyond its image tokens (e.g. <|vision_start|> and <|vision_end|>)."""
     part = {"type": "image", "width": 56, "height": 56}
