@@ -37,12 +37,27 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from ..errors import EXIT_OUTPUT, EXIT_SETUP, OutputError, SetupError, output_error_from
+    from ..redact import redact
+
+    def fail(msg, code: int) -> int:
+        print(f"mmprolong {args.command}: error: {redact(msg)}", file=sys.stderr)
+        return code
+
     try:
         rc = args.func(args)
+    except SetupError as e:
+        return fail(e, EXIT_SETUP)
+    except OutputError as e:
+        return fail(e, EXIT_OUTPUT)
     except (CLIError, FileNotFoundError, ValueError, KeyError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"mmprolong {args.command}: error: {msg}", file=sys.stderr)
-        return 2
+        return fail(msg, 2)
+    except OSError as e:  # disk full, read-only folder, a file where a folder should be: one line, not a traceback
+        out = output_error_from(e)
+        if out is None:
+            raise
+        return fail(out, EXIT_OUTPUT)
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)
         return 130

@@ -192,7 +192,16 @@ def _settings(cfg: IngestConfig, excluded: set[str]) -> dict:
 
 def ingest(inputs: list[str], out: str | Path, config: IngestConfig | None = None,
            console: Console | None = None) -> IngestSummary:
-    """Ingest PDFs into the page store at `out`, resuming a store that a killed run left behind."""
+    """Ingest PDFs into the page store at `out`, resuming a store that a killed run left behind. The store is held
+    exclusively for the run (`run.outdir.claim`): a second writer is refused, naming this one."""
+    from ..run.outdir import claim
+
+    with claim(out, "page-store", "ingest"):
+        return _ingest(inputs, out, config, console)
+
+
+def _ingest(inputs: list[str], out: str | Path, config: IngestConfig | None, console: Console | None
+            ) -> IngestSummary:
     cfg = config or IngestConfig()
     t0 = time.monotonic()
     paths = expand_inputs(list(inputs))

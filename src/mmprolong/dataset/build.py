@@ -24,6 +24,7 @@ from typing import Iterator
 from .. import __version__
 from ..corpus.store import PageStore
 from ..recipe import Recipe, load_recipe, recipe_hash
+from ..run.outdir import HIDDEN
 from .document import DocResult, DocumentJob, attach_images
 from .parts import PROGRESS, TABLES, PartWriter, atomic_write_text
 from .planner import Plan, make_plan
@@ -67,7 +68,8 @@ def _check_out(out: Path, digest: str) -> None:
         if prev["digest"] != digest:
             raise ValueError(f"{out} holds a build of another recipe or store (recipe hash {prev['recipe_hash']}, "
                              f"plan {prev['plan']}); use a new --out or delete it")
-    elif out.exists() and any(not (p.is_dir() and p.name in OWN_DIRS and not any(p.iterdir())) for p in out.iterdir()):
+    elif out.exists() and any(not (p.is_dir() and p.name in OWN_DIRS and not any(p.iterdir())) and p.name not in HIDDEN
+                              for p in out.iterdir()):
         raise ValueError(f"{out} exists and is not a build folder; use a new --out")
 
 
@@ -120,7 +122,15 @@ def choose_executor(recipe: Recipe, executor: str | None, workers: int | None) -
 def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str | Path, executor: str | None = None,
           workers: int | None = None, progress: bool = True, report: bool = True,
           timeout_s: float | None = None, ray_address: str | None = None) -> BuildSummary:
-    """Build (or resume building) the dataset of `recipe` over `store` into `out` (see the module docstring)."""
+    """Build (or resume building) the dataset of `recipe` over `store` into `out` (see the module docstring). `out`
+    is held exclusively for the run (`run.outdir.claim`)."""
+    from ..run.outdir import claim
+
+    with claim(out, "build", "build"):
+        return _build(recipe, store, out, executor, workers, progress, report, timeout_s, ray_address)
+
+
+def _build(recipe, store, out, executor, workers, progress, report, timeout_s, ray_address) -> BuildSummary:
     from ..run import Failure, map_unordered
 
     t0 = time.monotonic()

@@ -63,7 +63,15 @@ def instance_messages(inst: EvalInstance, prompt: PromptConfig, page_text=None) 
 
 def run_eval(set_dir: str | Path, backend, out: str | Path, store: PageStore | None, counter: TokenCounter,
              limit: int | None = None, lengths: list[int] | None = None, progress: bool = True) -> dict:
-    """Answer every instance of the set (or the first `limit` per length); returns counts."""
+    """Answer every instance of the set (or the first `limit` per length); returns counts. The run folder is held
+    exclusively for the run (`run.outdir.claim`)."""
+    from ..run.outdir import claim
+
+    with claim(out, "eval-run", "eval run"):
+        return _run_eval(set_dir, backend, out, store, counter, limit, lengths, progress)
+
+
+def _run_eval(set_dir, backend, out, store, counter, limit, lengths, progress) -> dict:
     from rich.progress import Progress
 
     set_dir, out = Path(set_dir), Path(out)
