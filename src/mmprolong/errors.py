@@ -15,7 +15,7 @@ EXIT_SETUP = 3
 EXIT_OUTPUT = 4
 
 
-class SetupError(RuntimeError):
+class SetupError(ValueError):
     """The generator or backend cannot be used; the message names the cause in one line."""
 
 

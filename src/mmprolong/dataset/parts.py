@@ -49,6 +49,7 @@ class Progress:
     samples: int = 0
     tokens: int = 0
     finished: bool = False
+    deferred: dict[int, str] = field(default_factory=dict)   # plan index -> why it is not done (retried later)
     extra: dict = field(default_factory=dict)
 
 
@@ -80,7 +81,8 @@ class PartWriter:
             return Progress()
         last = records[-1]
         return Progress(parts=n, docs_done=last["docs_done"], samples=last["samples"], tokens=last["tokens"],
-                        finished=last.get("finished", False))
+                        finished=last.get("finished", False),
+                        deferred={int(k): v for k, v in last.get("deferred", {}).items()})
 
     @property
     def buffered_samples(self) -> int:
@@ -97,19 +99,23 @@ class PartWriter:
         self.buf["qa"].extend(qa)
         self.buf["rejected"].extend(rejected)
 
-    def commit(self, docs_done: int, finished: bool = False) -> None:
-        """Write the buffered rows as the next part, then its completion record."""
-        if docs_done == self.progress.docs_done and not any(self.buf.values()) and not finished:
+    def commit(self, docs_done: int, finished: bool = False, deferred: dict[int, str] | None = None) -> None:
+        """Write the buffered rows as the next part, then its completion record. `deferred`: planned documents
+        before `docs_done` that are not done (a failed generation), with the reason; None keeps the current ones."""
+        deferred = dict(self.progress.deferred if deferred is None else deferred)
+        if (docs_done == self.progress.docs_done and not any(self.buf.values()) and not finished
+                and deferred == self.progress.deferred):
             return
         n = self.progress.parts
         for name, sch in TABLES.items():
             _write_parquet(self.out / name / f"part-{n:05d}.parquet", self.buf[name], sch)
         p = self.progress
-        p.parts, p.docs_done, p.finished = n + 1, docs_done, finished
+        p.parts, p.docs_done, p.finished, p.deferred = n + 1, docs_done, finished, deferred
         p.samples += len(self.buf["shards"])
         p.tokens += sum(r["n_tokens"] for r in self.buf["shards"])
         atomic_write_text(self.out / PROGRESS / f"part-{n:05d}.json", json.dumps(
-            {"part": n, "docs_done": docs_done, "samples": p.samples, "tokens": p.tokens, "finished": finished}))
+            {"part": n, "docs_done": docs_done, "samples": p.samples, "tokens": p.tokens, "finished": finished,
+             "deferred": {str(k): v for k, v in sorted(deferred.items())}}))
         self.buf = {k: [] for k in TABLES}
         self.buffered_bytes = 0
 
