@@ -107,3 +107,18 @@ def test_one_failed_generation_is_an_error_in_the_summary_and_is_retried(tmp_pat
         teacher.close()
     assert again.returncode == 0, again.stderr
     assert len(read_table(tmp_path / "out", "shards")) == 3 and "errors (not done, retried) │ 0" in again.stderr
+
+
+def test_an_echoing_gateway_never_gets_the_key_on_disk_or_screen(tmp_path):
+    teacher = _teacher()
+    teacher.default = ("echo_auth", 401)   # the preflight passes; every generation echoes the credentials
+    try:
+        proc, _ = run_build(tmp_path, [], ["--max-consecutive-failures", "2"], teacher=teacher)
+    finally:
+        teacher.close()
+    assert teacher.auth and all(a == f"Bearer {SECRET}" for a in teacher.auth)
+    assert proc.returncode == EXIT_SETUP and "http_401" in proc.stderr and "Bearer ***" in proc.stderr
+    assert SECRET not in proc.stdout + proc.stderr
+    files = [f for f in (tmp_path / "out").rglob("*") if f.is_file()]
+    assert any(b"Bearer ***" in f.read_bytes() for f in files)   # the reason is kept, the key is not
+    assert not any(SECRET.encode() in f.read_bytes() for f in files)

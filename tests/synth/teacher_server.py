@@ -6,12 +6,15 @@ first, ("fn", f) replies with f(request body) as the message content object (a t
 Requests (parsed JSON bodies) are kept in `requests`. A build's preflight request (its one tiny chat request) is
 answered with `preflight` (default: text "OK") and kept in `preflights`, not `requests`; GET /v1/models lists
 `models` when set (None: 404, a server without a model list). ("trickle", s, seconds) sends the reply s one byte
-every `seconds`; ("echo_auth", code) answers HTTP `code` with the request's Authorization header in the message.
+every `seconds`; ("echo_auth", code) answers HTTP `code` with the request's Authorization header in the message; ("raw", code, bytes)
+sends that body as is; ("reset",) resets the connection without a reply.
 """
 
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -58,6 +61,18 @@ class TeacherServer:
                 if beh[0] == "fn":
                     beh = ("json", beh[1](body))
                 try:
+                    if beh[0] == "reset":
+                        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                        self.close_connection = True
+                        self.connection.close()
+                        return
+                    if beh[0] == "raw":
+                        self.send_response(beh[1])
+                        self.send_header("Content-Type", "application/json")
+                        self.send_header("Content-Length", str(len(beh[2])))
+                        self.end_headers()
+                        self.wfile.write(beh[2])
+                        return
                     if beh[0] == "echo_auth":
                         return self._send(beh[1], {"error": {"message": "invalid key: " + self.headers.get(
                             "Authorization", ""), "type": "invalid_request_error"}})
