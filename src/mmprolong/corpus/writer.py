@@ -59,18 +59,32 @@ class StagedPages:
             self.path.unlink(missing_ok=True)
 
 
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _write_atomic(table: pa.Table, path: Path, **kwargs) -> None:
+    """Write, fsync, rename, fsync the folder: once this returns, the part survives a crash or power loss."""
     tmp = path.with_name(path.name + ".tmp")
     pq.write_table(table, tmp, **kwargs)
     with open(tmp, "rb+") as f:
         os.fsync(f.fileno())
     os.replace(tmp, path)
+    _fsync_dir(path.parent)
 
 
 def _write_json_atomic(obj: dict, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    with open(tmp, "w") as f:
+        f.write(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
+    _fsync_dir(path.parent)
 
 
 class StoreWriter:
@@ -125,7 +139,8 @@ class StoreWriter:
         if staged is not None:
             self.flush()
             name = f"part-{self.run:05d}-{self.seq:06d}.parquet"
-            os.replace(staged, self.pages_dir / name)
+            os.replace(staged, self.pages_dir / name)   # fsynced by the worker (StagedPages.close)
+            _fsync_dir(self.pages_dir)
             _write_atomic(pa.Table.from_pylist([doc], schema=schema.DOCS), self.docs_dir / name,
                           compression="zstd")
             self.seq += 1

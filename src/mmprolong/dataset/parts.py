@@ -27,17 +27,34 @@ PROGRESS = "_progress"
 MAX_PART_BYTES = 256 * 2**20   # a part is also cut when its embedded images reach this size (bounded memory)
 
 
+def fsync_path(path: Path) -> None:
+    """Flush a file's (or a folder's: its entries') data to the device."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def durable_replace(tmp: Path, path: Path) -> None:
+    """Rename a fully written `tmp` over `path` so that the commit survives a power loss: the file is fsynced before
+    the rename and the folder after it (a rename is durable only once its folder entry is)."""
+    fsync_path(tmp)
+    os.replace(tmp, path)
+    fsync_path(path.parent)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
-    os.replace(tmp, path)
+    durable_replace(tmp, path)
 
 
 def _write_parquet(path: Path, rows: list[dict], sch: pa.Schema) -> None:
     tmp = path.with_name(path.name + ".tmp")
     table = pa.Table.from_pylist(rows, schema=sch)
     pq.write_table(table, tmp, compression="zstd", row_group_size=64)
-    os.replace(tmp, path)
+    durable_replace(tmp, path)
 
 
 @dataclass
