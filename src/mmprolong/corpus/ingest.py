@@ -21,7 +21,7 @@ from rich.table import Table
 from .. import __version__
 from ..run import PROCESS_EXECUTORS, Failure, default_workers, map_unordered
 from .filters import load_exclusions, page_count_status, sha256_file
-from .inputs import expand_inputs
+from .inputs import expand_inputs, printable
 from .pdf import PdfError, metadata_title, open_pdf, render_pages
 from .sections import first_heading, heuristic_sections, outline_sections
 from .writer import PAGE_ROW_GROUP, StagedPages, StoreWriter
@@ -113,8 +113,9 @@ class IngestSummary:
 def doc_row(source: str, status: str, *, doc_id: str = "", error: str = "", n_pages: int = 0, title: str = "",
             sections: list[dict] | None = None, sections_from: str = "none", file_bytes: int = 0, dpi: int = 0,
             seconds: float = 0.0) -> dict:
-    return {"doc_id": doc_id, "source": source, "n_pages": n_pages, "title": title, "sections": sections or [],
-            "sections_from": sections_from, "status": status, "error": error, "file_bytes": file_bytes,
+    return {"doc_id": doc_id, "source": printable(source), "n_pages": n_pages, "title": title,
+            "sections": sections or [], "sections_from": sections_from, "status": status,
+            "error": printable(error), "file_bytes": file_bytes,
             "dpi": dpi, "seconds": seconds}
 
 
@@ -219,7 +220,7 @@ def _ingest(inputs: list[str], out: str | Path, config: IngestConfig | None, con
     done_sources = set(done.column("source").to_pylist())
     known = {d: s for d, s, st in zip(done.column("doc_id").to_pylist(), done.column("source").to_pylist(),
                                      done.column("status").to_pylist()) if d and st not in ("duplicate", "excluded")}
-    todo = [p for p in paths if p not in done_sources]
+    todo = [p for p in paths if printable(p) not in done_sources]
     counts: dict[str, int] = {}
     n_pages = 0
     console = console or Console(stderr=True)
