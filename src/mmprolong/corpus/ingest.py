@@ -22,7 +22,7 @@ from .. import __version__
 from ..run import PROCESS_EXECUTORS, Failure, default_workers, map_unordered
 from .filters import load_exclusions, page_count_status, sha256_file
 from .inputs import expand_inputs, printable
-from .pdf import PdfError, metadata_title, open_pdf, render_pages
+from .pdf import DEFAULT_MAX_PAGE_PIXELS, PdfError, metadata_title, open_pdf, render_pages
 from .sections import first_heading, heuristic_sections, outline_sections
 from .writer import PAGE_ROW_GROUP, StagedPages, StoreWriter
 
@@ -46,6 +46,9 @@ class IngestConfig:
     timeout_s: float = 300.0                           # per document
     max_tasks_per_worker: int = 50                     # recycle workers (bounded memory if pdfium leaks)
     flush_pages: int = 256                             # pages buffered before a part file is written
+    max_page_pixels: int | None = DEFAULT_MAX_PAGE_PIXELS  # larger pages are rendered scaled down to this
+    max_worker_memory_mb: int | None = 4096            # per worker process (local executor): beyond, out_of_memory
+    retry_failed: bool = False                         # give inputs recorded as error / timeout another try
     progress: bool = True
 
     def __post_init__(self):
@@ -60,6 +63,8 @@ class IngestConfig:
             "timeout_s": self.timeout_s > 0,
             "max_tasks_per_worker": self.max_tasks_per_worker >= 1,
             "flush_pages": self.flush_pages >= 1,
+            "max_page_pixels": self.max_page_pixels is None or self.max_page_pixels >= 10_000,
+            "max_worker_memory_mb": self.max_worker_memory_mb is None or self.max_worker_memory_mb >= 256,
         }
         for key, ok in checks.items():
             if not ok:
@@ -129,8 +134,42 @@ def _choose_sections(mode: str, outline: list[dict], heads) -> tuple[list[dict],
     return [], "none"
 
 
+_memory_limited = False
+
+
+def limit_worker_memory(mb: int | None) -> None:
+    """Cap this process's data memory (RLIMIT_DATA: heap and anonymous mappings) once, so that a PDF that explodes
+    (a Flate bomb, a giant page) fails with MemoryError in this worker, recorded as out_of_memory, instead of
+    the kernel's OOM killer taking the machine's memory and other processes with it."""
+    global _memory_limited
+    if _memory_limited or not mb:
+        return
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    want = mb * 2**20
+    if hard != resource.RLIM_INFINITY:
+        want = min(want, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (want, hard))
+    _memory_limited = True
+
+
 def ingest_document(task: DocTask) -> DocResult:
     """Render one PDF into a docs row and its page rows; unreadable or filtered files give a failure row."""
+    cfg = task.config
+    if cfg.executor == "local":
+        limit_worker_memory(cfg.max_worker_memory_mb)
+    try:
+        return _ingest_document(task)
+    except MemoryError:
+        if task.staged_path:
+            Path(task.staged_path).unlink(missing_ok=True)
+        return DocResult(doc_row(task.source, "out_of_memory", doc_id=task.doc_id, file_bytes=task.file_bytes,
+                                 dpi=cfg.dpi, error=f"ran out of the worker's {cfg.max_worker_memory_mb} MB "
+                                                    "memory limit"), [])
+
+
+def _ingest_document(task: DocTask) -> DocResult:
     cfg, t0 = task.config, time.perf_counter()
     common = {"doc_id": task.doc_id, "file_bytes": task.file_bytes, "dpi": cfg.dpi}
     try:
@@ -146,10 +185,13 @@ def ingest_document(task: DocTask) -> DocResult:
                                      seconds=time.perf_counter() - t0, **common), [])
         title = metadata_title(pdf)
         outline = outline_sections(pdf) if cfg.sections in ("auto", "outline") else []
-        pages, heads = [], []
+        pages, heads, scaled = [], [], []
         need_heads = cfg.sections == "heuristic" or (cfg.sections == "auto" and not outline)
-        for rendered in render_pages(pdf, cfg.dpi, cfg.jpeg_quality, headings=need_heads):
+        for rendered in render_pages(pdf, cfg.dpi, cfg.jpeg_quality, headings=need_heads,
+                                     max_pixels=cfg.max_page_pixels):
             rendered.row["doc_id"] = task.doc_id
+            if rendered.scaled:
+                scaled.append(rendered.row["page"])
             pages.append(rendered.row)
             heads.append(rendered.headings)
             # a long document streams to its staged file, a row group at a time: memory stays bounded
@@ -170,7 +212,9 @@ def ingest_document(task: DocTask) -> DocResult:
         pdf.close()
     sections, sections_from = _choose_sections(cfg.sections, outline, heads)
     title = title or first_heading(heads) or (sections[0]["heading"] if sections else "")
-    return DocResult(doc_row(task.source, "ok", n_pages=n, title=title, sections=sections,
+    note = (f"scaled: {len(scaled)} pages rendered below {cfg.dpi} dpi to fit {cfg.max_page_pixels:,} pixels "
+            f"(0-based: {', '.join(map(str, scaled[:20]))}{' ...' if len(scaled) > 20 else ''})") if scaled else ""
+    return DocResult(doc_row(task.source, "ok", n_pages=n, title=title, sections=sections, error=note,
                              sections_from=sections_from, seconds=time.perf_counter() - t0, **common), pages,
                      task.staged_path if staged else None)
 
@@ -186,7 +230,8 @@ def versions() -> dict:
 
 def _settings(cfg: IngestConfig, excluded: set[str]) -> dict:
     s = {k: v for k, v in asdict(cfg).items()
-         if k not in ("progress", "workers", "executor", "ray_address", "flush_pages")}
+         if k not in ("progress", "workers", "executor", "ray_address", "flush_pages", "retry_failed",
+                      "max_worker_memory_mb")}
     s["excluded_hashes"] = len(excluded)
     return s
 
