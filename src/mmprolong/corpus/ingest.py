@@ -27,6 +27,7 @@ from .sections import first_heading, heuristic_sections, outline_sections
 from .writer import PAGE_ROW_GROUP, StagedPages, StoreWriter
 
 SECTION_MODES = ("auto", "outline", "heuristic", "none")
+RETRY_STATUSES = ("error", "timeout")   # transient failures: `--retry-failed` gives them another try
 RENDER_KEYS = ("dpi", "jpeg_quality")   # a store holds one rendering; resuming with others is refused
 
 
@@ -105,6 +106,7 @@ class IngestSummary:
     seconds: float
     store_documents: int = 0
     store_pages: int = 0
+    waiting: int = 0                # error / timeout rows in the store that --retry-failed would try again
 
     @property
     def pages_per_s(self) -> float:
@@ -262,6 +264,11 @@ def _ingest(inputs: list[str], out: str | Path, config: IngestConfig | None, con
     writer.write_manifest(settings, versions(), complete=False)
 
     done = writer.committed_docs()
+    failed = {src for src, st in zip(done.column("source").to_pylist(), done.column("status").to_pylist())
+              if st in RETRY_STATUSES}
+    if cfg.retry_failed and failed:
+        writer.drop_rows(failed & {printable(p) for p in paths}, RETRY_STATUSES)
+        done = writer.committed_docs()
     done_sources = set(done.column("source").to_pylist())
     known = {d: s for d, s, st in zip(done.column("doc_id").to_pylist(), done.column("source").to_pylist(),
                                      done.column("status").to_pylist()) if d and st not in ("duplicate", "excluded")}
@@ -318,8 +325,9 @@ def _ingest(inputs: list[str], out: str | Path, config: IngestConfig | None, con
     finally:
         writer.close()  # whole documents only: what was finished is kept, the rest is redone on resume
     manifest = writer.write_manifest(settings, versions(), complete=True)
+    waiting = sum(manifest["counts"].get(s, 0) for s in RETRY_STATUSES)
     return IngestSummary(str(out), dict(sorted(counts.items())), n_pages, len(paths) - len(todo),
-                         time.monotonic() - t0, manifest["documents"], manifest["pages"])
+                         time.monotonic() - t0, manifest["documents"], manifest["pages"], waiting)
 
 
 def summary_table(s: IngestSummary) -> Table:
@@ -335,4 +343,5 @@ def summary_table(s: IngestSummary) -> Table:
     t.add_row("pages written", f"{s.pages:,}")
     t.add_row("time", f"{s.seconds:.1f} s ({s.pages_per_s:.1f} pages/s)")
     t.add_row("store total", f"{s.store_documents:,} docs, {s.store_pages:,} pages")
+    t.add_row("waiting for --retry-failed", f"{s.waiting:,} (error / timeout)")
     return t

@@ -127,6 +127,23 @@ class StoreWriter:
         return ds.dataset(files, schema=schema.DOCS, format="parquet").to_table(
             columns=["doc_id", "source", "status", "n_pages"])
 
+    def drop_rows(self, sources: set[str], statuses: tuple[str, ...]) -> int:
+        """Remove the committed docs rows of these sources that have one of these (failure) statuses, so that their
+        inputs are ingested again (`ingest --retry-failed`). Failure rows have no pages, so every pages part keeps
+        its docs part; each rewritten part is replaced atomically and durably. Returns the rows removed."""
+        import pyarrow.compute as pc
+
+        removed = 0
+        for part in sorted(self.docs_dir.glob("*.parquet")):
+            table = pq.read_table(part, schema=schema.DOCS)
+            drop = pc.and_(pc.is_in(table["source"], pa.array(sorted(sources), pa.string())),
+                           pc.is_in(table["status"], pa.array(list(statuses), pa.string())))
+            n = pc.sum(drop).as_py() or 0
+            if n:
+                _write_atomic(table.filter(pc.invert(drop)), part, compression="zstd")
+                removed += n
+        return removed
+
     def staged_path(self, doc_id: str) -> Path:
         """Where a worker streams the pages of a long document (see the module doc)."""
         return self.staging_dir / f"{doc_id}.parquet"
