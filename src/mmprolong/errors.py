@@ -30,10 +30,11 @@ OUTPUT_ERRNOS = {errno.ENOSPC: "no space left on the device", errno.EROFS: "read
                  errno.EDQUOT: "disk quota exceeded", errno.EISDIR: "is a folder"}
 
 
-def output_error_from(e: OSError) -> OutputError | None:
-    """An OutputError naming the path and the cause, for the OSErrors a user can fix (disk full, read-only...)."""
+def output_error_from(e: OSError, folder: object = None) -> OutputError | None:
+    """An OutputError naming the path (or `folder`, when the error has none) and the cause, for the OSErrors a user
+    can fix (disk full, read-only folder, a file where a folder should be...); None for any other error."""
     cause = OUTPUT_ERRNOS.get(e.errno)
     if cause is None:
         return None
-    path = e.filename if e.filename is not None else "?"
+    path = e.filename if e.filename is not None else (folder if folder is not None else "?")
     return OutputError(f"{path}: {cause}")

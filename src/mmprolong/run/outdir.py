@@ -106,7 +106,13 @@ def claim(folder: str | Path, kind: str, command: str = "") -> Iterator[Path]:
             os.replace(tmp, folder / HOLDER)
         except OSError as e:
             raise (output_error_from(e) or e) from None
-        yield folder
+        try:
+            yield folder
+        except OSError as e:   # disk full, read-only, ... while writing: one line naming the folder
+            err = output_error_from(e, folder)
+            if err is None:
+                raise
+            raise err from None
     finally:
         with contextlib.suppress(OSError):
             (folder / HOLDER).unlink()
