@@ -89,6 +89,8 @@ class OpenAIGenerator(Generator):
             raise SetupError(f"environment variable {cfg.api_key_env} is not set (API key for the openai generator; "
                              f"use any non-empty value for endpoints without authentication)")
         self.prompt_version = cfg.prompt_version or PROMPT_VERSION
+        # a reply longer than max_tokens can produce (16 characters a token, generously) is refused, not stored
+        self.max_reply_chars = 16 * cfg.max_tokens + 1024
         self.name = f"openai:{cfg.model}"
         self.cache = ReplyCache(cfg.cache_dir) if cfg.cache_dir else None
         self.stats: Counter = Counter()   # requests, cache_hits, ok, rejected, failed
@@ -176,6 +178,9 @@ class OpenAIGenerator(Generator):
                     res.detail = redact(f"{type(e).__name__}: {e}")[:300]
                     self.stats["failed"] += 1
                     return res
+                if len(content) > self.max_reply_chars:   # a server that ignores max_tokens: never kept whole
+                    reason, content = "reply_too_long", content[:200]
+                    continue
                 try:
                     res.records = parse_reply(content, doc.doc_id, seg, task, self.name)
                 except GenerationError as e:
