@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import threading
 from pathlib import Path
@@ -65,11 +64,13 @@ def _verdict(value) -> bool:
 
 class LLMJudge:
     def __init__(self, cfg: JudgeConfig, cache: str | Path | None = None):
-        from openai import OpenAI
+        from ..backends.openai_backend import OpenAIBackend, OpenAIConfig
 
         self.cfg = cfg
-        self.client = OpenAI(base_url=cfg.base_url, api_key=os.environ.get(cfg.api_key_env) or "EMPTY",
-                             timeout=cfg.timeout, max_retries=cfg.max_retries)
+        # the eval backend's client: a whole-request deadline (`timeout`) and retries with backoff
+        self._backend = OpenAIBackend(OpenAIConfig(base_url=cfg.base_url, model=cfg.model,
+                                                   api_key_env=cfg.api_key_env, max_new_tokens=64, temperature=0.0,
+                                                   timeout=cfg.timeout, max_retries=cfg.max_retries))
         self.cache_path = Path(cache) if cache else None
         self.cache: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -82,9 +83,7 @@ class LLMJudge:
                     continue
 
     def _ask(self, prompt: str) -> dict:
-        r = self.client.chat.completions.create(model=self.cfg.model, temperature=0.0, max_tokens=64,
-                                                messages=[{"role": "user", "content": prompt}])
-        return _json(r.choices[0].message.content)
+        return _json(self._backend.generate([{"role": "user", "content": prompt}], []))
 
     def score(self, question: str, gold: str, response: str, answer_format: str) -> float:
         pred = extract_answer(response)
