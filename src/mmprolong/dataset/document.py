@@ -139,7 +139,7 @@ def process_document(doc: Document | None, slots: list, recipe: Recipe, recipe_h
             if not res.failure:
                 from ..redact import redact
 
-                res.failure = redact(f"{kind}: {e}")[:500]
+                res.failure = redact(str(e) if str(e).startswith(kind) else f"{kind}: {e}")[:500]
             return res
         made = False
         for qa in candidates:

@@ -175,7 +175,8 @@ class OpenAIGenerator(Generator):
                     content = await self._ask(client, msgs, item.seed)
                 except Exception as e:  # noqa: BLE001 - classified; anything else is re-raised
                     res.error = failure_reason(e)[0]
-                    res.detail = redact(f"{type(e).__name__}: {e}")[:300]
+                    res.detail = (f"no complete reply within the {self.cfg.timeout_s:g} s request deadline"
+                                  if res.error == "timeout" else redact(f"{type(e).__name__}: {e}")[:300])
                     self.stats["failed"] += 1
                     return res
                 if len(content) > self.max_reply_chars:   # a server that ignores max_tokens: never kept whole
