@@ -279,7 +279,8 @@ def case_folders(tmp: Path, pdfs: list[Path]) -> None:
             r = subprocess.run(["unshare", "-m", "sh", "-c", f'mount -t tmpfs -o {opts} tmpfs "$0" && exec "$@"',
                                 str(mnt), *cmd], capture_output=True, text=True, timeout=300)
             one = len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
-            record(case, 1, int(r.returncode == 4 and one), 0, r.stderr.strip()[-70:])
+            cause = r.stderr.strip().rsplit(": ", 1)[-1]
+            record(case, 1, int(r.returncode == 4 and one), 0, f"exit {r.returncode}, one line: <path>: {cause}")
 
 
 def write(results: list[tuple]) -> str:
