@@ -16,7 +16,7 @@ DEFAULT_KEY_ENVS = ("OPENAI_API_KEY", "MMPROLONG_API_KEY", "HF_TOKEN", "HUGGING_
 MASK = "***"
 _MIN_SECRET = 4   # shorter values ("1", "EMPTY"...) are not secrets and would mangle every text
 _BEARER = re.compile(r"(?i)\b(bearer\s+)([A-Za-z0-9._~+/=-]+)")
-_KEYVAL = re.compile(r"(?i)\b((?:x-)?api[-_]?key|authorization|access[-_]?token)([\"']?\s*[:=]\s*[\"']?)([^\s\"',}]{6,})")
+_KEYVAL = re.compile(r"(?i)\b((?:x-)?api[-_]?key|authorization|access[-_]?token)([\"']?\s*[:=]\s*[\"']?)(?!(?:bearer|basic)\s)([^\s\"',}]{6,})")
 _SK = re.compile(r"\bsk-[A-Za-z0-9_-]{6,}")
 
 _lock = threading.Lock()
