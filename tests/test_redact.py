@@ -18,3 +18,15 @@ def test_redact_removes_configured_keys_and_masks_tokens(monkeypatch):
 def test_redact_leaves_ordinary_text_alone():
     text = "token budget 5000000 reached; 12 tokens per page; timeout after 30 s"
     assert redact(text) == text
+
+
+def test_log_records_are_redacted_whoever_logs_them(monkeypatch, caplog):
+    import logging
+
+    from mmprolong.redact import install_log_redaction
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-log-secret-31337")
+    install_log_redaction()
+    with caplog.at_level(logging.WARNING):
+        logging.getLogger("httpx.somewhere").warning("request failed: %s", "key sk-log-secret-31337 rejected")
+    assert "sk-log-secret-31337" not in caplog.text and "rejected" in caplog.text

@@ -47,6 +47,33 @@ def redact(text: object) -> str:
     return _SK.sub(MASK, s)
 
 
+_installed = False
+
+
+def install_log_redaction() -> None:
+    """Redact every log record of this process as it is made (a record factory), whichever logger or handler it
+    goes to, third-party libraries' included. Idempotent."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        _installed = True
+    make = logging.getLogRecordFactory()
+
+    def factory(*args, **kwargs) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        try:
+            msg = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record is logging's business, not ours
+            return record
+        clean = redact(msg)
+        if clean != msg:
+            record.msg, record.args = clean, None
+        return record
+
+    logging.setLogRecordFactory(factory)
+
+
 class RedactingFilter(logging.Filter):
     """A logging filter that redacts each record's final message (install on handlers)."""
 

@@ -38,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     from ..errors import EXIT_OUTPUT, EXIT_SETUP, OutputError, SetupError, output_error_from
-    from ..redact import redact
+    from ..redact import install_log_redaction, redact
+
+    install_log_redaction()
 
     def fail(msg, code: int) -> int:
         print(f"mmprolong {args.command}: error: {redact(msg)}", file=sys.stderr)
