@@ -144,14 +144,14 @@ class Recipe(_Strict):
     name: str = "recipe"
     model: str = "qwen2.5-vl"                  # TokenCounter preset name or a local HF model folder
     max_pixels: int | None = Field(default=None, ge=3136)   # None: the model's own
-    max_length: int = Field(default=131072, ge=256)
+    max_length: int = Field(default=131072, ge=256, le=2**22, strict=True)   # strict: 1e30 or true is an error
     lengths: Lengths = Field(default_factory=Lengths)
     mixture: Mixture = Field(default_factory=Mixture)
     budget_tokens: int = Field(default=5_000_000_000, ge=1)
     generator: Generator = Field(default_factory=Generator)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)   # model verification (synth/verifier.py); off: none
     segment: Segment = Field(default_factory=Segment)
-    per_document: int = Field(default=1, ge=1)   # instances drawn per document (each from its own segment)
+    per_document: int = Field(default=1, ge=1, le=1024, strict=True)   # instances per document (own segments)
     page_markers: bool = True                  # "Page N:" (1-based) before each page image
     visual_budget: bool = False                # lower max_pixels per sample so the whole document fits
     min_page_pixels: int = Field(default=200_704, ge=3136)  # floor of that search (256 tokens of 28x28)

@@ -21,28 +21,34 @@ GOOD = {"question": "On page 2, how many tonnes of steel did the Northwind plant
 SECRET = "sk-test-never-logged-9431"
 
 
-def run_build(tmp_path, script, extra_args=()):
-    docs = [make_document(f"doc{i}", 6, size=(308, 396)) for i in range(3)]
-    for d in docs:
-        d.pages[1]["text"] = "The Northwind plant produced 4,210 tonnes of steel in 2019."
-    store = write_store(tmp_path / "store", docs)
-    teacher = TeacherServer()
+def run_build(tmp_path, script, extra_args=(), teacher=None, env=None, generator=None):
+    """Run the build CLI; a `teacher` given is kept open (and its script left as set) for a rerun."""
+    store = tmp_path / "store"
+    if not store.exists():
+        docs = [make_document(f"doc{i}", 6, size=(308, 396)) for i in range(3)]
+        for d in docs:
+            d.pages[1]["text"] = "The Northwind plant produced 4,210 tonnes of steel in 2019."
+        write_store(store, docs)
+    keep = teacher is not None
+    if teacher is None:
+        teacher = TeacherServer()
+        teacher.default = ("json", GOOD)
     teacher.script = list(script)
-    teacher.default = ("json", GOOD)
     try:
         recipe = {"max_length": 4096, "lengths": {"mode": "pool-native", "min_pages": 1, "max_pages": 100},
                   "mixture": {"tasks": {"extract-single": 1.0}}, "segment": {"min_pages": 3, "max_pages": 6},
                   "budget_tokens": 10**6,
                   "generator": {"kind": "openai", "model": "teacher-vl", "base_url": teacher.base_url,
                                 "api_key_env": "TEST_TEACHER_KEY", "timeout_s": 30, "max_retries": 0,
-                                "cache_dir": str(tmp_path / "cache")}}
+                                "cache_dir": str(tmp_path / "cache"), **(generator or {})}}
         (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
-        env = dict(os.environ, TEST_TEACHER_KEY=SECRET)
+        env = dict(os.environ, TEST_TEACHER_KEY=SECRET) if env is None else env
         cmd = [sys.executable, "-m", "mmprolong.cli.main", "build", "--recipe", str(tmp_path / "r.yaml"),
                "--store", str(store), "--out", str(tmp_path / "out"), "--workers", "1", *extra_args]
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     finally:
-        teacher.close()
+        if not keep:
+            teacher.close()
     return proc, teacher
 
 
@@ -61,10 +67,20 @@ def test_openai_teacher_build(tmp_path):
     assert SECRET not in proc.stdout + proc.stderr
 
 
-def test_a_document_over_the_time_limit_is_a_rejection(tmp_path):
-    proc, _ = run_build(tmp_path, [("sleep", 8, ("json", GOOD))], ["--timeout", "3"])
-    assert proc.returncode == 0, proc.stderr
-    rows = read_table(tmp_path / "out", "shards").to_pylist()
-    rej = read_table(tmp_path / "out", "rejected").to_pylist()
-    assert len(rows) == 2 and len(rej) == 1 and rej[0]["reason"].startswith("document-failed: timeout")
-    assert rej[0]["doc_id"] not in {r["doc_id"] for r in rows}
+def test_a_document_over_the_deadline_is_not_done_until_retry_failed(tmp_path):
+    teacher = TeacherServer()
+    teacher.default = ("json", GOOD)
+    try:
+        proc, _ = run_build(tmp_path, [("sleep", 8, ("json", GOOD))], ["--timeout", "3"], teacher=teacher)
+        assert proc.returncode == 0, proc.stderr
+        assert "errors (not done, retried)" in proc.stderr and "document-failed: timeout 1" in proc.stderr
+        assert len(read_table(tmp_path / "out", "shards")) == 2
+        assert not len(read_table(tmp_path / "out", "rejected"))   # not "done", not a rejection: it waits
+        again, _ = run_build(tmp_path, [], ["--timeout", "3"], teacher=teacher)
+        assert again.returncode == 0 and len(read_table(tmp_path / "out", "shards")) == 2  # a plain rerun: waits
+        assert "1 documents are not done" in again.stderr
+        again, _ = run_build(tmp_path, [], ["--timeout", "3", "--retry-failed"], teacher=teacher)
+        assert again.returncode == 0, again.stderr
+        assert len(read_table(tmp_path / "out", "shards")) == 3 and "errors (not done, retried) │ 0" in again.stderr
+    finally:
+        teacher.close()

@@ -27,8 +27,17 @@ def register(sub) -> None:
                         "requests stay in flight)")
     p.add_argument("--ray-address", default=None, metavar="ADDR",
                    help="with --executor ray: join this Ray cluster (default: start a local Ray for the run)")
-    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                   help="per-document limit; a slower document is recorded as rejected (default: none)")
+    p.add_argument("--timeout", type=float, default=1800.0, metavar="SECONDS",
+                   help="per-document deadline; a slower document is not done and waits for --retry-failed "
+                        "(default %(default)s; 0 turns it off)")
+    p.add_argument("--max-consecutive-failures", type=int, default=20, metavar="N",
+                   help="stop the build when N generations in a row fail for the same reason (a teacher that is "
+                        "down, a rejected key); default %(default)s")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="also retry documents that ran over --timeout or whose worker died (failed generations "
+                        "are always retried by a rerun)")
+    p.add_argument("--no-preflight", action="store_true",
+                   help="skip the teacher check before planning (key, server, model, one tiny request)")
     p.add_argument("--no-report", action="store_true", help="skip OUT/report/")
     p.add_argument("--plan", action="store_true",
                    help="only plan: print instances per task x length bucket and what the plan leaves out")
@@ -48,6 +57,8 @@ def summary_table(s):
     t.add_row("by task", ", ".join(f"{k} {v}" for k, v in sorted(s.by_task.items())) or "-")
     t.add_row("QA kept / rejected", f"{s.qa_kept:,} / {s.rejected:,}")
     t.add_row("rejections", ", ".join(f"{k} {v}" for k, v in sorted(s.rejected_by_reason.items())) or "-")
+    t.add_row("errors (not done, retried)", f"{s.failed:,}" + (": " + ", ".join(
+        f"{k} {v}" for k, v in sorted(s.failed_by_reason.items())) if s.failed else ""))
     t.add_row("seconds", f"{s.seconds:.1f}")
     t.add_row("output", s.out)
     return t
@@ -92,12 +103,19 @@ def run(args) -> int:
         raise ValueError("--out is required (unless --plan)")
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    if args.max_consecutive_failures < 1:
+        raise ValueError(f"--max-consecutive-failures must be >= 1, got {args.max_consecutive_failures}")
     summary = build(args.recipe, args.store, args.out, executor=args.executor, workers=args.workers,
-                    progress=not args.quiet, report=not args.no_report, timeout_s=args.timeout,
-                    ray_address=args.ray_address, keep_near_duplicates=args.keep_near_duplicates)
+                    progress=not args.quiet, report=not args.no_report, timeout_s=args.timeout or None,
+                    ray_address=args.ray_address, max_consecutive_failures=args.max_consecutive_failures,
+                    retry_failed=args.retry_failed, preflight=not args.no_preflight,
+                    keep_near_duplicates=args.keep_near_duplicates)
     if not args.quiet:
         console = Console(stderr=True)
         console.print(summary_table(summary))
+        if summary.failed:
+            console.print(f"[yellow]{summary.failed} documents are not done (failed generation or deadline); run "
+                          "the same command again to retry them (add --retry-failed for deadline/worker failures)")
         if summary.docs_planned == 0:
             console.print("[yellow]no document of the store fits the recipe's lengths; "
                           "`mmprolong build --plan` says which were left out and why")

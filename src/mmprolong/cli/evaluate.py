@@ -250,7 +250,7 @@ def cmd_run(args) -> int:
     from .. import tokens
     from ..corpus.store import PageStore
     from ..eval.instance import read_manifest
-    from ..eval.runner import run_eval
+    from ..eval.runner import check_inputs, run_eval
 
     man = read_manifest(args.set)
     if not man:
@@ -281,6 +281,7 @@ def cmd_run(args) -> int:
             print(f"warning: the set was counted for {man.get('model')}, the model reads with {counter.name}; "
                   "n_tokens_sent in the predictions says what it read", file=sys.stderr)
     store = PageStore(args.store) if args.store else None
+    check_inputs(args.set, backend, store)
     res = run_eval(args.set, backend, args.out, store, counter, limit=args.limit, lengths=_lengths(args.lengths),
                    progress=not args.quiet)
     print(f"{res['answered']} answered, {res['skipped_done']} already done, {res['errors']} errors -> {args.out}")

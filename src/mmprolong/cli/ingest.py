@@ -44,6 +44,14 @@ def register(sub) -> None:
     p.add_argument("--flush-pages", type=int, default=256,
                    help="pages held before a part file is written; longer documents are streamed (bounds memory; "
                         "default %(default)s)")
+    p.add_argument("--max-page-pixels", type=int, default=40_000_000, metavar="N",
+                   help="render a page larger than N pixels at --dpi scaled down to N pixels (recorded in the "
+                        "document's row); bounds a worker's memory on giant pages (default %(default)s)")
+    p.add_argument("--max-worker-memory", type=int, default=4096, metavar="MB",
+                   help="memory limit per worker process; a document that needs more is recorded as "
+                        "out_of_memory (default %(default)s; 0: no limit)")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="give inputs recorded as error or timeout by an earlier run another try")
     p.add_argument("--no-report", action="store_true",
                    help="skip STORE/report.md and report.png (outcomes, document lengths, sections)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
@@ -60,7 +68,9 @@ def run(args) -> int:
                        max_pages=args.max_pages, exclude=args.exclude, sections=args.sections,
                        executor=args.executor, ray_address=args.ray_address, workers=args.workers,
                        timeout_s=args.timeout, max_tasks_per_worker=args.max_tasks_per_worker,
-                       flush_pages=args.flush_pages, progress=not args.quiet, ocr=args.ocr)
+                       flush_pages=args.flush_pages, progress=not args.quiet, ocr=args.ocr,
+                       max_page_pixels=args.max_page_pixels or None,
+                       max_worker_memory_mb=args.max_worker_memory or None, retry_failed=args.retry_failed)
     console = Console(stderr=True)
     summary = ingest(args.inputs, args.out, cfg, console=console)
     md = None if args.no_report else write_report(args.out)[0]

@@ -85,28 +85,45 @@ def _open_log(args: argparse.Namespace, argv: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .. import logs
-
     import time
+
+    from .. import logs
+    from ..errors import EXIT_OUTPUT, EXIT_SETUP, OutputError, SetupError, output_error_from
+    from ..redact import install_log_redaction, redact
 
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    install_log_redaction()
     logs.setup(getattr(args, "log_level", "info"))
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     _open_log(args, argv)
     t0 = time.monotonic()
-    rc = 1
+    rc: int | None = 1
+
+    def fail(msg, code: int) -> int:
+        nonlocal rc
+        rc = code
+        log.debug("error", exc_info=True)
+        print(f"mmprolong {args.command}: error: {redact(msg)}", file=sys.stderr)
+        return code
+
     try:
         rc = args.func(args)
+    except SetupError as e:
+        return fail(e, EXIT_SETUP)
+    except OutputError as e:
+        return fail(e, EXIT_OUTPUT)
     except (CLIError, FileNotFoundError, ValueError, KeyError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        log.debug("error", exc_info=True)
-        print(f"mmprolong {args.command}: error: {msg}", file=sys.stderr)
-        rc = 2
-        return rc
+        return fail(msg, 2)
+    except OSError as e:  # disk full, read-only folder, a file where a folder should be: one line, not a traceback
+        out = output_error_from(e)
+        if out is None:
+            raise
+        return fail(out, EXIT_OUTPUT)
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)
         rc = 130

@@ -21,13 +21,14 @@ from rich.table import Table
 from .. import __version__
 from ..run import PROCESS_EXECUTORS, Failure, default_workers, map_unordered
 from .filters import load_exclusions, page_count_status, sha256_file
-from .inputs import expand_inputs
+from .inputs import expand_inputs, printable
 from .ocr import ENGINES, OCR_MODES, apply_ocr, check_engine
-from .pdf import PdfError, metadata_title, open_pdf, render_pages
+from .pdf import DEFAULT_MAX_PAGE_PIXELS, PdfError, metadata_title, open_pdf, render_pages
 from .sections import first_heading, heuristic_sections, outline_sections
 from .writer import PAGE_ROW_GROUP, StagedPages, StoreWriter
 
 SECTION_MODES = ("auto", "outline", "heuristic", "none")
+RETRY_STATUSES = ("error", "timeout")   # transient failures: `--retry-failed` gives them another try
 RENDER_KEYS = ("dpi", "jpeg_quality")   # a store holds one rendering; resuming with others is refused
 
 
@@ -47,6 +48,9 @@ class IngestConfig:
     timeout_s: float = 300.0                           # per document
     max_tasks_per_worker: int = 50                     # recycle workers (bounded memory if pdfium leaks)
     flush_pages: int = 256                             # pages buffered before a part file is written
+    max_page_pixels: int | None = DEFAULT_MAX_PAGE_PIXELS  # larger pages are rendered scaled down to this
+    max_worker_memory_mb: int | None = 4096            # per worker process (local executor): beyond, out_of_memory
+    retry_failed: bool = False                         # give inputs recorded as error / timeout another try
     progress: bool = True
     ocr: str = "auto"                                  # auto | off | force (corpus/ocr.py)
     ocr_engine: str = "tesseract"                      # corpus/ocr.py ENGINES
@@ -65,6 +69,8 @@ class IngestConfig:
             "flush_pages": self.flush_pages >= 1,
             "ocr": self.ocr in OCR_MODES,
             "ocr_engine": self.ocr_engine in ENGINES,
+            "max_page_pixels": self.max_page_pixels is None or self.max_page_pixels >= 10_000,
+            "max_worker_memory_mb": self.max_worker_memory_mb is None or self.max_worker_memory_mb >= 256,
         }
         for key, ok in checks.items():
             if not ok:
@@ -105,6 +111,7 @@ class IngestSummary:
     seconds: float
     store_documents: int = 0
     store_pages: int = 0
+    waiting: int = 0                # error / timeout rows in the store that --retry-failed would try again
 
     @property
     def pages_per_s(self) -> float:
@@ -118,8 +125,9 @@ class IngestSummary:
 def doc_row(source: str, status: str, *, doc_id: str = "", error: str = "", n_pages: int = 0, title: str = "",
             sections: list[dict] | None = None, sections_from: str = "none", file_bytes: int = 0, dpi: int = 0,
             seconds: float = 0.0) -> dict:
-    return {"doc_id": doc_id, "source": source, "n_pages": n_pages, "title": title, "sections": sections or [],
-            "sections_from": sections_from, "status": status, "error": error, "file_bytes": file_bytes,
+    return {"doc_id": doc_id, "source": printable(source), "n_pages": n_pages, "title": title,
+            "sections": sections or [], "sections_from": sections_from, "status": status,
+            "error": printable(error), "file_bytes": file_bytes,
             "dpi": dpi, "seconds": seconds}
 
 
@@ -133,8 +141,42 @@ def _choose_sections(mode: str, outline: list[dict], heads) -> tuple[list[dict],
     return [], "none"
 
 
+_memory_limited = False
+
+
+def limit_worker_memory(mb: int | None) -> None:
+    """Cap this process's data memory (RLIMIT_DATA: heap and anonymous mappings) once, so that a PDF that explodes
+    (a Flate bomb, a giant page) fails with MemoryError in this worker, recorded as out_of_memory, instead of
+    the kernel's OOM killer taking the machine's memory and other processes with it."""
+    global _memory_limited
+    if _memory_limited or not mb:
+        return
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    want = mb * 2**20
+    if hard != resource.RLIM_INFINITY:
+        want = min(want, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (want, hard))
+    _memory_limited = True
+
+
 def ingest_document(task: DocTask) -> DocResult:
     """Render one PDF into a docs row and its page rows; unreadable or filtered files give a failure row."""
+    cfg = task.config
+    if cfg.executor == "local":
+        limit_worker_memory(cfg.max_worker_memory_mb)
+    try:
+        return _ingest_document(task)
+    except MemoryError:
+        if task.staged_path:
+            Path(task.staged_path).unlink(missing_ok=True)
+        return DocResult(doc_row(task.source, "out_of_memory", doc_id=task.doc_id, file_bytes=task.file_bytes,
+                                 dpi=cfg.dpi, error=f"ran out of the worker's {cfg.max_worker_memory_mb} MB "
+                                                    "memory limit"), [])
+
+
+def _ingest_document(task: DocTask) -> DocResult:
     cfg, t0 = task.config, time.perf_counter()
     common = {"doc_id": task.doc_id, "file_bytes": task.file_bytes, "dpi": cfg.dpi}
     try:
@@ -150,10 +192,13 @@ def ingest_document(task: DocTask) -> DocResult:
                                      seconds=time.perf_counter() - t0, **common), [])
         title = metadata_title(pdf)
         outline = outline_sections(pdf) if cfg.sections in ("auto", "outline") else []
-        pages, heads = [], []
+        pages, heads, scaled = [], [], []
         need_heads = cfg.sections == "heuristic" or (cfg.sections == "auto" and not outline)
-        for rendered in render_pages(pdf, cfg.dpi, cfg.jpeg_quality, headings=need_heads):
+        for rendered in render_pages(pdf, cfg.dpi, cfg.jpeg_quality, headings=need_heads,
+                                     max_pixels=cfg.max_page_pixels):
             rendered.row["doc_id"] = task.doc_id
+            if rendered.scaled:
+                scaled.append(rendered.row["page"])
             apply_ocr(rendered.row, cfg.ocr, cfg.ocr_engine)
             pages.append(rendered.row)
             heads.append(rendered.headings)
@@ -175,7 +220,9 @@ def ingest_document(task: DocTask) -> DocResult:
         pdf.close()
     sections, sections_from = _choose_sections(cfg.sections, outline, heads)
     title = title or first_heading(heads) or (sections[0]["heading"] if sections else "")
-    return DocResult(doc_row(task.source, "ok", n_pages=n, title=title, sections=sections,
+    note = (f"scaled: {len(scaled)} pages rendered below {cfg.dpi} dpi to fit {cfg.max_page_pixels:,} pixels "
+            f"(0-based: {', '.join(map(str, scaled[:20]))}{' ...' if len(scaled) > 20 else ''})") if scaled else ""
+    return DocResult(doc_row(task.source, "ok", n_pages=n, title=title, sections=sections, error=note,
                              sections_from=sections_from, seconds=time.perf_counter() - t0, **common), pages,
                      task.staged_path if staged else None)
 
@@ -191,14 +238,24 @@ def versions() -> dict:
 
 def _settings(cfg: IngestConfig, excluded: set[str]) -> dict:
     s = {k: v for k, v in asdict(cfg).items()
-         if k not in ("progress", "workers", "executor", "ray_address", "flush_pages")}
+         if k not in ("progress", "workers", "executor", "ray_address", "flush_pages", "retry_failed",
+                      "max_worker_memory_mb")}
     s["excluded_hashes"] = len(excluded)
     return s
 
 
 def ingest(inputs: list[str], out: str | Path, config: IngestConfig | None = None,
            console: Console | None = None) -> IngestSummary:
-    """Ingest PDFs into the page store at `out`, resuming a store that a killed run left behind."""
+    """Ingest PDFs into the page store at `out`, resuming a store that a killed run left behind. The store is held
+    exclusively for the run (`run.outdir.claim`): a second writer is refused, naming this one."""
+    from ..run.outdir import claim
+
+    with claim(out, "page-store", "ingest"):
+        return _ingest(inputs, out, config, console)
+
+
+def _ingest(inputs: list[str], out: str | Path, config: IngestConfig | None, console: Console | None
+            ) -> IngestSummary:
     cfg = config or IngestConfig()
     check_engine(cfg.ocr, cfg.ocr_engine)
     t0 = time.monotonic()
@@ -214,10 +271,15 @@ def ingest(inputs: list[str], out: str | Path, config: IngestConfig | None = Non
     writer.write_manifest(settings, versions(), complete=False)
 
     done = writer.committed_docs()
+    failed = {src for src, st in zip(done.column("source").to_pylist(), done.column("status").to_pylist())
+              if st in RETRY_STATUSES}
+    if cfg.retry_failed and failed:
+        writer.drop_rows(failed & {printable(p) for p in paths}, RETRY_STATUSES)
+        done = writer.committed_docs()
     done_sources = set(done.column("source").to_pylist())
     known = {d: s for d, s, st in zip(done.column("doc_id").to_pylist(), done.column("source").to_pylist(),
                                      done.column("status").to_pylist()) if d and st not in ("duplicate", "excluded")}
-    todo = [p for p in paths if p not in done_sources]
+    todo = [p for p in paths if printable(p) not in done_sources]
     counts: dict[str, int] = {}
     n_pages = 0
     console = console or Console(stderr=True)
@@ -270,8 +332,9 @@ def ingest(inputs: list[str], out: str | Path, config: IngestConfig | None = Non
     finally:
         writer.close()  # whole documents only: what was finished is kept, the rest is redone on resume
     manifest = writer.write_manifest(settings, versions(), complete=True)
+    waiting = sum(manifest["counts"].get(s, 0) for s in RETRY_STATUSES)
     return IngestSummary(str(out), dict(sorted(counts.items())), n_pages, len(paths) - len(todo),
-                         time.monotonic() - t0, manifest["documents"], manifest["pages"])
+                         time.monotonic() - t0, manifest["documents"], manifest["pages"], waiting)
 
 
 def summary_table(s: IngestSummary) -> Table:
@@ -287,4 +350,5 @@ def summary_table(s: IngestSummary) -> Table:
     t.add_row("pages written", f"{s.pages:,}")
     t.add_row("time", f"{s.seconds:.1f} s ({s.pages_per_s:.1f} pages/s)")
     t.add_row("store total", f"{s.store_documents:,} docs, {s.store_pages:,} pages")
+    t.add_row("waiting for --retry-failed", f"{s.waiting:,} (error / timeout)")
     return t

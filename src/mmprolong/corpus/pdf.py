@@ -7,6 +7,7 @@ pdfium is fast and flat in memory but not thread safe, so one document is read b
 from __future__ import annotations
 
 import io
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ class PdfError(Exception):
 class RenderedPage:
     row: dict                 # the PAGES row (without doc_id)
     headings: PageHeadings    # heading candidates for the section heuristic
+    scaled: bool = False      # rendered below the store's dpi to fit the pixel cap
 
 
 def sniff(path: str | Path) -> None:
@@ -79,18 +81,37 @@ def clean_text(text: str) -> str:
     return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
-def render_pages(pdf: pdfium.PdfDocument, dpi: int, jpeg_quality: int, headings: bool = True
-                 ) -> Iterator[RenderedPage]:
+DEFAULT_MAX_PAGE_PIXELS = 40_000_000   # ~160 MB of RGBX bitmap: a worker stays well under 1 GB on any page
+
+
+def render_pages(pdf: pdfium.PdfDocument, dpi: int, jpeg_quality: int, headings: bool = True,
+                 max_pixels: int | None = DEFAULT_MAX_PAGE_PIXELS) -> Iterator[RenderedPage]:
     """Yield each page in order: JPEG at `dpi`, size in points, text layer, and heading candidates (all pages
-    when `headings`, else the first page only, for a title guess: the outline already gives the sections)."""
+    when `headings`, else the first page only, for a title guess: the outline already gives the sections).
+    A page that would exceed `max_pixels` at `dpi` is rendered scaled down to the cap (`RenderedPage.scaled`).
+    A page pdfium cannot load (a recursive or absurdly deep page tree) is PdfError("corrupt"); memory running out
+    is PdfError("out_of_memory")."""
     scale = dpi / 72.0
     for i in range(len(pdf)):
-        page = pdf[i]
+        try:
+            page = pdf[i]
+        except pdfium.PdfiumError as e:
+            raise PdfError("corrupt", f"page {i}: cannot load the page: {e}") from None
+        except MemoryError:
+            raise PdfError("out_of_memory", f"page {i}: out of memory loading the page") from None
+        width = height = 0.0
+        s = scale
         try:
             width, height = page.get_size()
+            if not (width > 0 and height > 0):
+                raise PdfError("corrupt", f"page {i}: invalid page size {width} x {height} pt")
+            if max_pixels and (width * s) * (height * s) > max_pixels:
+                s = (max_pixels / (width * height)) ** 0.5
+                while math.ceil(width * s) * math.ceil(height * s) > max_pixels:  # pdfium rounds sizes up
+                    s *= 0.999
             # RGBX straight from pdfium: Pillow wraps the buffer without a copy and JPEG-encodes RGBX as is
             # (the default BGR bitmap costs a byte-order conversion: ~15% of a page's CPU time)
-            bitmap = page.render(scale=scale, rev_byteorder=True, prefer_bgrx=True)
+            bitmap = page.render(scale=s, rev_byteorder=True, prefer_bgrx=True)
             image = bitmap.to_pil()
             buf = io.BytesIO()
             image.save(buf, format="JPEG", quality=jpeg_quality)
@@ -103,8 +124,11 @@ def render_pages(pdf: pdfium.PdfDocument, dpi: int, jpeg_quality: int, headings:
             bitmap.close()
         except pdfium.PdfiumError as e:
             raise PdfError("corrupt", f"page {i}: {e}") from None
+        except MemoryError:
+            raise PdfError("out_of_memory", f"page {i}: out of memory rendering {width:.0f} x {height:.0f} pt "
+                                            f"at {s * 72:.0f} dpi") from None
         finally:
             page.close()
         row = {"page": i, "width": float(width), "height": float(height), "image": buf.getvalue(),
                "image_width": image.width, "image_height": image.height, "text": clean_text(raw)}
-        yield RenderedPage(row, heads)
+        yield RenderedPage(row, heads, scaled=s < scale)

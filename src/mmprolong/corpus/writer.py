@@ -59,18 +59,32 @@ class StagedPages:
             self.path.unlink(missing_ok=True)
 
 
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _write_atomic(table: pa.Table, path: Path, **kwargs) -> None:
+    """Write, fsync, rename, fsync the folder: once this returns, the part survives a crash or power loss."""
     tmp = path.with_name(path.name + ".tmp")
     pq.write_table(table, tmp, **kwargs)
     with open(tmp, "rb+") as f:
         os.fsync(f.fileno())
     os.replace(tmp, path)
+    _fsync_dir(path.parent)
 
 
 def _write_json_atomic(obj: dict, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    with open(tmp, "w") as f:
+        f.write(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
+    _fsync_dir(path.parent)
 
 
 class StoreWriter:
@@ -113,6 +127,23 @@ class StoreWriter:
         return ds.dataset(files, schema=schema.DOCS, format="parquet").to_table(
             columns=["doc_id", "source", "status", "n_pages"])
 
+    def drop_rows(self, sources: set[str], statuses: tuple[str, ...]) -> int:
+        """Remove the committed docs rows of these sources that have one of these (failure) statuses, so that their
+        inputs are ingested again (`ingest --retry-failed`). Failure rows have no pages, so every pages part keeps
+        its docs part; each rewritten part is replaced atomically and durably. Returns the rows removed."""
+        import pyarrow.compute as pc
+
+        removed = 0
+        for part in sorted(self.docs_dir.glob("*.parquet")):
+            table = pq.read_table(part, schema=schema.DOCS)
+            drop = pc.and_(pc.is_in(table["source"], pa.array(sorted(sources), pa.string())),
+                           pc.is_in(table["status"], pa.array(list(statuses), pa.string())))
+            n = pc.sum(drop).as_py() or 0
+            if n:
+                _write_atomic(table.filter(pc.invert(drop)), part, compression="zstd")
+                removed += n
+        return removed
+
     def staged_path(self, doc_id: str) -> Path:
         """Where a worker streams the pages of a long document (see the module doc)."""
         return self.staging_dir / f"{doc_id}.parquet"
@@ -125,7 +156,8 @@ class StoreWriter:
         if staged is not None:
             self.flush()
             name = f"part-{self.run:05d}-{self.seq:06d}.parquet"
-            os.replace(staged, self.pages_dir / name)
+            os.replace(staged, self.pages_dir / name)   # fsynced by the worker (StagedPages.close)
+            _fsync_dir(self.pages_dir)
             _write_atomic(pa.Table.from_pylist([doc], schema=schema.DOCS), self.docs_dir / name,
                           compression="zstd")
             self.seq += 1

@@ -24,6 +24,7 @@ from typing import Iterator
 from .. import __version__
 from ..corpus.store import PageStore
 from ..recipe import Recipe, load_recipe, recipe_hash
+from ..run.outdir import HIDDEN
 from .document import DocResult, DocumentJob, attach_images
 from .parts import PROGRESS, TABLES, PartWriter, atomic_write_text
 from .planner import Plan, make_plan
@@ -50,6 +51,8 @@ class BuildSummary:
     seconds: float = 0.0
     resumed: bool = False
     pool_exhausted: bool = False   # every planned document was read before the budget was reached
+    failed: int = 0             # documents not done (failed generation, deadline, dead worker): retried later
+    failed_by_reason: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -69,8 +72,8 @@ def _check_out(out: Path, digest: str) -> None:
         if prev["digest"] != digest:
             raise ValueError(f"{out} holds a build of another recipe or store (recipe hash {prev['recipe_hash']}, "
                              f"plan {prev['plan']}); use a new --out or delete it")
-    elif out.exists() and any(not (p.is_dir() and p.name in OWN_DIRS and not any(p.iterdir())) and not
-                              p.name.startswith("mmprolong.") for p in out.iterdir()):  # log files (logs.log_to)
+    elif out.exists() and any(not (p.is_dir() and p.name in OWN_DIRS and not any(p.iterdir())) and p.name not in HIDDEN
+                              and not p.name.startswith("mmprolong.") for p in out.iterdir()):  # log files
         raise ValueError(f"{out} exists and is not a build folder; use a new --out")
 
 
@@ -120,15 +123,69 @@ def choose_executor(recipe: Recipe, executor: str | None, workers: int | None) -
     return executor, workers
 
 
+DEFAULT_DOC_TIMEOUT_S = 1800.0    # per-document deadline of a build (on by default; None turns it off)
+DEFAULT_MAX_CONSECUTIVE = 20      # failures of one kind in a row that stop a build
+
+
 def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str | Path, executor: str | None = None,
           workers: int | None = None, progress: bool = True, report: bool = True,
-          timeout_s: float | None = None, ray_address: str | None = None,
-          keep_near_duplicates: bool = False) -> BuildSummary:
-    """Build (or resume building) the dataset of `recipe` over `store` into `out` (see the module docstring)."""
+          timeout_s: float | None = DEFAULT_DOC_TIMEOUT_S, ray_address: str | None = None,
+          max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE, retry_failed: bool = False,
+          preflight: bool = True, keep_near_duplicates: bool = False) -> BuildSummary:
+    """Build (or resume building) the dataset of `recipe` over `store` into `out` (see the module docstring). `out`
+    is held exclusively for the run (`run.outdir.claim`).
+
+    Setup first: with the openai generator, `preflight` checks key, server, model and one tiny request before
+    anything is planned or written (SetupError naming the cause). A document whose generation failed (a transport
+    failure or a setup error, not a rejected reply) is never done: it is deferred, written nowhere, and retried by
+    the next run; a document over the `timeout_s` deadline or whose worker died is deferred too and retried with
+    `retry_failed`. `max_consecutive_failures` failures of the same kind in a row stop the build (SetupError with
+    that cause) after committing what was done."""
+    from ..run.outdir import claim
+
+    if max_consecutive_failures < 1:
+        raise ValueError(f"max_consecutive_failures: must be >= 1, got {max_consecutive_failures}")
+    with claim(out, "build", "build"):
+        return _build(recipe, store, out, executor, workers, progress, report, timeout_s, ray_address,
+                      max_consecutive_failures, retry_failed, preflight, keep_near_duplicates)
+
+
+def check_generator(recipe: Recipe) -> None:
+    """Raise SetupError when the recipe's generator cannot work (see OpenAIGenerator.preflight)."""
+    if recipe.generator.kind != "openai":
+        return
+    from .document import _generator
+
+    _generator(json.dumps(recipe.generator.settings(), sort_keys=True)).preflight()
+
+
+def _retry_items(store: PageStore, plan: Plan, indices: list[int]) -> Iterator[tuple]:
+    """(index, doc_id, Document | None, slots) for deferred plan indices, in store order (one streaming pass)."""
+    want = {plan.docs[i].doc_id: i for i in indices}
+    seen = set()
+    for doc in store.iter_documents(doc_ids=set(want)):
+        i = want[doc.doc_id]
+        seen.add(i)
+        yield i, doc.doc_id, doc, plan.docs[i].slots
+    for i in sorted(set(indices) - seen):
+        yield i, plan.docs[i].doc_id, None, plan.docs[i].slots
+
+
+def _retryable(reason: str, retry_failed: bool) -> bool:
+    return reason.startswith("generation-failed") or retry_failed
+
+
+def _build(recipe, store, out, executor, workers, progress, report, timeout_s, ray_address,
+           max_consecutive, retry_failed, preflight, keep_near_duplicates) -> BuildSummary:
+    from itertools import chain
+
+    from ..errors import SetupError
     from ..run import Failure, map_unordered
 
     t0 = time.monotonic()
     recipe = load_recipe(recipe)
+    if preflight:
+        check_generator(recipe)
     store = store if isinstance(store, PageStore) else PageStore(store)
     out = Path(out)
     executor, workers = choose_executor(recipe, executor, workers)
@@ -151,50 +208,88 @@ def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str |
     if resumed and (out / MANIFEST).exists():
         verifier_usage.update(json.loads((out / MANIFEST).read_text()).get("verifier_usage") or {})
     quota = Quota(plan.task_shares, budget, _committed_tasks(out) if resumed else {}, tokens)
-    if not writer.progress.finished:
+    deferred = dict(writer.progress.deferred)
+    retry = sorted(i for i, r in deferred.items() if _retryable(r, retry_failed))
+    main_left = not writer.progress.finished
+    stopped: str = ""
+    if (main_left or retry) and tokens < budget:
         with _progress_bar(progress) as bar:
-            task = bar.add_task(f"{tokens:,} tokens", total=len(plan.docs), completed=start)
-            pending: dict[int, DocResult] = {}
-            nxt = start
-            stop = tokens >= budget
-            results = map_unordered(job, _items(store, plan, start), executor=executor, workers=workers,
-                                    timeout_s=timeout_s, ray_address=ray_address) if not stop else iter(())
+            task = bar.add_task(f"{tokens:,} tokens", total=len(plan.docs) + len(retry),
+                                completed=start + len(deferred) - len(retry))
+            pending: dict[int, tuple] = {}   # position -> (plan index, result or None, why not, generation events)
+            nxt = 0              # next position to consume (retried documents first, then the plan from `start`)
+            docs_done = start
+            stop = False
+            streak_kind, streak, streak_text = "", 0, ""
+            items = chain(_retry_items(store, plan, retry), _items(store, plan, start) if main_left else iter(()))
+            results = map_unordered(job, ((pos, *it) for pos, it in enumerate(items)), executor=executor,
+                                    workers=workers, timeout_s=timeout_s, ray_address=ray_address)
             try:
-                for (i, doc_id, doc, slots), res in results:
+                for (pos, i, doc_id, doc, slots), res in results:
                     if isinstance(res, Failure):
-                        r = DocResult(doc_id)
-                        for s in slots:
-                            r.reject(f"document-failed: {res}", s.task)
-                        res = r
-                    pending[i] = attach_images(res, doc)
+                        kind = f"document-{res.kind}"
+                        pending[pos] = (i, None, f"document-failed: {res}", [kind])
+                    elif any(res.events):
+                        pending[pos] = (i, None, f"generation-failed: {res.failure}", [e for e in res.events if e])
+                    else:
+                        pending[pos] = (i, attach_images(res, doc), "", res.events)
                     while nxt in pending and not stop:
-                        r = pending.pop(nxt)
-                        verifier_usage.update(r.verifier)
+                        i, r, why, events = pending.pop(nxt)
                         nxt += 1
-                        kept, left_out = [], []
-                        qa_rows = {q["qa_id"]: q for q in r.qa}
-                        for row in r.samples:   # plan order: the mix and the budget are held here (quota.py)
-                            why = quota.take(row["task"], row["n_tokens"])
-                            if why is None:
-                                kept.append(row)
-                            elif not quota.stop:
-                                left_out.append(qa_rows[row["qa_id"]] | {"reason": why})
-                            if quota.stop:
-                                stop = True
-                                break
-                        tokens = quota.tokens
-                        kept_qa = {row["qa_id"] for row in kept}
-                        writer.add(kept, [q for q in r.qa if q["qa_id"] in kept_qa], r.rejected + left_out)
-                        bar.update(task, completed=nxt, description=f"{tokens:,} tokens")
+                        for ev in events:  # failures of one kind in a row stop the build; an answer resets
+                            if ev is None:
+                                streak_kind, streak = "", 0
+                            elif ev == streak_kind:
+                                streak += 1
+                            else:
+                                streak_kind, streak = ev, 1
+                        if i >= docs_done:
+                            docs_done = i + 1
+                        if r is None:
+                            deferred[i] = why
+                            streak_text = why
+                        else:
+                            deferred.pop(i, None)
+                            verifier_usage.update(r.verifier)
+                            kept, left_out = [], []
+                            qa_rows = {q["qa_id"]: q for q in r.qa}
+                            for row in r.samples:   # plan order: the mix and the budget are held here (quota.py)
+                                left = quota.take(row["task"], row["n_tokens"])
+                                if left is None:
+                                    kept.append(row)
+                                elif not quota.stop:
+                                    left_out.append(qa_rows[row["qa_id"]] | {"reason": left})
+                                if quota.stop:
+                                    stop = True
+                                    break
+                            tokens = quota.tokens
+                            kept_qa = {row["qa_id"] for row in kept}
+                            writer.add(kept, [q for q in r.qa if q["qa_id"] in kept_qa], r.rejected + left_out)
+                        bar.update(task, advance=1, description=f"{tokens:,} tokens")
+                        if streak >= max_consecutive:
+                            stopped = (f"{streak} consecutive generation failures of the same kind "
+                                       f"({streak_kind}); last: {streak_text}")
+                            stop = True
                         if writer.full(recipe.shard_size):
-                            writer.commit(nxt)
+                            writer.commit(docs_done, deferred=deferred)
                     if stop:
                         break
             finally:
                 if hasattr(results, "close"):
                     results.close()
-            writer.commit(nxt, finished=True)
-    summary = summarize(out, recipe, rhash, plan, writer.progress.docs_done, resumed, time.monotonic() - t0)
+            if tokens >= budget or quota.stop:
+                deferred = {}   # the budget is met: nothing waits any more
+            done = tokens >= budget or quota.stop or docs_done >= len(plan.docs)
+            writer.commit(docs_done, finished=not stopped and done, deferred=deferred)
+    if stopped:
+        from ..redact import redact
+
+        hint = "; fix the cause and run the same command again (what failed is retried)"
+        if "document-" in stopped:
+            hint += " with --retry-failed"
+        raise SetupError(redact(f"build stopped: {stopped}")[:600] + hint)
+    summary = summarize(out, recipe, rhash, plan, writer.progress.docs_done, resumed, time.monotonic() - t0,
+                        writer.progress.deferred)
     summary.pool_exhausted = (summary.docs_done >= len(plan.docs)
                               and summary.tokens < budget * (1 - BUDGET_TOLERANCE))
     manifest = {"recipe": recipe.canonical(), "recipe_hash": rhash, "plan": plan.digest(),
@@ -228,7 +323,7 @@ def _committed_tasks(out: Path) -> dict[str, int]:
 
 
 def summarize(out: Path, recipe: Recipe, rhash: str, plan: Plan, docs_done: int, resumed: bool,
-              seconds: float) -> BuildSummary:
+              seconds: float, deferred: dict[int, str] | None = None) -> BuildSummary:
     """Counts from the committed parts (what is on disk, not what this run did)."""
     from .parts import read_table
 
@@ -240,4 +335,6 @@ def summarize(out: Path, recipe: Recipe, rhash: str, plan: Plan, docs_done: int,
                         tokens=int(sum(s.column("n_tokens").to_pylist())), budget_tokens=recipe.budget_tokens,
                         docs_done=docs_done, docs_planned=len(plan.docs), qa_kept=qa.num_rows,
                         rejected=rej.num_rows, by_task=dict(Counter(s.column("task").to_pylist())),
-                        rejected_by_reason=dict(reasons), seconds=round(seconds, 2), resumed=resumed)
+                        rejected_by_reason=dict(reasons), seconds=round(seconds, 2), resumed=resumed,
+                        failed=len(deferred or {}), failed_by_reason=dict(Counter(
+                            ":".join(r.split(":")[:2]) for r in (deferred or {}).values())))

@@ -35,6 +35,10 @@ class DocResult:
     qa: list[dict] = field(default_factory=list)
     rejected: list[dict] = field(default_factory=list)
     verifier: Counter = field(default_factory=Counter)   # model verification usage (synth.verifier.USAGE_KEYS)
+    # generations in slot order: None = the generator answered; else a failure kind ("timeout", "http_503",
+    # "SetupError"...). A document with any failure is not committed: the build defers it and a rerun retries it.
+    events: list[str | None] = field(default_factory=list)
+    failure: str = ""           # the first failure, as text (redacted)
 
     def reject(self, reason: str, task: str, qa: QARecord | None = None) -> None:
         row = qa.to_row() if qa is not None else {k: None for k in REJECTION_FIELDS} | {
@@ -173,6 +177,17 @@ def _fill(slot, task: str, candidates: list[QARecord], doc: Document, recipe: Re
     return made
 
 
+def failure_kind(e: Exception) -> str | None:
+    """The kind of a generation that failed (a transport failure or a setup error: retried on a rerun), or None
+    when the generator answered and the document simply gave nothing (a rejection, kept as data)."""
+    from ..synth.base import GenerationError
+    from ..synth.openai_gen import is_transport
+
+    if isinstance(e, GenerationError):
+        return e.reason if is_transport(e.reason) else None
+    return type(e).__name__
+
+
 def process_document(doc: Document | None, slots: list, recipe: Recipe, recipe_hash: str, edges: list[int],
                      doc_id: str = "") -> DocResult:
     """All planned instances of one document (see the module docstring)."""
@@ -192,9 +207,19 @@ def process_document(doc: Document | None, slots: list, recipe: Recipe, recipe_h
         for task in slot_attempts(slot.task, recipe):   # a failed attempt is retried (see slot_attempts)
             try:
                 candidates = _candidates(doc, task, recipe, rng, res, tried.setdefault(task, set()))
-            except Exception as e:  # a bad document or a failed generation is data, not a crash
-                res.reject(f"generation-failed: {type(e).__name__}: {e}", task)
-                break
+                if task in QA_TASKS:
+                    res.events.append(None)
+            except Exception as e:  # a bad document is data (a rejection); a failed request is retried later
+                kind = failure_kind(e)
+                if kind is None:
+                    res.reject(f"generation-failed: {type(e).__name__}: {e}", task)
+                    break
+                res.events.append(kind)
+                if not res.failure:
+                    from ..redact import redact
+
+                    res.failure = redact(str(e) if str(e).startswith(kind) else f"{kind}: {e}")[:500]
+                return res
             if _fill(slot, task, candidates, doc, recipe, recipe_hash, edges, counter, rng, deduper, res, verifier):
                 break
     return res
@@ -207,7 +232,7 @@ class DocumentJob:
         self.recipe, self.recipe_hash, self.edges = recipe, recipe_hash, edges
 
     def __call__(self, item) -> DocResult:
-        _, doc_id, doc, slots = item
+        _, doc_id, doc, slots = item[-4:]  # (index, ...) or (position, index, ...)
         res = process_document(doc, slots, self.recipe, self.recipe_hash, self.edges, doc_id)
         for row in res.samples:  # the driver holds the document: don't send its images back (see attach_images)
             row["images"] = None

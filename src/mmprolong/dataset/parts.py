@@ -27,17 +27,34 @@ PROGRESS = "_progress"
 MAX_PART_BYTES = 256 * 2**20   # a part is also cut when its embedded images reach this size (bounded memory)
 
 
+def fsync_path(path: Path) -> None:
+    """Flush a file's (or a folder's: its entries') data to the device."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def durable_replace(tmp: Path, path: Path) -> None:
+    """Rename a fully written `tmp` over `path` so that the commit survives a power loss: the file is fsynced before
+    the rename and the folder after it (a rename is durable only once its folder entry is)."""
+    fsync_path(tmp)
+    os.replace(tmp, path)
+    fsync_path(path.parent)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
-    os.replace(tmp, path)
+    durable_replace(tmp, path)
 
 
 def _write_parquet(path: Path, rows: list[dict], sch: pa.Schema) -> None:
     tmp = path.with_name(path.name + ".tmp")
     table = pa.Table.from_pylist(rows, schema=sch)
     pq.write_table(table, tmp, compression="zstd", row_group_size=64)
-    os.replace(tmp, path)
+    durable_replace(tmp, path)
 
 
 @dataclass
@@ -49,6 +66,7 @@ class Progress:
     samples: int = 0
     tokens: int = 0
     finished: bool = False
+    deferred: dict[int, str] = field(default_factory=dict)   # plan index -> why it is not done (retried later)
     extra: dict = field(default_factory=dict)
 
 
@@ -80,7 +98,8 @@ class PartWriter:
             return Progress()
         last = records[-1]
         return Progress(parts=n, docs_done=last["docs_done"], samples=last["samples"], tokens=last["tokens"],
-                        finished=last.get("finished", False))
+                        finished=last.get("finished", False),
+                        deferred={int(k): v for k, v in last.get("deferred", {}).items()})
 
     @property
     def buffered_samples(self) -> int:
@@ -97,19 +116,23 @@ class PartWriter:
         self.buf["qa"].extend(qa)
         self.buf["rejected"].extend(rejected)
 
-    def commit(self, docs_done: int, finished: bool = False) -> None:
-        """Write the buffered rows as the next part, then its completion record."""
-        if docs_done == self.progress.docs_done and not any(self.buf.values()) and not finished:
+    def commit(self, docs_done: int, finished: bool = False, deferred: dict[int, str] | None = None) -> None:
+        """Write the buffered rows as the next part, then its completion record. `deferred`: planned documents
+        before `docs_done` that are not done (a failed generation), with the reason; None keeps the current ones."""
+        deferred = dict(self.progress.deferred if deferred is None else deferred)
+        if (docs_done == self.progress.docs_done and not any(self.buf.values()) and not finished
+                and deferred == self.progress.deferred):
             return
         n = self.progress.parts
         for name, sch in TABLES.items():
             _write_parquet(self.out / name / f"part-{n:05d}.parquet", self.buf[name], sch)
         p = self.progress
-        p.parts, p.docs_done, p.finished = n + 1, docs_done, finished
+        p.parts, p.docs_done, p.finished, p.deferred = n + 1, docs_done, finished, deferred
         p.samples += len(self.buf["shards"])
         p.tokens += sum(r["n_tokens"] for r in self.buf["shards"])
         atomic_write_text(self.out / PROGRESS / f"part-{n:05d}.json", json.dumps(
-            {"part": n, "docs_done": docs_done, "samples": p.samples, "tokens": p.tokens, "finished": finished}))
+            {"part": n, "docs_done": docs_done, "samples": p.samples, "tokens": p.tokens, "finished": finished,
+             "deferred": {str(k): v for k, v in sorted(deferred.items())}}))
         self.buf = {k: [] for k in TABLES}
         self.buffered_bytes = 0
 

@@ -12,6 +12,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from ..corpus.store import PageStore
+from ..redact import redact
 from ..tokens import TokenCounter
 from .instance import EvalInstance, read_instances, read_manifest
 from .images import ImageResolver
@@ -61,9 +62,31 @@ def instance_messages(inst: EvalInstance, prompt: PromptConfig, page_text=None) 
     return msgs
 
 
+def check_inputs(set_dir: str | Path, backend, store: PageStore | None) -> None:
+    """Before a run: the set's store pages need a store (SetupError naming --store), the backend must answer
+    (its `check()`, when it has one)."""
+    from ..errors import SetupError
+
+    if store is None:
+        for inst in read_instances(Path(set_dir)):
+            if inst.pages():
+                raise SetupError(f"{set_dir}: the set's instances are made of page-store pages; pass --store "
+                                 "(the page store the set was built from)")
+    if hasattr(backend, "check"):
+        backend.check()
+
+
 def run_eval(set_dir: str | Path, backend, out: str | Path, store: PageStore | None, counter: TokenCounter,
              limit: int | None = None, lengths: list[int] | None = None, progress: bool = True) -> dict:
-    """Answer every instance of the set (or the first `limit` per length); returns counts."""
+    """Answer every instance of the set (or the first `limit` per length); returns counts. The run folder is held
+    exclusively for the run (`run.outdir.claim`)."""
+    from ..run.outdir import claim
+
+    with claim(out, "eval-run", "eval run"):
+        return _run_eval(set_dir, backend, out, store, counter, limit, lengths, progress)
+
+
+def _run_eval(set_dir, backend, out, store, counter, limit, lengths, progress) -> dict:
     from rich.progress import Progress
 
     set_dir, out = Path(set_dir), Path(out)
@@ -104,7 +127,7 @@ def run_eval(set_dir: str | Path, backend, out: str | Path, store: PageStore | N
             if getattr(backend, "last_n_tokens", None) is not None:
                 row["n_tokens_sent"] = backend.last_n_tokens  # what the model actually read (hf)
         except Exception as e:  # recorded, retried on resume; never fatal for the run
-            row["error"] = f"{type(e).__name__}: {e}"[:500]
+            row["error"] = redact(f"{type(e).__name__}: {e}")[:500]
         row["seconds"] = round(time.perf_counter() - t0, 3)
         return row
 

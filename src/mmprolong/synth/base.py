@@ -37,6 +37,7 @@ class GenerationResult:
     task: str
     records: list[QARecord] = field(default_factory=list)
     error: str | None = None
+    detail: str = ""            # what the transport said (redacted), when error is a transport failure
     cached: bool = False
     item: GenerationItem | None = field(default=None, repr=False, compare=False)  # the input (its doc, to verify)
 

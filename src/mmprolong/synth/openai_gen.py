@@ -2,9 +2,13 @@
 
 Sends the segment's page images (JPEG data URLs, each after a "Page N" label, N 1-based in the document) and,
 optionally, their text layer, with the task prompt from prompts.py; parses the strict-JSON reply into QA records.
-Transport retries (429, 5xx, timeouts, connection errors) with exponential backoff are the openai client's own
-(`max_retries`); a reply that is not the JSON asked for is requested again up to `json_retries` times, then rejected
-with its reason. Every accepted or rejected reply is cached (cache.py) so a rerun never pays twice.
+Every request has a whole-request deadline (`timeout_s`, enforced around the call, so a server that trickles a reply
+a byte at a time cannot hold it longer); transport failures (429, 5xx, timeouts, connection errors, a 200 whose body
+is not a chat completion) are retried `max_retries` times with exponential backoff (honouring retry-after), then
+reported with a stable reason (`TRANSPORT`), never cached, so a rerun tries them again. A reply that is not the JSON
+asked for is requested again up to `json_retries` times, then rejected with its reason.
+`preflight()` checks the setup before a build plans anything: key present, server reachable, model listed, one
+tiny request answered; a failure is a SetupError naming the cause. Every accepted or rejected reply is cached (cache.py) so a rerun never pays twice.
 The API key is read from the environment variable named by `api_key_env` and never logged or stored.
 """
 
@@ -21,9 +25,12 @@ from collections import Counter
 from typing import Iterable, Iterator
 
 import openai
+from openai.types.chat import ChatCompletion
 from PIL import Image
 
 from ..corpus.store import Document
+from ..errors import SetupError
+from ..redact import redact, register_key_env
 from .base import GenerationError, GenerationItem, GenerationResult, Generator, as_item
 from .cache import ReplyCache, cache_key
 from .config import GeneratorConfig
@@ -33,6 +40,40 @@ from .reply import parse_reply
 from .tasks import QA_TASKS, check_task
 
 _DONE = object()
+PREFLIGHT_PROMPT = "mmprolong preflight: reply with OK"
+TRANSPORT = ("timeout", "rate_limited", "connection_error", "bad_response")  # and every "http_NNN"
+
+
+def is_transport(reason: str) -> bool:
+    """A failure of the request, not an answer of the teacher: retried on a rerun, never cached or 'done'."""
+    return reason in TRANSPORT or reason.startswith("http_")
+
+
+def _retry_after(e: Exception) -> float | None:
+    headers = getattr(getattr(e, "response", None), "headers", None) or {}
+    try:
+        if "retry-after-ms" in headers:
+            return float(headers["retry-after-ms"]) / 1000
+        if "retry-after" in headers:
+            return float(headers["retry-after"])
+    except ValueError:
+        return None
+    return None
+
+
+def failure_reason(e: BaseException) -> tuple[str, bool]:
+    """(stable reason, retryable) for an exception of one request."""
+    if isinstance(e, (asyncio.TimeoutError, TimeoutError, openai.APITimeoutError)):
+        return "timeout", True
+    if isinstance(e, openai.RateLimitError):
+        return "rate_limited", True
+    if isinstance(e, openai.APIStatusError):
+        return f"http_{e.status_code}", e.status_code >= 500 or e.status_code in (408, 409)
+    if isinstance(e, openai.APIConnectionError):
+        return "connection_error", True
+    if isinstance(e, (ValueError, openai.APIResponseValidationError)):  # a 200 whose body is not a completion
+        return "bad_response", True
+    raise e
 
 
 class OpenAIGenerator(Generator):
@@ -42,11 +83,14 @@ class OpenAIGenerator(Generator):
         if not cfg.model:
             raise ValueError("generator.model: required for the openai generator")
         self.cfg = cfg
+        register_key_env(cfg.api_key_env)
         self._api_key = os.environ.get(cfg.api_key_env, "")
         if not self._api_key:
-            raise ValueError(f"environment variable {cfg.api_key_env} is not set (API key for the openai generator; "
+            raise SetupError(f"environment variable {cfg.api_key_env} is not set (API key for the openai generator; "
                              f"use any non-empty value for endpoints without authentication)")
         self.prompt_version = cfg.prompt_version or PROMPT_VERSION
+        # a reply longer than max_tokens can produce (16 characters a token, generously) is refused, not stored
+        self.max_reply_chars = 16 * cfg.max_tokens + 1024
         self.name = f"openai:{cfg.model}"
         self.cache = ReplyCache(cfg.cache_dir) if cfg.cache_dir else None
         self.stats: Counter = Counter()   # requests, cache_hits, ok, rejected, failed
@@ -92,8 +136,9 @@ class OpenAIGenerator(Generator):
         return buf.getvalue()
 
     def _client(self) -> openai.AsyncOpenAI:
+        # retries are ours (_ask), so that the deadline covers each attempt whole
         return openai.AsyncOpenAI(api_key=self._api_key, base_url=self.cfg.base_url, timeout=self.cfg.timeout_s,
-                                  max_retries=self.cfg.max_retries)
+                                  max_retries=0)
 
     # -- one item ----------------------------------------------------------------------------------------------
     async def _run(self, client: openai.AsyncOpenAI, sem: asyncio.Semaphore, index: int,
@@ -128,17 +173,15 @@ class OpenAIGenerator(Generator):
             for _ in range(self.cfg.json_retries + 1):
                 try:
                     content = await self._ask(client, msgs, item.seed)
-                except openai.APITimeoutError:
-                    res.error = "timeout"
-                except openai.RateLimitError:
-                    res.error = "rate_limited"
-                except openai.APIStatusError as e:
-                    res.error = f"http_{e.status_code}"
-                except openai.APIConnectionError:
-                    res.error = "connection_error"
-                if res.error:
+                except Exception as e:  # noqa: BLE001 - classified; anything else is re-raised
+                    res.error = failure_reason(e)[0]
+                    res.detail = (f"no complete reply within the {self.cfg.timeout_s:g} s request deadline"
+                                  if res.error == "timeout" else redact(f"{type(e).__name__}: {e}")[:300])
                     self.stats["failed"] += 1
                     return res
+                if len(content) > self.max_reply_chars:   # a server that ignores max_tokens: never kept whole
+                    reason, content = "reply_too_long", content[:200]
+                    continue
                 try:
                     res.records = parse_reply(content, doc.doc_id, seg, task, self.name)
                 except GenerationError as e:
@@ -155,18 +198,74 @@ class OpenAIGenerator(Generator):
         return res
 
     async def _ask(self, client: openai.AsyncOpenAI, msgs: list[dict], seed: int) -> str:
+        """One chat request: each attempt under the whole-request deadline `timeout_s`, transport failures retried
+        `max_retries` times with exponential backoff (or the server's retry-after)."""
         kw = {}
         if self.cfg.json_mode:
             kw["response_format"] = {"type": "json_object"}
         if self.cfg.extra:
             kw["extra_body"] = dict(self.cfg.extra)
-        self.stats["requests"] += 1
-        resp = await client.chat.completions.create(model=self.cfg.model, messages=msgs,
-                                                    temperature=self.cfg.temperature,
-                                                    max_tokens=self.cfg.max_tokens, seed=seed % (2 ** 31), **kw)
-        if not resp.choices:
-            return ""
-        return resp.choices[0].message.content or ""
+        for attempt in range(self.cfg.max_retries + 1):
+            self.stats["requests"] += 1
+            try:
+                resp = await asyncio.wait_for(client.chat.completions.create(
+                    model=self.cfg.model, messages=msgs, temperature=self.cfg.temperature,
+                    max_tokens=self.cfg.max_tokens, seed=seed % (2 ** 31), **kw), self.cfg.timeout_s)
+                if not isinstance(resp, ChatCompletion):
+                    raise ValueError(f"the reply is not a chat completion: {str(resp)[:80]!r}")
+            except Exception as e:  # noqa: BLE001 - classified below
+                _, retry = failure_reason(e)
+                if not retry or attempt == self.cfg.max_retries:
+                    raise
+                wait = _retry_after(e)
+                await asyncio.sleep(min(30.0, wait if wait is not None else 0.5 * 2 ** attempt))
+                continue
+            if not resp.choices:
+                return ""
+            return resp.choices[0].message.content or ""
+        raise AssertionError("unreachable")
+
+    # -- setup check -------------------------------------------------------------------------------------------
+    def preflight(self, deadline_s: float = 30.0) -> None:
+        """Check the setup before any work: server reachable, key accepted, model listed (when the server lists
+        models), one tiny request answered. Raises SetupError naming the cause, in one line."""
+        asyncio.run(self._preflight(min(deadline_s, self.cfg.timeout_s)))
+
+    async def _preflight(self, t: float) -> None:
+        where = self.cfg.base_url or "the OpenAI API"
+        client = openai.AsyncOpenAI(api_key=self._api_key, base_url=self.cfg.base_url, timeout=t, max_retries=0)
+
+        def cause(e: Exception, what: str) -> SetupError:
+            if isinstance(e, (openai.AuthenticationError, openai.PermissionDeniedError)):
+                return SetupError(f"teacher at {where} rejected the API key in ${self.cfg.api_key_env} "
+                                  f"(HTTP {e.status_code})")
+            reason = failure_reason(e)[0]
+            text = redact(f"{type(e).__name__}: {e}").splitlines()[0][:200] if str(e) else type(e).__name__
+            if reason in ("timeout", "connection_error"):
+                return SetupError(f"teacher at {where} is not reachable ({reason}: {text})")
+            return SetupError(f"teacher at {where} failed {what} ({reason}: {text})")
+
+        try:
+            try:
+                page = await asyncio.wait_for(client.models.list(), t)
+                served = [m.id for m in page.data]
+            except openai.APIStatusError as e:
+                if e.status_code not in (404, 405, 501):   # a server without a model list: go on
+                    raise cause(e, "the model list request") from None
+                served = None
+            except Exception as e:  # noqa: BLE001
+                raise cause(e, "the model list request") from None
+            if served is not None and self.cfg.model not in served:
+                raise SetupError(f"teacher at {where} does not serve model {self.cfg.model!r} "
+                                 f"(it serves: {', '.join(served[:8]) or 'nothing'})")
+            try:
+                await asyncio.wait_for(client.chat.completions.create(
+                    model=self.cfg.model, messages=[{"role": "user", "content": PREFLIGHT_PROMPT}], max_tokens=16,
+                    temperature=0), t)
+            except Exception as e:  # noqa: BLE001
+                raise cause(e, "a one-line test request") from None
+        finally:
+            await client.close()
 
     def _shared_loop(self) -> tuple:
         """(loop, client, semaphore) that `generate` calls from any thread share: one event loop on a daemon thread
@@ -194,7 +293,8 @@ class OpenAIGenerator(Generator):
         item = as_item((doc, segment, task, rng.getrandbits(31)))
         res = asyncio.run_coroutine_threadsafe(self._run(client, sem, 0, item), loop).result()
         if res.error:
-            raise GenerationError(res.error, f"{doc.doc_id} {segment} {task}")
+            raise GenerationError(res.error, f"{doc.doc_id} {segment} {task}" + (f": {res.detail}" if res.detail
+                                                                                else ""))
         return res.records
 
     def generate_many(self, items: Iterable) -> Iterator[GenerationResult]:

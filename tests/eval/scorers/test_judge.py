@@ -98,3 +98,25 @@ def test_score_run_with_metric_and_judge(tmp_path):
     assert s["metric"] == "judge:judge:v1.1" and s["doc"]["macro"][8192] == 0.0
     with pytest.raises(ValueError, match="unknown metric"):
         score_run(tmp_path, metric="bleu", progress=False)
+
+
+
+def test_a_trickling_judge_is_cut_at_the_request_deadline():
+    import time
+
+    import openai  # noqa: F401 - imported first, so the timing below measures the request
+
+    from mmprolong.eval.scorers.judge import JudgeConfig, LLMJudge
+
+    from ...synth.teacher_server import TeacherServer
+
+    srv = TeacherServer()
+    srv.default = ("trickle", '{"correct": true}', 1.0)   # a valid verdict, one byte per second
+    try:
+        judge = LLMJudge(JudgeConfig(base_url=srv.base_url, model="j", timeout=2, max_retries=0))
+        t = time.monotonic()
+        with pytest.raises(TimeoutError):
+            judge.score("q?", "4", "Answer: 4", "String")
+        assert time.monotonic() - t < 2 + 3
+    finally:
+        srv.close()

@@ -1,13 +1,17 @@
 """`openai` backend: any OpenAI-compatible chat server (vLLM, SGLang, hosted); images sent inline as data URLs.
 
-Timeouts and retries with backoff (connection errors, 429, 5xx) are the openai client's own; concurrency is a
-thread pool in the runner. The API key is read from the environment variable named by `api_key_env` and is never
-logged or written.
+Every request has a whole-request deadline (`timeout`, enforced around the call, so a server that trickles its reply
+cannot hold it longer) and `max_retries` retries with backoff for connection errors, timeouts, 429 and 5xx. The
+runner's threads share one event loop and client on a daemon thread. `check()` says before a run whether the
+server is reachable, accepts the key and serves the model (SetupError naming the cause). The API key is read from
+the environment variable named by `api_key_env` and is never logged or written (errors go through `redact`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict
@@ -48,19 +52,80 @@ def to_openai_messages(messages: list[dict], images: list[Image.Image], quality:
 
 class OpenAIBackend:
     def __init__(self, cfg: OpenAIConfig):
-        from openai import OpenAI
+        from ...redact import register_key_env
 
+        register_key_env(cfg.api_key_env)
         self.cfg = cfg
         self.name = f"openai:{cfg.model}"
         self.concurrency = cfg.concurrency
-        self.client = OpenAI(base_url=cfg.base_url, api_key=os.environ.get(cfg.api_key_env) or "EMPTY",
-                             timeout=cfg.timeout, max_retries=cfg.max_retries)
+        self._api_key = os.environ.get(cfg.api_key_env) or "EMPTY"
+        self._lock = threading.Lock()
+        self._loop_state: tuple | None = None   # (pid, loop, client)
+
+    def _loop(self) -> tuple:
+        with self._lock:
+            if self._loop_state is None or self._loop_state[0] != os.getpid():
+                from openai import AsyncOpenAI
+
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="openai-backend-loop", daemon=True).start()
+
+                async def make():
+                    return AsyncOpenAI(base_url=self.cfg.base_url, api_key=self._api_key, timeout=self.cfg.timeout,
+                                       max_retries=0)
+
+                self._loop_state = (os.getpid(), loop, asyncio.run_coroutine_threadsafe(make(), loop).result())
+            return self._loop_state[1:]
+
+    async def _ask(self, client, msgs: list[dict]) -> str:
+        from ...synth.openai_gen import _retry_after, failure_reason
+
+        for attempt in range(self.cfg.max_retries + 1):
+            try:
+                r = await asyncio.wait_for(client.chat.completions.create(
+                    model=self.cfg.model, messages=msgs, max_tokens=self.cfg.max_new_tokens,
+                    temperature=self.cfg.temperature), self.cfg.timeout)
+                return r.choices[0].message.content or ""
+            except Exception as e:  # noqa: BLE001 - classified: retried, or raised to the runner (recorded)
+                reason, retry = failure_reason(e)
+                if not retry or attempt == self.cfg.max_retries:
+                    if reason == "timeout":
+                        raise TimeoutError(f"no complete reply within the {self.cfg.timeout:g} s request deadline "
+                                           f"(attempt {attempt + 1})") from None
+                    raise
+                wait = _retry_after(e)
+                await asyncio.sleep(min(30.0, wait if wait is not None else 0.5 * 2 ** attempt))
+        raise AssertionError("unreachable")
 
     def generate(self, messages: list[dict], images: list[Image.Image]) -> str:
-        r = self.client.chat.completions.create(
-            model=self.cfg.model, messages=to_openai_messages(messages, images, self.cfg.jpeg_quality),
-            max_tokens=self.cfg.max_new_tokens, temperature=self.cfg.temperature)
-        return r.choices[0].message.content or ""
+        loop, client = self._loop()
+        msgs = to_openai_messages(messages, images, self.cfg.jpeg_quality)
+        return asyncio.run_coroutine_threadsafe(self._ask(client, msgs), loop).result()
+
+    def check(self, deadline_s: float = 30.0) -> None:
+        """Raise SetupError when the server is unreachable, rejects the key, or does not list the model."""
+        import openai
+
+        from ...errors import SetupError
+        from ...redact import redact
+
+        where = self.cfg.base_url
+        loop, client = self._loop()
+        t = min(deadline_s, self.cfg.timeout)
+        try:
+            page = asyncio.run_coroutine_threadsafe(asyncio.wait_for(client.models.list(), t), loop).result()
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
+            raise SetupError(f"eval backend at {where} rejected the API key in ${self.cfg.api_key_env} "
+                             f"(HTTP {e.status_code})") from None
+        except openai.APIStatusError:
+            return   # it answers; a server without a model list
+        except Exception as e:  # noqa: BLE001
+            text = redact(f"{type(e).__name__}: {e}").splitlines()[0][:200]
+            raise SetupError(f"eval backend at {where} is not reachable ({text})") from None
+        served = [m.id for m in page.data]
+        if self.cfg.model not in served:
+            raise SetupError(f"eval backend at {where} does not serve model {self.cfg.model!r} "
+                             f"(it serves: {', '.join(served[:8]) or 'nothing'})")
 
     def describe(self) -> dict:
         return self.cfg.model_dump()  # the key's *name* only, never its value

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import threading
 from pathlib import Path
@@ -122,11 +121,13 @@ def read_list(reply: str, n_gold: int) -> float | None:
 
 class LLMJudge:
     def __init__(self, cfg: JudgeConfig, cache: str | Path | None = None):
-        from openai import OpenAI
+        from ..backends.openai_backend import OpenAIBackend, OpenAIConfig
 
         self.cfg = cfg
-        self.client = OpenAI(base_url=cfg.base_url, api_key=os.environ.get(cfg.api_key_env) or "EMPTY",
-                             timeout=cfg.timeout, max_retries=cfg.max_retries)
+        # the eval backend's client: a whole-request deadline (`timeout`) and retries with backoff
+        self._backend = OpenAIBackend(OpenAIConfig(base_url=cfg.base_url, model=cfg.model,
+                                                   api_key_env=cfg.api_key_env, max_new_tokens=cfg.max_tokens, temperature=0.0,
+                                                   timeout=cfg.timeout, max_retries=cfg.max_retries))
         self.cache_path = Path(cache) if cache else None
         self.cache: dict[str, float] = {}
         self.unreadable = 0
@@ -143,9 +144,7 @@ class LLMJudge:
         return {"judge_model": self.cfg.model, "judge_prompt": PROMPT_VERSION}
 
     def _ask(self, prompt: str) -> str:
-        r = self.client.chat.completions.create(model=self.cfg.model, temperature=0.0, max_tokens=self.cfg.max_tokens,
-                                                messages=[{"role": "user", "content": prompt}])
-        return r.choices[0].message.content or ""
+        return self._backend.generate([{"role": "user", "content": prompt}], []) or ""
 
     def key(self, question: str, gold: str, pred: str, fmt: str) -> str:
         return hashlib.sha256(json.dumps([PROMPT_VERSION, self.cfg.model, question, gold, pred, fmt],

@@ -1,0 +1,119 @@
+"""Output folders: one writer at a time, and only the kind of output a command writes.
+
+`claim(folder, kind, command)` is a context manager every command that writes a folder holds for its whole run:
+- the folder is created (a file at that path, a read-only parent or a full disk: OutputError naming the path);
+- an exclusive lock (filelock: an OS file lock, which the kernel drops when its holder dies, so the lock of a
+  killed process is recovered with no manual step) on FOLDER/.mmprolong.lock; a second writer is refused with
+  OutputError naming the holder (pid, host, command, since when), read from the sidecar FOLDER/.mmprolong.lock.json;
+- a folder that holds another kind of output (a build folder given to ingest, a page store given to build, ...) is
+  refused, before anything in it is touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+from filelock import FileLock, Timeout
+
+from ..errors import OutputError, output_error_from
+
+log = logging.getLogger(__name__)
+
+LOCK = ".mmprolong.lock"
+HOLDER = ".mmprolong.lock.json"
+HIDDEN = {LOCK, HOLDER}
+KINDS = ("page-store", "build", "eval-set", "eval-run", "export", "train")
+
+
+def detect_kind(folder: Path) -> str | None:
+    """What a folder holds, from its own markers (None: empty, or nothing mmprolong wrote)."""
+    if not folder.is_dir():
+        return None
+    names = {p.name for p in folder.iterdir()} - HIDDEN
+    if not names:
+        return None
+    man: dict = {}
+    if "manifest.json" in names:
+        try:
+            man = json.loads((folder / "manifest.json").read_text())
+        except (OSError, ValueError):
+            man = {}
+    if str(man.get("format", "")).startswith("mmprolong-page-store") or {"docs", "pages"} <= names:
+        return "page-store"
+    if "_progress" in names or "recipe_hash" in man:
+        return "build"
+    if "instances.jsonl" in names:
+        return "eval-set"
+    if "predictions.jsonl" in names or "run.json" in names:
+        return "eval-run"
+    return None
+
+
+def _holder(folder: Path) -> str:
+    try:
+        h = json.loads((folder / HOLDER).read_text())
+        return (f"pid {h.get('pid')} on host {h.get('host')} ({h.get('command', '?')}) since "
+                f"{h.get('since', '?')}")
+    except (OSError, ValueError):
+        return "another process (no holder record)"
+
+
+def _mkdir(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder}: exists and is a file, not a folder; give a folder path")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise (output_error_from(e) or e) from None
+
+
+@contextlib.contextmanager
+def claim(folder: str | Path, kind: str, command: str = "") -> Iterator[Path]:
+    """Hold `folder` as the only writer of a `kind` output for the `with` block (see the module docstring)."""
+    folder = Path(folder)
+    _mkdir(folder)
+    lock = FileLock(str(folder / LOCK), timeout=0, thread_local=False, preserve_lock_file=True)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise OutputError(f"{folder}: in use by {_holder(folder)}; wait for it to finish, or use another "
+                          f"output folder") from None
+    except OSError as e:
+        raise (output_error_from(e) or e) from None
+    try:
+        prev = folder / HOLDER
+        if prev.exists():
+            log.info("%s: recovered the lock of a process that ended without releasing it (%s)", folder,
+                     _holder(folder))
+        found = detect_kind(folder)
+        if found is not None and found != kind:
+            raise OutputError(f"{folder}: holds a {found} folder, not a {kind}; use another output folder")
+        info = {"pid": os.getpid(), "host": socket.gethostname(),
+                "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "command": command or " ".join(os.path.basename(a) if i == 0 else a
+                                               for i, a in enumerate(sys.argv[:3]))}
+        tmp = folder / (HOLDER + ".tmp")
+        try:
+            tmp.write_text(json.dumps(info))
+            os.replace(tmp, folder / HOLDER)
+        except OSError as e:
+            raise (output_error_from(e) or e) from None
+        try:
+            yield folder
+        except OSError as e:   # disk full, read-only, ... while writing: one line naming the folder
+            err = output_error_from(e, folder)
+            if err is None:
+                raise
+            raise err from None
+    finally:
+        with contextlib.suppress(OSError):
+            (folder / HOLDER).unlink()
+        lock.release()
