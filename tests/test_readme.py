@@ -49,10 +49,10 @@ def _numeric(f) -> bool:
 def _teacher_for(plan):
     """A teacher that reads the "Page N" labels it was shown and asks about Text facts on those pages; for the
     reasoning task, the difference of two such facts with its calculation."""
-    facts = [f for f in plan.facts if _numeric(f)]
+    facts = sorted((f for f in plan.facts if f.source == "Text"), key=lambda f: not _numeric(f))
 
-    def value(f) -> int:
-        return int(f.value.replace(",", ""))
+    def value(f) -> int | str:
+        return int(f.value.replace(",", "")) if _numeric(f) else f.value
 
     def answer(body: dict) -> dict:
         text = " ".join(part.get("text", "") for m in body["messages"] if isinstance(m["content"], list)
@@ -60,10 +60,11 @@ def _teacher_for(plan):
         sys_text = " ".join(m["content"] for m in body["messages"] if isinstance(m["content"], str))
         shown = {int(n) for n in re.findall(r"^Page (\d+)", text, flags=re.M)} or \
             {int(n) for n in re.findall(r"Page (\d+)", text)}
-        on = [f for f in facts if f.page + 1 in shown]
+        on = [f for f in facts if f.page + 1 in shown] or [f for f in plan.facts if f.page + 1 in shown] or facts
         a = on[0]
-        if "calculation" in (text + sys_text) and "MUST" in (text + sys_text) and len(on) >= 2:
-            b = on[1]
+        nums = [f for f in on if _numeric(f)]
+        if "calculation" in (text + sys_text) and "MUST" in (text + sys_text) and len(nums) >= 2:
+            a, b = nums[0], nums[1]
             return {"question": f"How many more {a.unit} did {a.subject} report in {a.when} (page {a.page + 1}) than "
                                 f"{b.subject} in {b.when} (page {b.page + 1})?",
                     "answer": value(a) - value(b), "answer_format": "Integer",
@@ -72,8 +73,8 @@ def _teacher_for(plan):
                     "calculation": {"operation": "difference", "threshold": None,
                                     "operands": [{"label": a.when, "value": value(a), "page": a.page + 1},
                                                  {"label": b.when, "value": value(b), "page": b.page + 1}]}}
-        return {"question": f"On page {a.page + 1}, how many {a.unit} did {a.subject} produce in {a.when}?",
-                "answer": value(a), "answer_format": "Integer",
+        return {"question": f"On page {a.page + 1}, what {a.attribute} figure is given for {a.subject} in {a.when}?",
+                "answer": value(a), "answer_format": "Integer" if _numeric(a) else "String",
                 "evidence": f"Page {a.page + 1}: {a.text}", "evidence_pages": [a.page + 1],
                 "evidence_sources": ["Text"]}
     return answer

@@ -116,8 +116,8 @@ CLOSED_BOOK_INSTRUCTION = (
 
 
 def verifier_question(question: str, closed_book: bool = False) -> str:
-    """The text after the page images (none when closed-book): the eval's instruction and template."""
-    from ..eval.prompt import DEFAULT_INSTRUCTION, DEFAULT_TEMPLATE
+    """The text after the page images (none when closed-book): the eval's instruction (MMLongBench's, from the one
+    layout module), then the question."""
+    from ..layout import MMLB_DOCQA_INSTRUCTION
 
-    return DEFAULT_TEMPLATE.format(instruction=CLOSED_BOOK_INSTRUCTION if closed_book else DEFAULT_INSTRUCTION,
-                                   question=question)
+    return f"{CLOSED_BOOK_INSTRUCTION if closed_book else MMLB_DOCQA_INSTRUCTION}\n\nQuestion: {question}"
