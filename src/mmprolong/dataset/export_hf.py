@@ -22,7 +22,10 @@ ROWS_PER_GROUP = 16
 
 
 def features():
-    from datasets import Features, Image, List, Value
+    try:
+        from datasets import Features, Image, List, Value
+    except ImportError as e:
+        raise ValueError("--format hf needs the datasets package (>= 4.0): pip install 'mmprolong[hf]'") from e
 
     part = {"type": Value("string"), "text": Value("string"), "page": Value("int32")}
     return Features({
