@@ -36,8 +36,9 @@ HERE = Path(__file__).resolve().parent
 # ---------------------------------------------------------------------------------------------------------------
 
 def _stub_missing(*names: str) -> None:
-    """The package index here has CUDA builds of torchvision/torchaudio only; the tools import them for video and
-    audio, which these image-only samples never touch. Stand-ins with a module spec satisfy those imports."""
+    """The package index here has CUDA builds of torchvision/torchaudio only (uninstall them from the tools' venvs:
+    they fail to load against the CPU torch); a tool that imports one at module level for audio or video, which
+    these image-only samples never touch, gets an empty stand-in."""
     import importlib.machinery
     import importlib.util
 
@@ -49,12 +50,41 @@ def _stub_missing(*names: str) -> None:
             sys.modules[name] = m
 
 
+def _processor_without_torchvision() -> None:
+    """transformers' AutoProcessor builds Qwen's video processor too, which needs torchvision; without it, the
+    processor is built from the folder's own tokenizer and image processor (the classes and files the tools load),
+    minus the video part that image samples never use."""
+    import transformers
+    from transformers import AutoTokenizer
+
+    try:
+        import torchvision  # noqa: F401
+        return
+    except ImportError:
+        pass
+    orig = transformers.AutoProcessor.from_pretrained
+
+    def from_pretrained(path, *a, **kw):
+        cfg = json.loads((Path(path) / "processor_config.json").read_text())
+        base = getattr(transformers, cfg["processor_class"])
+        attrs = [x for x in base.get_attributes() if x != "video_processor"]
+        cls = type(base.__name__, (base,), {"get_attributes": classmethod(lambda c: list(attrs))})
+        ip = transformers.Qwen2VLImageProcessorPil.from_pretrained(path)
+        tok = AutoTokenizer.from_pretrained(path)
+        tmpl = (Path(path) / "chat_template.jinja").read_text()
+        return cls(image_processor=ip, tokenizer=tok, chat_template=tmpl)
+
+    transformers.AutoProcessor.from_pretrained = from_pretrained
+    transformers.AutoProcessor._orig_from_pretrained = orig
+
+
 def child_lf(export_dir: str, model_dir: str) -> None:
     """LLaMA-Factory's own pipeline (get_dataset: its sharegpt converter, template, mm plugin, image processor)
     with the exported YAML's settings; packing off so that each sample stays one row (packing only concatenates)."""
     import yaml
 
     os.chdir(export_dir)
+    _processor_without_torchvision()
     cfg = yaml.safe_load(Path("mmprolong_train.yaml").read_text())
     cfg.update(model_name_or_path=model_dir, packing=False, neat_packing=False, bf16=False, flash_attn="auto",
                output_dir=tempfile.mkdtemp(), preprocessing_num_workers=None, report_to="none",
@@ -81,6 +111,7 @@ def child_lf(export_dir: str, model_dir: str) -> None:
 def child_swift(export_dir: str, model_dir: str) -> None:
     """ms-swift's own pipeline (its dataset loader and the named template's encode) with the environment and
     arguments of the exported script."""
+    _processor_without_torchvision()
     spec = json.loads((Path(export_dir) / "mmprolong_swift.json").read_text())
     os.environ.update(spec["env"])
     os.chdir(export_dir)
@@ -159,8 +190,8 @@ def _compare(res: dict, shards: list[dict]) -> dict:
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--child"]:
         kind, rest = argv[1], argv[2:]
-        if kind != "model":
-            _stub_missing("torchvision", "torchaudio")
+        if kind == "lf":
+            _stub_missing("torchaudio")     # imported at module level by LLaMA-Factory's mm_plugin
         {"lf": child_lf, "swift": child_swift, "model": child_model}[kind](*rest)
         return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
