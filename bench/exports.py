@@ -118,14 +118,25 @@ def child_swift(export_dir: str, model_dir: str) -> None:
     args = spec["args"]
     arg = {args[i]: args[i + 1] for i in range(2, len(args), 2)}
     import swift
-    from swift.llm import get_model_tokenizer, get_template, load_dataset
 
-    _, processor = get_model_tokenizer(model_dir, load_model=False, model_type=arg["--template"])
-    template = get_template(arg["--template"], processor, max_length=int(arg["--max_length"]))
+    try:  # ms-swift 4: swift.model / swift.template / swift.dataset
+        from swift.dataset import load_dataset
+        from swift.model import get_processor
+        from swift.template import get_template
+
+        processor = get_processor(model_dir, model_type=arg["--template"])
+    except ImportError:  # ms-swift 3: everything under swift.llm
+        from swift.llm import get_model_tokenizer, get_template, load_dataset
+
+        _, processor = get_model_tokenizer(model_dir, load_model=False, model_type=arg["--template"])
+    try:
+        template = get_template(processor, template_type=arg["--template"], max_length=int(arg["--max_length"]))
+    except TypeError:
+        template = get_template(arg["--template"], processor, max_length=int(arg["--max_length"]))
     template.set_mode("train")
     ds, _ = load_dataset([arg["--dataset"]], split_dataset_ratio=0.0)
-    pad = processor.tokenizer.convert_tokens_to_ids("<|image_pad|>") if hasattr(processor, "tokenizer") else \
-        processor.convert_tokens_to_ids("<|image_pad|>")
+    tok = getattr(processor, "tokenizer", processor)
+    pad = tok.convert_tokens_to_ids("<|image_pad|>")
     rows = []
     for r in ds:
         enc = template.encode(r)
@@ -153,9 +164,11 @@ def child_model(model_dir: str) -> None:
     inv = lm.rotary_emb.inv_freq.double()
     d = inv.numel() * 2
     base_used = float((1.0 / inv[1]) ** (d / 2.0))       # inv_freq[i] = base^(-2i/d)
+    # inv_freq is float32: raising it to d/2 multiplies its relative error (<= 2 eps) by d/2
+    tol = (d / 2) * 2 * torch.finfo(torch.float32).eps
     print(json.dumps({"transformers": transformers.__version__, "torch": torch.__version__,
                       "rope_theta_config": rp.get("rope_theta", getattr(tc, "rope_theta", None)),
-                      "rope_base_used": base_used, "dtype": str(m.dtype),
+                      "rope_base_used": base_used, "rope_tolerance": tol, "dtype": str(m.dtype),
                       "max_position_embeddings": tc.max_position_embeddings}))
 
 
@@ -264,7 +277,7 @@ def main(argv: list[str]) -> int:
             lines.append(f"| failed | | | | | `{m['error'].strip().splitlines()[-1][:200]}` |")
             ok = False
             continue
-        ok &= abs(m["rope_base_used"] / 4e6 - 1) < 1e-5 and m["rope_theta_config"] == 4e6
+        ok &= abs(m["rope_base_used"] / 4e6 - 1) <= m["rope_tolerance"] and m["rope_theta_config"] == 4e6
         lines.append(f"| {m['transformers']} | {m['torch']} | {m['rope_theta_config']:g} | {m['rope_base_used']:.6g} "
                      f"| {m['dtype']} | {m['max_position_embeddings']} |")
     lines += ["", f"All equal: {'yes' if ok else 'NO'}.", ""]
