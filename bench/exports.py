@@ -43,7 +43,9 @@ def _stub_missing(*names: str) -> None:
     import importlib.util
 
     for name in names:
-        if importlib.util.find_spec(name) is None:
+        if name in sys.modules or ("." not in name and importlib.util.find_spec(name) is not None):
+            continue
+        if True:
             m = types.ModuleType(name)
             m.__spec__ = importlib.machinery.ModuleSpec(name, None)
             m.__version__ = "0.0.0"
@@ -112,6 +114,14 @@ def child_swift(export_dir: str, model_dir: str) -> None:
     """ms-swift's own pipeline (its dataset loader and the named template's encode) with the environment and
     arguments of the exported script."""
     _processor_without_torchvision()
+    from transformers.utils import is_torchvision_available
+
+    if not is_torchvision_available():  # cached False first: transformers keeps its PIL image path
+        _stub_missing("torchvision", "torchvision.io", "torchvision.transforms")
+        sys.modules["torchvision"].io = sys.modules["torchvision.io"]
+        sys.modules["torchvision"].transforms = sys.modules["torchvision.transforms"]
+        sys.modules["torchvision.transforms"].InterpolationMode = types.SimpleNamespace(BICUBIC=3, BILINEAR=2)
+        sys.modules["torchvision.transforms"].functional = types.ModuleType("torchvision.transforms.functional")
     spec = json.loads((Path(export_dir) / "mmprolong_swift.json").read_text())
     os.environ.update(spec["env"])
     os.chdir(export_dir)
@@ -119,20 +129,12 @@ def child_swift(export_dir: str, model_dir: str) -> None:
     arg = {args[i]: args[i + 1] for i in range(2, len(args), 2)}
     import swift
 
-    try:  # ms-swift 4: swift.model / swift.template / swift.dataset
-        from swift.dataset import load_dataset
-        from swift.model import get_processor
-        from swift.template import get_template
+    from swift.dataset import load_dataset   # ms-swift 4 layout
+    from swift.model import get_processor
+    from swift.template import get_template
 
-        processor = get_processor(model_dir, model_type=arg["--template"])
-    except ImportError:  # ms-swift 3: everything under swift.llm
-        from swift.llm import get_model_tokenizer, get_template, load_dataset
-
-        _, processor = get_model_tokenizer(model_dir, load_model=False, model_type=arg["--template"])
-    try:
-        template = get_template(processor, template_type=arg["--template"], max_length=int(arg["--max_length"]))
-    except TypeError:
-        template = get_template(arg["--template"], processor, max_length=int(arg["--max_length"]))
+    processor = get_processor(model_dir, model_type=arg["--template"])
+    template = get_template(processor, max_length=int(arg["--max_length"]), template_type=arg["--template"])
     template.set_mode("train")
     ds, _ = load_dataset([arg["--dataset"]], split_dataset_ratio=0.0)
     tok = getattr(processor, "tokenizer", processor)
