@@ -8,7 +8,7 @@ project's environment, builds and exports, then runs each tool's check as a chil
 which must not import mmprolong. Setup (torch pinned so pip takes the on-disk CPU wheel):
 
     python -m venv /tmp/venv-lf && /tmp/venv-lf/bin/pip install torch==2.13.0 llamafactory
-    python -m venv /tmp/venv-swift && /tmp/venv-swift/bin/pip install torch==2.13.0 ms-swift
+    python -m venv /tmp/venv-swift && /tmp/venv-swift/bin/pip install torch==2.13.0 ms-swift qwen-vl-utils
     python -m venv /tmp/venv-tf5.0 && /tmp/venv-tf5.0/bin/pip install torch==2.13.0 transformers==5.0.0
 
 Writes bench/results/exports.md and prints it.
