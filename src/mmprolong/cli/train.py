@@ -45,6 +45,17 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, help="data order and initialisation seed (default 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
+    sub2 = p.add_subparsers(dest="train_command", metavar="{export}")
+    e = sub2.add_parser("export", help="turn a training checkpoint into a Hugging Face model folder",
+                        description="Rebuild the run's model, load the weights of CHECKPOINT (OUT/checkpoints/step_N) "
+                                    "and write the same Hugging Face folder the run writes at its end.")
+    e.add_argument("checkpoint", metavar="CHECKPOINT")
+    e.add_argument("--out", dest="export_out", required=True, metavar="DIR", help="Hugging Face folder to write")
+    e.add_argument("--config", dest="export_config",
+                   help="training config (default: the run's config.json, OUT/config.json)")
+    e.add_argument("--dtype", dest="export_dtype", choices=["bf16", "fp32"],
+                   help="weights dtype (default: the training dtype)")
+    e.set_defaults(func=run_export)
 
 
 def overrides(a: argparse.Namespace) -> dict:
@@ -83,6 +94,14 @@ def overrides(a: argparse.Namespace) -> dict:
     if a.preset:
         o["model"]["path"] = None
     return {k: v for k, v in o.items() if v != {}}
+
+
+def run_export(a: argparse.Namespace) -> int:
+    from mmprolong.train.export import export_checkpoint
+
+    out = export_checkpoint(a.checkpoint, a.export_out, a.export_config, a.export_dtype)
+    print(f"exported {a.checkpoint} to {out}")
+    return 0
 
 
 def run(a: argparse.Namespace) -> int:

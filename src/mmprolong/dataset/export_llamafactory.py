@@ -1,9 +1,14 @@
-"""Export to LLaMA-Factory: a sharegpt-style JSON file plus its dataset_info.json entry.
+"""Export to LLaMA-Factory: a sharegpt-style JSON file, its dataset_info.json entry, and a ready training YAML.
 
 Each record is `{"messages": [{"role": "user", "content": "Page 1:<image>...question"}, {"role": "assistant",
-"content": answer}], "images": ["images/<doc>/<page>.jpg", ...]}`, one `<image>` per image in order. Image paths are
-relative to the export folder, which LLaMA-Factory resolves against `media_dir` (default: the dataset_dir), so use
-the export folder as `dataset_dir`.
+"content": answer}], "images": ["images/<doc>/<page>-<w>x<h>.jpg", ...]}`, one `<image>` per image in order. Image
+paths are relative to the export folder, which LLaMA-Factory resolves against `media_dir` (default: `dataset_dir`);
+the YAML sets `dataset_dir: .`, so it runs from the export folder wherever that folder is moved.
+
+The YAML carries what makes LLaMA-Factory count each sample as the shard did: the family's template, `cutoff_len`
+= the recipe's max_length (LLaMA-Factory's default 2048 would cut inside the images), and `image_max_pixels` /
+`image_min_pixels` = the counter's pixel bounds (its default 768*768 would shrink every page). Every image lies
+within those bounds at a size Qwen's resize keeps, so neither LLaMA-Factory's resize nor the processor's changes it.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .export_common import iter_export_samples
+import yaml
+
+from .export_common import ConsumerSettings, ImageWriter, iter_export_samples, open_build, progress_bar, write_text
 
 
 def dataset_info_entry(file_name: str) -> dict:
@@ -20,25 +27,83 @@ def dataset_info_entry(file_name: str) -> dict:
             "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"}}
 
 
-def export_llamafactory(build_dir: str | Path, to: str | Path, name: str = "mmprolong") -> dict:
-    """Write TO/<name>.json, TO/images/ and add `name` to TO/dataset_info.json; returns counts."""
+def train_yaml(s: ConsumerSettings, name: str) -> dict:
+    """A full-parameter SFT config for `llamafactory-cli train`, run from the export folder."""
+    return {
+        "model_name_or_path": s.model,
+        "image_max_pixels": s.max_pixels,
+        "image_min_pixels": s.min_pixels,
+        "trust_remote_code": True,
+        "stage": "sft",
+        "do_train": True,
+        "finetuning_type": "full",
+        "freeze_vision_tower": True,
+        "dataset": name,
+        "dataset_dir": ".",
+        "template": s.llamafactory_template,
+        "cutoff_len": s.max_length,
+        "packing": True,
+        "neat_packing": True,
+        "overwrite_cache": True,
+        "preprocessing_num_workers": 16,
+        "output_dir": f"saves/{name}",
+        "logging_steps": 1,
+        "save_steps": 100,
+        "plot_loss": True,
+        "per_device_train_batch_size": 1,
+        "gradient_accumulation_steps": 4,
+        "learning_rate": 1.0e-5,
+        "num_train_epochs": 1.0,
+        "lr_scheduler_type": "cosine",
+        "warmup_ratio": 0.1,
+        "weight_decay": 0.1,
+        "adam_beta2": 0.95,
+        "bf16": True,
+        "flash_attn": "fa2",
+        "gradient_checkpointing": True,
+        "ddp_timeout": 180000000,
+    }
+
+
+def yaml_text(s: ConsumerSettings, name: str) -> str:
+    head = (f"# LLaMA-Factory training config written by `mmprolong export --format llamafactory`.\n"
+            f"# Run from this folder:  llamafactory-cli train {name}_train.yaml\n"
+            f"# template, cutoff_len and image_max/min_pixels make LLaMA-Factory count every sample as the shard\n"
+            f"# did (n_tokens); change them and the lengths change. The optimizer values are the MMProLong recipe's.\n")
+    return head + yaml.safe_dump(train_yaml(s, name), sort_keys=False)
+
+
+def export_llamafactory(build_dir: str | Path, to: str | Path, name: str = "mmprolong", model: str | None = None,
+                        progress: bool = False) -> dict:
+    """Write TO/<name>.json, TO/images/, TO/<name>_train.yaml and add `name` to TO/dataset_info.json; returns
+    counts and the command to run next."""
+    build = open_build(build_dir)
+    settings = build.settings(model)
     to = Path(to)
     to.mkdir(parents=True, exist_ok=True)
     data = to / f"{name}.json"
     tmp = data.with_name(data.name + ".tmp")
     n = n_images = 0
-    with tmp.open("w") as f:
+    writer = ImageWriter(to, build.counter)
+    bar, task = progress_bar(progress, build.n_samples, "export")
+    with bar, tmp.open("w") as f:
         f.write("[\n")
-        for s in iter_export_samples(build_dir, to):
+        for s in iter_export_samples(build, writer):
             rec = {"messages": [{"role": "user", "content": s.user}, {"role": "assistant", "content": s.assistant}],
-                   "images": [str(p.relative_to(to)) for p in s.images]}
+                   "images": s.images}
             f.write(("," if n else "") + json.dumps(rec, ensure_ascii=False) + "\n")
             n += 1
             n_images += len(s.images)
+            bar.advance(task)
         f.write("]\n")
+    tmp.chmod(0o644)
     tmp.replace(data)
     info_path = to / "dataset_info.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
     info[name] = dataset_info_entry(data.name)
-    info_path.write_text(json.dumps(info, indent=2))
-    return {"samples": n, "images": n_images, "file": str(data), "dataset_info": str(info_path)}
+    write_text(info_path, json.dumps(info, indent=2))
+    cfg = to / f"{name}_train.yaml"
+    write_text(cfg, yaml_text(settings, name))
+    return {"samples": n, "images": n_images, "image_files": writer.written, "file": str(data),
+            "dataset_info": str(info_path), "config": str(cfg), "settings": settings.as_dict(),
+            "next": f"cd {to} && llamafactory-cli train {cfg.name}"}

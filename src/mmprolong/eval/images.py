@@ -17,6 +17,17 @@ from ..corpus.store import PageStore
 from ..tokens import TokenCounter
 
 
+def at_counted_size(im: Image.Image, counter: TokenCounter, max_pixels: int | None = None) -> Image.Image:
+    """`im` resized to the grid the TokenCounter counts for it (sides multiples of the patch factor, area within
+    the pixel bounds), so the model's own resize rule leaves it as it is; `im` itself when already there.
+
+    Shared by eval (pixels sent to a server or processor) and the dataset exports (files a training tool reads)."""
+    g = counter.image_grid(im.width, im.height, max_pixels)
+    if (g.width, g.height) == im.size:
+        return im
+    return im.resize((g.width, g.height), Image.Resampling.BICUBIC)
+
+
 class ImageResolver:
     def __init__(self, store: PageStore | None, set_dir: str | Path, counter: TokenCounter,
                  max_pixels: int | None = None, resize: bool = True, cache_docs: int = 64):
@@ -78,9 +89,7 @@ class ImageResolver:
                 raise ValueError(f"stored image {p.get('doc_id', p.get('asset'))}:{p.get('page', '')} is "
                                  f"{im.width}x{im.height}, the eval set says {p['width']}x{p['height']}")
             if self.resize:
-                g = self.counter.image_grid(im.width, im.height, p.get("max_pixels", self.max_pixels))
-                if (g.width, g.height) != im.size:
-                    im = im.resize((g.width, g.height), Image.Resampling.BICUBIC)
+                im = at_counted_size(im, self.counter, p.get("max_pixels", self.max_pixels))
             out.append(im)
         return out
 

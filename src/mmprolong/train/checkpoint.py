@@ -95,12 +95,61 @@ def load(path: Path, model, optimizer, scheduler) -> dict:
     return json.loads((path / "meta.json").read_text())
 
 
-def export_hf(out: Path, model, hf_model, source_folder: str | None = None) -> Path | None:
-    """A Hugging Face folder (config with the extended RoPE, safetensors weights) that transformers loads as is."""
+DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
+DTYPE_NAMES = {"bf16": "bfloat16", "fp32": "float32"}
+
+
+def legacy_rope_fields(cfg: dict) -> dict:
+    """`cfg` (one config.json level) with the RoPE settings written both ways: transformers 5's
+    `rope_parameters` and the `rope_theta` / `rope_scaling` fields that transformers 4.x and vLLM read. Without the
+    legacy fields transformers 4.57 loads an extended model silently with its class default base (1e6)."""
+    rp = cfg.get("rope_parameters")
+    if not isinstance(rp, dict) or "rope_theta" not in rp:
+        return cfg
+    out = dict(cfg)
+    out["rope_theta"] = rp["rope_theta"]
+    out["rope_scaling"] = {"rope_type": "default", **{k: v for k, v in rp.items() if k != "rope_theta"}}
+    return out
+
+
+def compat_config(cfg: dict, dtype: str) -> dict:
+    """config.json as every transformers version in the declared range and vLLM read it: RoPE in both forms in
+    text_config (vLLM reads the text config), and the weights' dtype under both of its names. The top level gets no
+    RoPE copy: transformers 5 would standardize it there and fail for YaRN."""
+    cfg = dict(cfg)
+    name = DTYPE_NAMES[dtype]
+    text = cfg.get("text_config")
+    if isinstance(text, dict):
+        text = legacy_rope_fields(text)
+        text["dtype"] = text["torch_dtype"] = name
+        cfg["text_config"] = text
+    else:
+        cfg = legacy_rope_fields(cfg)
+    if isinstance(cfg.get("vision_config"), dict):
+        cfg["vision_config"] = {**cfg["vision_config"], "dtype": name, "torch_dtype": name}
+    cfg["dtype"] = cfg["torch_dtype"] = name
+    return cfg
+
+
+def finalize_folder(out: Path, dtype: str) -> None:
+    """Rewrite config.json for every reader (`compat_config`) and make every file world-readable (0644; the
+    safetensors writer leaves 0600), folders 0755."""
+    out = Path(out)
+    path = out / "config.json"
+    path.write_text(json.dumps(compat_config(json.loads(path.read_text()), dtype), indent=2, sort_keys=True) + "\n")
+    for p in [out, *out.rglob("*")]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+
+
+def export_hf(out: Path, model, hf_model, source_folder: str | None = None, dtype: str = "bf16") -> Path | None:
+    """A Hugging Face folder (config with the extended RoPE in both forms, safetensors weights in `dtype`) that
+    transformers and vLLM load as is."""
+    if dtype not in DTYPES:
+        raise ValueError(f"export dtype {dtype!r}: one of {sorted(DTYPES)}")
     out = Path(out)
     sd = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
     if _rank() == 0:
-        sd = {k.removeprefix("hf."): v for k, v in sd.items()}
+        sd = {k.removeprefix("hf."): (v.to(DTYPES[dtype]) if v.is_floating_point() else v) for k, v in sd.items()}
         tc = hf_model.config.get_text_config()
         attn = tc._attn_implementation
         hf_model.save_pretrained(out, state_dict=sd)
@@ -112,6 +161,7 @@ def export_hf(out: Path, model, hf_model, source_folder: str | None = None) -> P
                     shutil.copy2(f, out / f.name)
         else:  # random weights from a preset: write the family's processor so the folder is a complete model
             write_processor_files(out, hf_model.config.model_type)
+        finalize_folder(out, dtype)
     _barrier()
     return out if _rank() == 0 else None
 

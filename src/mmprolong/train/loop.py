@@ -277,7 +277,7 @@ def _train(cfg: TrainConfig, layout: D.Layout, stop_after: int | None, progress:
     summary = {"step": step, "total_steps": total_steps, "finished": step >= total_steps, "output_dir": str(out)}
     if step >= total_steps and cfg.export:
         summary["export"] = str(out / "hf")
-        ckpt.export_hf(out / "hf", b.lm, b.hf, cfg.model.path)
+        ckpt.export_hf(out / "hf", b.lm, b.hf, cfg.model.path, dtype=cfg.model.dtype)
         if layout.is_main:
             from .report import write_report
 
