@@ -22,7 +22,9 @@ def register(sub) -> None:
     p.add_argument("--yarn-factor", type=float, help="enable YaRN with this factor (default: off; the paper "
                    "extends by the base alone)")
     p.add_argument("--dtype", choices=["bf16", "fp32"], help="training precision (default bf16)")
-    p.add_argument("--attn", dest="attn_implementation", help="auto | sdpa | flash_attention_2 | mmprolong_varlen_sdpa | eager")
+    p.add_argument("--attn", dest="attn_implementation",
+                   help="auto (flash-attn if installed, else mmprolong_packed on CUDA) | sdpa | flash_attention_2 | "
+                        "mmprolong_packed | mmprolong_varlen | mmprolong_flex | mmprolong_varlen_sdpa | eager")
     p.add_argument("--lr", type=float, help="peak learning rate (paper: 1e-5)")
     p.add_argument("--tokens-per-step", type=length_arg,
                    help="global batch in tokens, e.g. 4M or 4194304 (paper: 4M = 32 x 128K)")
