@@ -7,8 +7,10 @@ global count, however the packs are split over ranks, sequence shards and micro-
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -176,11 +178,18 @@ def _progress(enabled: bool, total: int, done: int):
 def train(cfg: TrainConfig, stop_after: int | None = None, progress: bool = True) -> dict:
     """Run (or resume) training; `stop_after` ends the process's work after that many steps of this call, as a
     kill would (for tests). Returns a summary."""
-    layout = D.setup(cfg.parallel.sp)
-    try:
-        return _train(cfg, layout, stop_after, progress)
-    finally:
-        D.teardown()
+    from ..run.outdir import claim
+
+    # one writer per output folder: the process of global rank 0 holds it (the only one, or torchrun's rank 0; the
+    # other ranks write only beside it, under its lock)
+    held = claim(cfg.output_dir, "train", "train") if int(os.environ.get("RANK", "0") or 0) == 0 \
+        else contextlib.nullcontext()
+    with held:
+        layout = D.setup(cfg.parallel.sp)
+        try:
+            return _train(cfg, layout, stop_after, progress)
+        finally:
+            D.teardown()
 
 
 def _train(cfg: TrainConfig, layout: D.Layout, stop_after: int | None, progress: bool) -> dict:
