@@ -202,3 +202,22 @@ def test_a_second_writer_is_refused_naming_the_first(tmp_path, line, kind):
         msg = r.stderr.strip()
         assert len(msg.splitlines()) == 1 and f"{out}: in use by pid {os.getpid()}" in msg, msg
         assert f"({kind} (the first writer)) since" in msg
+
+
+def test_only_rank_0_of_a_training_run_holds_its_folder(tmp_path, monkeypatch):
+    from mmprolong.errors import OutputError
+    from mmprolong.train.config import parse_config
+    from mmprolong.train.loop import output_claim
+
+    cfg = parse_config({"output_dir": str(tmp_path / "run"), "model": {"preset": "tiny-qwen2.5-vl"},
+                        "data": {"shards": [str(tmp_path)]}})
+    monkeypatch.setenv("RANK", "0")
+    with output_claim(cfg):
+        assert detect_kind(tmp_path / "run") == "train"
+        monkeypatch.setenv("RANK", "1")   # another rank of the same run, while rank 0 holds the folder
+        with output_claim(cfg):
+            pass
+        monkeypatch.setenv("RANK", "0")   # a second rank 0 is another run: refused
+        with pytest.raises(OutputError, match="in use by pid"):
+            with output_claim(cfg):
+                pass

@@ -175,16 +175,20 @@ def _progress(enabled: bool, total: int, done: int):
     return p, task
 
 
+def output_claim(cfg: TrainConfig):
+    """One writer per output folder: the process of global rank 0 holds it (the only process, or torchrun's rank 0);
+    the other ranks of the same run write beside it, under its lock."""
+    from ..run.outdir import claim
+
+    if int(os.environ.get("RANK", "0") or 0) == 0:
+        return claim(cfg.output_dir, "train", "train")
+    return contextlib.nullcontext()
+
+
 def train(cfg: TrainConfig, stop_after: int | None = None, progress: bool = True) -> dict:
     """Run (or resume) training; `stop_after` ends the process's work after that many steps of this call, as a
     kill would (for tests). Returns a summary."""
-    from ..run.outdir import claim
-
-    # one writer per output folder: the process of global rank 0 holds it (the only one, or torchrun's rank 0; the
-    # other ranks write only beside it, under its lock)
-    held = claim(cfg.output_dir, "train", "train") if int(os.environ.get("RANK", "0") or 0) == 0 \
-        else contextlib.nullcontext()
-    with held:
+    with output_claim(cfg):
         layout = D.setup(cfg.parallel.sp)
         try:
             return _train(cfg, layout, stop_after, progress)
