@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from pathlib import Path
@@ -24,14 +25,21 @@ def task(spec: tuple[str, float]):
         return "slept"
     if kind == "raise":
         raise ValueError(f"bad item {value}")
+    if kind == "alloc":  # an explosion: value MB at once
+        return len(bytearray(int(value) * 2**20))
+    if kind == "limit":
+        import resource
+        return resource.getrlimit(resource.RLIMIT_DATA)[0]
     return value * value
 
 
 @pytest.fixture(scope="module")
 def local_ray():
-    # Ray workers import `task` by module name (run.test_ray_exec): let them find the tests folder
+    # Ray workers import `task` by module name (run.test_ray_exec): let them find the tests folder, and the
+    # mmprolong of this test session (PYTHONPATH, when set) rather than an installed one
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).parents[1])}})
+             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(
+                 [str(Path(__file__).parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])])}})
     yield
     ray.shutdown()
 
@@ -69,3 +77,18 @@ def test_ingest_runs_on_ray(local_ray, demo_pdfs, broken_pdfs, tmp_path):
     docs = list(PageStore(tmp_path / "store").iter_documents(with_images=False))
     assert len(docs) == 1 and [p["page"] for p in docs[0].pages] == list(range(docs[0].n_pages))
     assert ray.is_initialized()
+
+
+def test_ray_task_memory_limit_gives_out_of_memory_and_is_restored(local_ray):
+    import resource
+
+    items = [("alloc", 1024), ("alloc", 16), ("sq", 3)]
+    out = dict(map_unordered(task, items, executor="ray", workers=2, max_worker_memory_mb=256))
+    assert isinstance(out[("alloc", 1024)], Failure) and out[("alloc", 1024)].kind == "out_of_memory"
+    assert "256 MB" in out[("alloc", 1024)].error
+    assert out[("alloc", 16)] == 16 * 2**20 and out[("sq", 3)] == 9   # small tasks under the same limit run
+    # the limit is the task's, not the worker's: later tasks in the same workers run without it
+    after = dict(map_unordered(task, [("limit", i) for i in range(4)] + [("alloc", 300)], executor="ray",
+                               workers=2))
+    assert all(after[("limit", i)] == resource.getrlimit(resource.RLIMIT_DATA)[0] for i in range(4))
+    assert after[("alloc", 300)] == 300 * 2**20

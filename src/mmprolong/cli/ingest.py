@@ -48,7 +48,7 @@ def register(sub) -> None:
                    help="render a page larger than N pixels at --dpi scaled down to N pixels (recorded in the "
                         "document's row); bounds a worker's memory on giant pages (default %(default)s)")
     p.add_argument("--max-worker-memory", type=int, default=4096, metavar="MB",
-                   help="memory limit per worker process; a document that needs more is recorded as "
+                   help="memory limit per worker process (ray: per task); a document that needs more is recorded as "
                         "out_of_memory (default %(default)s; 0: no limit)")
     p.add_argument("--retry-failed", action="store_true",
                    help="give inputs recorded as error or timeout by an earlier run another try")

@@ -30,6 +30,7 @@ def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from ..run.outdir import claim
     from ..tokens import load
     from ..tokens.report import summary_rows, token_report, write_report
 
@@ -38,10 +39,11 @@ def run(args) -> int:
     counter = load(args.model)
     if args.max_pixels is not None and args.max_pixels < counter.min_pixels:
         raise ValueError(f"--max-pixels {args.max_pixels:,} is below the model's min_pixels {counter.min_pixels:,}")
-    report = token_report(args.store, counter, max_pixels=args.max_pixels, progress=not args.quiet)
     safe_name = re.sub(r"[^\w.-]+", "_", counter.name)
     out = Path(args.out) if args.out else Path(args.store) / "reports" / f"tokens-{safe_name}"
-    paths = write_report(report, out)
+    with claim(out, "token-report", "tokens"):   # before counting: a wrong or busy OUT is refused at once
+        report = token_report(args.store, counter, max_pixels=args.max_pixels, progress=not args.quiet)
+        paths = write_report(report, out)
     if not args.quiet:
         t = Table(title=f"tokens: {args.store}", show_header=False)
         for k, v in summary_rows(report):

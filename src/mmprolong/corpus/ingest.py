@@ -49,7 +49,7 @@ class IngestConfig:
     max_tasks_per_worker: int = 50                     # recycle workers (bounded memory if pdfium leaks)
     flush_pages: int = 256                             # pages buffered before a part file is written
     max_page_pixels: int | None = DEFAULT_MAX_PAGE_PIXELS  # larger pages are rendered scaled down to this
-    max_worker_memory_mb: int | None = 4096            # per worker process (local executor): beyond, out_of_memory
+    max_worker_memory_mb: int | None = 4096            # per worker (local) / per task (ray): beyond, out_of_memory
     retry_failed: bool = False                         # give inputs recorded as error / timeout another try
     progress: bool = True
     ocr: str = "auto"                                  # auto | off | force (corpus/ocr.py)
@@ -321,10 +321,12 @@ def _ingest(inputs: list[str], out: str | Path, config: IngestConfig | None, con
                 workers = min(default_workers(), max(1, len(todo)))
             for task, result in map_unordered(ingest_document, tasks(), executor=cfg.executor, workers=workers,
                                               timeout_s=cfg.timeout_s, max_tasks_per_worker=cfg.max_tasks_per_worker,
-                                              ray_address=cfg.ray_address):
+                                              ray_address=cfg.ray_address,
+                                              max_worker_memory_mb=cfg.max_worker_memory_mb
+                                              if cfg.executor == "ray" else None):
                 if isinstance(result, Failure):
                     Path(task.staged_path).unlink(missing_ok=True)  # a killed worker's half-written pages
-                    status = "timeout" if result.kind == "timeout" else "error"
+                    status = result.kind if result.kind in ("timeout", "out_of_memory") else "error"
                     record(doc_row(task.source, status, doc_id=task.doc_id, file_bytes=task.file_bytes,
                                    error=str(result), dpi=cfg.dpi, seconds=result.seconds), [])
                 else:

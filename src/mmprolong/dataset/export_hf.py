@@ -86,6 +86,13 @@ Publish: `hf upload USER/NAME . . --repo-type dataset` from this folder.
 def export_hf(build_dir: str | Path, to: str | Path, name: str = "mmprolong", model: str | None = None,
               progress: bool = False) -> dict:
     """Write TO/data/train-*.parquet (one per shard part) and TO/README.md; returns counts."""
+    from ..run.outdir import claim
+
+    with claim(to, "export", "export hf"):   # one writer; never into a folder of another kind
+        return _export_hf(build_dir, to, name, model, progress)
+
+
+def _export_hf(build_dir, to, name, model, progress) -> dict:
     build = open_build(build_dir)
     settings = build.settings(model).as_dict()
     feats = features()

@@ -77,6 +77,13 @@ def export_llamafactory(build_dir: str | Path, to: str | Path, name: str = "mmpr
                         progress: bool = False) -> dict:
     """Write TO/<name>.json, TO/images/, TO/<name>_train.yaml and add `name` to TO/dataset_info.json; returns
     counts and the command to run next."""
+    from ..run.outdir import claim
+
+    with claim(to, "export", "export llamafactory"):   # one writer; never into a folder of another kind
+        return _export_llamafactory(build_dir, to, name, model, progress)
+
+
+def _export_llamafactory(build_dir, to, name, model, progress) -> dict:
     build = open_build(build_dir)
     settings = build.settings(model)
     to = Path(to)

@@ -54,6 +54,13 @@ def script_text(s: ConsumerSettings, data_file: str) -> str:
 def export_swift(build_dir: str | Path, to: str | Path, name: str = "mmprolong", model: str | None = None,
                  progress: bool = False) -> dict:
     """Write TO/<name>.jsonl, TO/images/ and TO/<name>_train.sh; returns counts and the command to run next."""
+    from ..run.outdir import claim
+
+    with claim(to, "export", "export swift"):   # one writer; never into a folder of another kind
+        return _export_swift(build_dir, to, name, model, progress)
+
+
+def _export_swift(build_dir, to, name, model, progress) -> dict:
     build = open_build(build_dir)
     settings = build.settings(model)
     to = Path(to)

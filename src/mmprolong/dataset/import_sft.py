@@ -588,7 +588,7 @@ def _check_out(out: Path, digest: str) -> None:
         if json.loads(rec.read_text())["digest"] != digest:
             raise ValueError(f"{out} holds an import of other inputs or settings; use a new --out or delete it")
     elif out.exists() and any(not (p.is_dir() and p.name in (*TABLES, PROGRESS) and not any(p.iterdir()))
-                              for p in out.iterdir()):
+                              for p in out.iterdir() if not p.name.startswith((".mmprolong.", "mmprolong."))):
         raise ValueError(f"{out} exists and is not an import folder; use a new --out")
 
 
@@ -613,6 +613,14 @@ def import_sft(inputs: list[str | Path], out: str | Path, settings: ImportSettin
     """Import (or resume importing) `inputs` into `out` (see the module docstring). `workers` > 1 converts rows in
     that many processes (`mmprolong.run`, local pool); rows are committed in input order either way, so the output
     is the same."""
+    from ..run.outdir import claim
+
+    with claim(out, "sft-import", "import-sft"):   # one writer; never into a folder of another kind
+        return _import_sft(inputs, out, settings, progress, workers)
+
+
+def _import_sft(inputs: list[str | Path], out: str | Path, settings: ImportSettings | None = None,
+                progress: bool = True, workers: int = 1) -> ImportSummary:
     t0 = time.monotonic()
     settings = settings or ImportSettings()
     out = Path(out)

@@ -160,6 +160,14 @@ def assemble(item: QAItem, target: int, cat: PageCatalog, negatives: list[str], 
 def build_eval_set(items: list[QAItem], cat: PageCatalog, lengths: list[int], out: str | Path, seed: int = 0,
                    exclusion: str | Path | None = None, progress: bool = True, model_ref: str | None = None) -> dict:
     """Build every item at every length into folder `out`; returns the manifest. Documents used go to `exclusion`."""
+    from ..run.outdir import claim
+
+    with claim(out, "eval-set", "eval build"):   # one writer; never into a folder of another kind
+        return _build_eval_set(items, cat, lengths, out, seed, exclusion, progress, model_ref)
+
+
+def _build_eval_set(items: list[QAItem], cat: PageCatalog, lengths: list[int], out: str | Path, seed: int = 0,
+                    exclusion: str | Path | None = None, progress: bool = True, model_ref: str | None = None) -> dict:
     from rich.progress import track
 
     gold_ids = {i.doc_id for i in items}

@@ -201,6 +201,15 @@ def build_probe(cat: PageCatalog, store: PageStore, out: Path, probe: Probe, mod
 
 def build_needles(cat: PageCatalog, store: PageStore, out: str | Path, cfg: NeedleConfig, progress: bool = True,
                   model_ref: str | None = None, exclusion: str | Path | None = None) -> dict:
+    from ..run.outdir import claim
+
+    cfg.check()
+    with claim(out, "eval-set", "eval needles"):   # one writer; never into a folder of another kind
+        return _build_needles(cat, store, out, cfg, progress, model_ref, exclusion)
+
+
+def _build_needles(cat: PageCatalog, store: PageStore, out: str | Path, cfg: NeedleConfig, progress: bool = True,
+                   model_ref: str | None = None, exclusion: str | Path | None = None) -> dict:
     from rich.progress import track
 
     cfg.check()

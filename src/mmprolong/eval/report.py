@@ -217,6 +217,14 @@ def write_report(run_dirs: list[str | Path], out: str | Path, lengths: list[int]
     """Write out/report.md, PNG plots and out/predictions.jsonl for one or more runs (rescored when their
     predictions changed). Runs covering different length sets are refused unless `force` (then flagged); with two
     or more runs every run is compared with the first on their common instances (paired bootstrap 95% CI)."""
+    from ..run.outdir import claim
+
+    with claim(out, "eval-report", "eval report"):   # one writer; never into a folder of another kind
+        return _write_report(run_dirs, out, lengths, names, force)
+
+
+def _write_report(run_dirs: list[str | Path], out: str | Path, lengths: list[int] | None = None,
+                  names: list[str] | None = None, force: bool = False) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     runs = [Path(r) for r in run_dirs]

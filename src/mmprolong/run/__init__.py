@@ -18,7 +18,10 @@ Contract:
 - `timeout_s` bounds one call: the process running it is killed and replaced, the item yields Failure("timeout");
 - a worker that dies (segfault, OOM kill, os._exit) yields Failure("crashed") and is replaced;
 - an exception raised by `fn` yields Failure("error", "Type: message") with its traceback;
-- `max_tasks_per_worker=K` replaces each worker process after K calls, bounding memory if a backend leaks.
+- `max_tasks_per_worker=K` replaces each worker process after K calls, bounding memory if a backend leaks;
+- `max_worker_memory_mb` (ray): each task may grow its worker's data memory by at most that much (RLIMIT_DATA set
+  for the task and restored after, ray_exec.py); past it, Failure("out_of_memory"). The local executor's stages set
+  their own limit once per worker process (corpus/ingest.py `limit_worker_memory`).
 
 Executors: "local" (default): a process pool on this machine (pebble's ProcessPool, which kills a worker whose
 task runs past its time limit). Workers start from a fork server (`mp_context="forkserver"`) with `fn`'s module
@@ -46,7 +49,8 @@ PROCESS_EXECUTORS = ("local", "ray")  # for CPU-bound stages and libraries that 
 
 @dataclass(frozen=True)
 class Failure:
-    """Why one item produced no result. `kind`: "timeout" | "crashed" | "error"."""
+    """Why one item produced no result. `kind`: "timeout" | "crashed" | "error" | "out_of_memory" (ray with
+    `max_worker_memory_mb`)."""
 
     kind: str
     error: str
@@ -60,7 +64,8 @@ class Failure:
 def map_unordered(fn: Callable[[T], R], items: Iterable[T], *, executor: str = "local", workers: int | None = None,
                   timeout_s: float | None = None, max_tasks_per_worker: int | None = None,
                   max_in_flight: int | None = None, mp_context: str = "forkserver",
-                  ray_address: str | None = None) -> Iterator[tuple[T, R | Failure]]:
+                  ray_address: str | None = None, max_worker_memory_mb: int | None = None
+                  ) -> Iterator[tuple[T, R | Failure]]:
     """Yield `(item, fn(item) or Failure)` for every item, as they finish. See the module docstring."""
     if executor not in EXECUTORS:
         raise ValueError(f"executor: unknown {executor!r}; expected one of {', '.join(EXECUTORS)}")
@@ -81,7 +86,7 @@ def map_unordered(fn: Callable[[T], R], items: Iterable[T], *, executor: str = "
     from .ray_exec import map_unordered_ray
     return map_unordered_ray(fn, items, workers=workers, timeout_s=timeout_s,
                              max_tasks_per_worker=max_tasks_per_worker, max_in_flight=max_in_flight,
-                             address=ray_address)
+                             address=ray_address, memory_mb=max_worker_memory_mb)
 
 
 def default_workers() -> int:

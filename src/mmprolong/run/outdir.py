@@ -5,8 +5,11 @@
 - an exclusive lock (filelock: an OS file lock, which the kernel drops when its holder dies, so the lock of a
   killed process is recovered with no manual step) on FOLDER/.mmprolong.lock; a second writer is refused with
   OutputError naming the holder (pid, host, command, since when), read from the sidecar FOLDER/.mmprolong.lock.json;
-- a folder that holds another kind of output (a build folder given to ingest, a page store given to build, ...) is
-  refused, before anything in it is touched.
+- a folder that holds another kind of output (a build folder given to ingest, a page store given to build, an
+  export folder given to ingest, ...) is refused, before anything in it is touched. The kind is read from the
+  folder's own markers (manifest fields, the files each command writes) and from FOLDER/.mmprolong.kind, which a
+  claim writes once the folder is its own: so a half-written output (a killed export) is recognised too. Files named
+  `mmprolong.*` are the CLI's log files and say nothing about the kind (any command may log into any folder).
 """
 
 from __future__ import annotations
@@ -29,15 +32,31 @@ log = logging.getLogger(__name__)
 
 LOCK = ".mmprolong.lock"
 HOLDER = ".mmprolong.lock.json"
-HIDDEN = {LOCK, HOLDER}
-KINDS = ("page-store", "build", "eval-set", "eval-run", "export", "train")
+KIND_FILE = ".mmprolong.kind"
+HIDDEN = {LOCK, HOLDER, HOLDER + ".tmp", KIND_FILE}
+KINDS = ("page-store", "build", "eval-set", "eval-run", "eval-report", "export", "train", "sft-import",
+         "token-report", "synth")
+
+
+def _a(kind: str) -> str:
+    return ("an " if kind[0] in "aeiou" else "a ") + kind
+
+
+def _is_log(name: str) -> bool:
+    return name.startswith("mmprolong.")   # mmprolong.log, mmprolong.rank<N>.log: the CLI's log files
 
 
 def detect_kind(folder: Path) -> str | None:
     """What a folder holds, from its own markers (None: empty, or nothing mmprolong wrote)."""
     if not folder.is_dir():
         return None
-    names = {p.name for p in folder.iterdir()} - HIDDEN
+    names = {p.name for p in folder.iterdir() if not _is_log(p.name)} - HIDDEN
+    try:
+        marked = (folder / KIND_FILE).read_text().strip()
+    except OSError:
+        marked = ""
+    if marked in KINDS:
+        return marked
     if not names:
         return None
     man: dict = {}
@@ -48,12 +67,25 @@ def detect_kind(folder: Path) -> str | None:
             man = {}
     if str(man.get("format", "")).startswith("mmprolong-page-store") or {"docs", "pages"} <= names:
         return "page-store"
+    if man.get("kind") == "import-sft" or (folder / "_progress" / "import.json").exists():
+        return "sft-import"
     if "_progress" in names or "recipe_hash" in man:
         return "build"
     if "instances.jsonl" in names:
         return "eval-set"
-    if "predictions.jsonl" in names or "run.json" in names:
+    if "run.json" in names:
         return "eval-run"
+    if "predictions.jsonl" in names:   # eval report writes report.md beside the scored predictions, no run.json
+        return "eval-report" if "report.md" in names else "eval-run"
+    if ("dataset_info.json" in names or "mmprolong_export.json" in names
+            or any(n.endswith("_swift.json") for n in names)):
+        return "export"     # llamafactory, hf, swift
+    if "checkpoints" in names or "metrics.jsonl" in names:
+        return "train"
+    if "tokens_docs.parquet" in names or "tokens.md" in names:
+        return "token-report"
+    if "qa" in names and (folder / "qa").is_dir():
+        return "synth"
     return None
 
 
@@ -78,6 +110,8 @@ def _mkdir(folder: Path) -> None:
 @contextlib.contextmanager
 def claim(folder: str | Path, kind: str, command: str = "") -> Iterator[Path]:
     """Hold `folder` as the only writer of a `kind` output for the `with` block (see the module docstring)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown output kind {kind!r}; one of {', '.join(KINDS)}")
     folder = Path(folder)
     _mkdir(folder)
     lock = FileLock(str(folder / LOCK), timeout=0, thread_local=False, preserve_lock_file=True)
@@ -95,7 +129,7 @@ def claim(folder: str | Path, kind: str, command: str = "") -> Iterator[Path]:
                      _holder(folder))
         found = detect_kind(folder)
         if found is not None and found != kind:
-            raise OutputError(f"{folder}: holds a {found} folder, not a {kind}; use another output folder")
+            raise OutputError(f"{folder}: holds {_a(found)} folder, not {_a(kind)}; use another output folder")
         info = {"pid": os.getpid(), "host": socket.gethostname(),
                 "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "command": command or " ".join(os.path.basename(a) if i == 0 else a
@@ -104,6 +138,8 @@ def claim(folder: str | Path, kind: str, command: str = "") -> Iterator[Path]:
         try:
             tmp.write_text(json.dumps(info))
             os.replace(tmp, folder / HOLDER)
+            if not (folder / KIND_FILE).exists():
+                (folder / KIND_FILE).write_text(kind + "\n")
         except OSError as e:
             raise (output_error_from(e) or e) from None
         try:

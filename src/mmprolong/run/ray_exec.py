@@ -9,6 +9,7 @@ return even then (stuck in C code) is killed by the driver with `ray.cancel(forc
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 from typing import Callable, Iterable, Iterator
@@ -24,7 +25,46 @@ def _on_alarm(signum, frame):
     raise _Overtime()
 
 
-def _call(fn: Callable, item, timeout_s: float | None):
+def _data_bytes() -> int:
+    """This process's data size (VmData: heap and private anonymous mappings, what RLIMIT_DATA counts)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmData:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+@contextlib.contextmanager
+def memory_limit(memory_mb: int | None):
+    """RLIMIT_DATA at the current data size plus `memory_mb` for the block, the previous limit restored after."""
+    if not memory_mb:
+        yield
+        return
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    want = _data_bytes() + memory_mb * 2**20
+    if hard != resource.RLIM_INFINITY:
+        want = min(want, hard)
+    if soft != resource.RLIM_INFINITY:
+        want = min(want, soft)
+    resource.setrlimit(resource.RLIMIT_DATA, (want, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
+
+
+def _call(fn: Callable, item, timeout_s: float | None, memory_mb: int | None = None):
+    t0 = time.monotonic()
+    try:
+        with memory_limit(memory_mb):
+            return _timed(fn, item, timeout_s)
+    except MemoryError:
+        return Failure("out_of_memory", f"ran out of the task's {memory_mb} MB memory limit", time.monotonic() - t0)
+
+
+def _timed(fn: Callable, item, timeout_s: float | None):
     if timeout_s is None:
         return fn(item)
     t0 = time.monotonic()
@@ -49,7 +89,7 @@ def grace_s(timeout_s: float) -> float:
 
 def map_unordered_ray(fn: Callable, items: Iterable, *, workers: int | None = None, timeout_s: float | None = None,
                       max_tasks_per_worker: int | None = None, max_in_flight: int | None = None,
-                      address: str | None = None) -> Iterator[tuple]:
+                      address: str | None = None, memory_mb: int | None = None) -> Iterator[tuple]:
     """Ray-task `map_unordered` (see `mmprolong.run`). Uses the running Ray if initialised, else starts one
     (`address` to join a cluster, otherwise a local Ray with `workers` CPUs) and shuts it down at the end."""
     import ray
@@ -75,7 +115,7 @@ def map_unordered_ray(fn: Callable, items: Iterable, *, workers: int | None = No
                 item = next(source)
             except StopIteration:
                 return
-            pending[remote.remote(fn_ref, item, timeout_s)] = [item, time.monotonic(), None]
+            pending[remote.remote(fn_ref, item, timeout_s, memory_mb)] = [item, time.monotonic(), None]
 
     def outcome(ref, submitted: float):
         seconds = time.monotonic() - submitted

@@ -89,6 +89,17 @@ def synthesize(store: str | Path, out: str | Path, cfg: GeneratorConfig | dict, 
                ) -> SynthSummary:
     """`per_doc` items per document, tasks taken in turn from `tasks`, each from its own segment. With `verify_cfg`
     (kind openai) every item is also checked by the verifier model (synth/verifier.py)."""
+    from ..run.outdir import claim
+
+    with claim(out, "synth", "synth"):   # one writer; never into a folder of another kind
+        return _synthesize(store, out, cfg, tasks, per_doc, seed, min_pages, max_pages, docs_per_part, progress,
+                           report, verify_cfg)
+
+
+def _synthesize(store: str | Path, out: str | Path, cfg: GeneratorConfig | dict, tasks: list[str] | None = None,
+                per_doc: int = 3, seed: int = 0, min_pages: int = 8, max_pages: int = 15, docs_per_part: int = 64,
+                progress: bool = True, report: bool = True, verify_cfg: VerifyConfig | dict | None = None
+                ) -> SynthSummary:
     from .verifier import make_verifier
 
     cfg = GeneratorConfig(**cfg) if isinstance(cfg, dict) else cfg

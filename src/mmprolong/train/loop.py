@@ -7,8 +7,10 @@ global count, however the packs are split over ranks, sequence shards and micro-
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -173,14 +175,25 @@ def _progress(enabled: bool, total: int, done: int):
     return p, task
 
 
+def output_claim(cfg: TrainConfig):
+    """One writer per output folder: the process of global rank 0 holds it (the only process, or torchrun's rank 0);
+    the other ranks of the same run write beside it, under its lock."""
+    from ..run.outdir import claim
+
+    if int(os.environ.get("RANK", "0") or 0) == 0:
+        return claim(cfg.output_dir, "train", "train")
+    return contextlib.nullcontext()
+
+
 def train(cfg: TrainConfig, stop_after: int | None = None, progress: bool = True) -> dict:
     """Run (or resume) training; `stop_after` ends the process's work after that many steps of this call, as a
     kill would (for tests). Returns a summary."""
-    layout = D.setup(cfg.parallel.sp)
-    try:
-        return _train(cfg, layout, stop_after, progress)
-    finally:
-        D.teardown()
+    with output_claim(cfg):
+        layout = D.setup(cfg.parallel.sp)
+        try:
+            return _train(cfg, layout, stop_after, progress)
+        finally:
+            D.teardown()
 
 
 def _train(cfg: TrainConfig, layout: D.Layout, stop_after: int | None, progress: bool) -> dict:
