@@ -22,7 +22,7 @@ def register(sub) -> None:
     p.add_argument("--name", default="mmprolong", help="dataset name / file stem (default %(default)s)")
     p.add_argument("--model", help="model the written training config starts from (default: the recipe's model "
                                    "folder, else the family's released checkpoint, e.g. Qwen/Qwen2.5-VL-7B-Instruct)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 

@@ -51,7 +51,7 @@ def register(sub) -> None:
     e = sub2.add_parser("export", help="turn a training checkpoint into a Hugging Face model folder",
                         description="Rebuild the run's model, load the weights of CHECKPOINT (OUT/checkpoints/step_N) "
                                     "and write the same Hugging Face folder the run writes at its end.")
-    e.add_argument("checkpoint", metavar="CHECKPOINT")
+    e.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint folder of a training run (OUT/checkpoints/step_NNNNNNNN)")
     e.add_argument("--out", dest="export_out", required=True, metavar="DIR", help="Hugging Face folder to write")
     e.add_argument("--config", dest="export_config",
                    help="training config (default: the run's config.json, OUT/config.json)")

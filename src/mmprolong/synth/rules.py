@@ -34,6 +34,7 @@ def _page_facts(text: str, page: int, headings: tuple[str, ...]) -> tuple[Fact, 
 
 RUNNING_LINES = 2   # lines at the top and at the bottom of a page that may be a running header or footer
 RUNNING_PAGES = 3   # ... when the same line (numbers aside) is there on this many pages
+RUNNING_WORDS = 12  # ... and is short and not a sentence (a header is a title and a number, not a statement of fact)
 
 
 def _running_key(line: str) -> str:
@@ -46,7 +47,8 @@ def running_lines(doc: Document) -> set[str]:
     for p in doc.pages:
         lines = [ln for ln in (p.get("text") or "").splitlines() if ln.strip()]
         edge = lines[:RUNNING_LINES] + lines[-RUNNING_LINES:] if len(lines) > 2 * RUNNING_LINES else lines
-        counts.update({_running_key(ln) for ln in edge})
+        counts.update({_running_key(ln) for ln in edge
+                       if len(ln.split()) <= RUNNING_WORDS and not ln.rstrip().endswith((".", "!", "?"))})
     return {k for k, c in counts.items() if c >= RUNNING_PAGES} | {"#"}
 
 
