@@ -175,7 +175,7 @@ def test_cli_export(built, tmp_path, capsys):
 def test_hf_dataset_loads_with_typed_features_and_decoded_images(built, tmp_path):
     datasets = pytest.importorskip("datasets")
     assert main(["export", str(built), "--format", "hf", "--to", str(tmp_path / "hf"), "--no-progress"]) == 0
-    ds = datasets.load_dataset(str(tmp_path / "hf"), split="train")
+    ds = datasets.load_dataset(str(tmp_path / "hf"), split="train", cache_dir=str(tmp_path / "hf-cache"))  # no stale cache
     samples = read_table(built, "shards").to_pylist()
     assert len(ds) == len(samples)
     assert isinstance(ds.features["images"], datasets.List) and isinstance(ds.features["images"].feature,
