@@ -115,9 +115,8 @@ def test_every_readme_command_runs_top_to_bottom(tmp_path):
 
     Image.new("RGB", (112, 84), (128, 128, 128)).save(tmp_path / "images" / "a.jpg")
     tiny_mix = yaml.safe_load((RECIPES_DIR / "train" / "demo-tiny.yaml").read_text())
-    tiny_mix["data"] = {"sources": [{"name": "long", "shards": ["data/shards"], "weight": 0.6},
-                                    {"name": "short", "shards": ["data/sft"], "weight": 0.4}],
-                        "max_length": 16384}
+    shipped = yaml.safe_load((RECIPES_DIR / "train" / "qwen2.5-vl-7b-128k-long60-short40.yaml").read_text())
+    tiny_mix["data"] = dict(shipped["data"], max_length=16384)   # the shipped config's sources and weights
     tiny_mix["output_dir"] = "train-mix"
     (tmp_path / "tiny-mix.yaml").write_text(yaml.safe_dump(tiny_mix))
 
