@@ -260,8 +260,11 @@ def import_mmlongbench(qa_file: str | Path, docs_dir: str | Path, store: str | P
         ingest(pdfs, store, IngestConfig(workers=workers, progress=progress))
     have = set(PageStore(store).doc_ids()) if (store / "docs").is_dir() else set()
     new_images = {n: v for n, v in image_docs.items() if v[0] not in have}
-    if new_images:
-        _write_image_docs(store, new_images)
+    if new_images:  # written beside ingest's parts: held like ingest holds the store (one writer at a time)
+        from ..run.outdir import claim
+
+        with claim(store, "page-store", "eval import-mmlongbench"):
+            _write_image_docs(store, new_images)
     ps = PageStore(store)
     n_pages = {r["doc_id"]: int(r["n_pages"]) for r in ps.docs_table().to_pylist() if r.get("status") == "ok"}
     items: list[QAItem] = []
