@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import schema
+from ..durable import durable_replace, fsync_path
 
 PART = re.compile(r"^part-(\d{5})-(\d{6})\.parquet$")
 PAGE_ROW_GROUP = 64          # pages per row group: readers stream the store a few pages at a time
@@ -59,32 +60,18 @@ class StagedPages:
             self.path.unlink(missing_ok=True)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_atomic(table: pa.Table, path: Path, **kwargs) -> None:
     """Write, fsync, rename, fsync the folder: once this returns, the part survives a crash or power loss."""
     tmp = path.with_name(path.name + ".tmp")
     pq.write_table(table, tmp, **kwargs)
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    durable_replace(tmp, path)
 
 
 def _write_json_atomic(obj: dict, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w") as f:
         f.write(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    durable_replace(tmp, path)
 
 
 class StoreWriter:
@@ -157,7 +144,7 @@ class StoreWriter:
             self.flush()
             name = f"part-{self.run:05d}-{self.seq:06d}.parquet"
             os.replace(staged, self.pages_dir / name)   # fsynced by the worker (StagedPages.close)
-            _fsync_dir(self.pages_dir)
+            fsync_path(self.pages_dir)
             _write_atomic(pa.Table.from_pylist([doc], schema=schema.DOCS), self.docs_dir / name,
                           compression="zstd")
             self.seq += 1

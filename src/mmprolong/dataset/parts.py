@@ -12,7 +12,6 @@ killed between the renames) and any temporary file is deleted, and the build goe
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,28 +19,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import schema
+from ..durable import durable_replace
 
 REJECTED = schema.QA.append(pa.field("reason", pa.string()))
 TABLES = {"shards": schema.SAMPLES, "qa": schema.QA, "rejected": REJECTED}
 PROGRESS = "_progress"
 MAX_PART_BYTES = 256 * 2**20   # a part is also cut when its embedded images reach this size (bounded memory)
-
-
-def fsync_path(path: Path) -> None:
-    """Flush a file's (or a folder's: its entries') data to the device."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def durable_replace(tmp: Path, path: Path) -> None:
-    """Rename a fully written `tmp` over `path` so that the commit survives a power loss: the file is fsynced before
-    the rename and the folder after it (a rename is durable only once its folder entry is)."""
-    fsync_path(tmp)
-    os.replace(tmp, path)
-    fsync_path(path.parent)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
