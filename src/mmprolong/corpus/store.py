@@ -93,6 +93,12 @@ class PageStore:
         t = t.filter(pa.compute.is_in(t.column("doc_id"), value_set=pa.array(sorted(wanted), pa.string())))
         return t.select(cols)
 
+    def locate(self, doc_ids) -> dict[str, list[tuple[str, int]]]:
+        """doc_id -> [(part file, row group)] holding its pages: what a driver sends a worker so that the worker
+        reads its own document (`read_document`) without building the store's index itself."""
+        index = self.page_index()
+        return {d: list(index.get(d, [])) for d in doc_ids}
+
     def document(self, doc_id: str, with_images: bool = True) -> Document:
         docs = self._dataset("docs", schema.DOCS).to_table(
             filter=(ds.field("doc_id") == doc_id) & (ds.field("status") == "ok"))
@@ -124,6 +130,22 @@ class PageStore:
                 buf.append(row)
         if cur is not None and cur in docs and cur not in seen:
             yield _doc(docs[cur], sorted(buf, key=lambda p: p["page"]))
+
+
+def read_document(row: dict, location: list[tuple[str, int]], with_images: bool = True) -> Document:
+    """One document from its docs row and its pages' location (`PageStore.locate`), reading only those row groups:
+    the worker side of a build, which never opens the store's index or the driver's copy of the pages."""
+    cols = list(schema.PAGES.names) if with_images else [c for c in schema.PAGES.names if c != "image"]
+    by_file: dict[str, list[int]] = {}
+    for f, rg in location:
+        by_file.setdefault(f, []).append(rg)
+    pages: list[dict] = []
+    for f, rgs in sorted(by_file.items()):
+        t = _read_row_groups(f, sorted(set(rgs)), cols)
+        t = t.filter(pa.compute.equal(t.column("doc_id"), row["doc_id"]))
+        pages.extend(t.to_pylist())
+    pages.sort(key=lambda p: p["page"])
+    return _doc(row, pages)
 
 
 def _read_row_groups(path: str, rgs: list[int], cols: list[str]) -> pa.Table:
