@@ -15,7 +15,8 @@ RSS before the call (after imports), wall time, and from `mmprolong.run.stats.re
 mapped and the pickled bytes it sent (items + the function) and received (results), per document.
 
 Raw figures go to bench/results/scaleout/<label>.json; bench/results/scaleout.md is regenerated from every JSON
-there (one section per label, then a before/after comparison when both exist). The script prints what it wrote.
+there (one section per label, with bench/results/scaleout/<label>.notes.md under it when present, then a
+before/after comparison when both exist). The script prints what it wrote.
 """
 
 from __future__ import annotations
@@ -50,6 +51,44 @@ def _rss_mb() -> float:
     return 0.0
 
 
+def _rss_parts() -> dict[str, float]:
+    """RSS split (MB): anonymous (the heap: Python objects, buffers), shared memory (Ray's object store pages
+    this process touched: its mapping counts in RSS), file-backed (libraries)."""
+    out = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(("RssAnon:", "RssShmem:", "RssFile:")):
+                k, v = line.split(":")
+                out[k[3:].lower()] = int(v.split()[0]) / 1024
+    return out
+
+
+class _Sampler:
+    """Highest anonymous and shared-memory RSS seen, sampled every 20 ms on a thread while the call runs."""
+
+    def __init__(self):
+        import threading
+        self.peak = {"anon": 0.0, "shmem": 0.0, "file": 0.0}
+        self.cpu_s = 0.0   # the sampler's own CPU time, taken off the driver's
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        t0 = time.thread_time()
+        while not self._stop.wait(0.02):
+            for k, v in _rss_parts().items():
+                self.peak[k] = max(self.peak[k], v)
+        self.cpu_s = time.thread_time() - t0
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
 def _io() -> dict[str, int]:
     """This process's read/write syscall bytes (files, pipes and sockets; page-cache hits included)."""
     out = {}
@@ -78,14 +117,16 @@ def drive(args) -> int:
     rss0 = _rss_mb()
     io0 = _io()
     cpu0, wall0 = time.process_time(), time.monotonic()
-    with recording() as st:
+    with recording() as st, _Sampler() as sampler:
         summary = call()
     cpu = time.process_time() - cpu0
     io1 = _io()
     wall = time.monotonic() - wall0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    out = {"phase": args.driver, "driver_cpu_s": cpu - st.overhead_s, "stats_overhead_s": st.overhead_s,
-           "driver_peak_rss_mb": peak, "driver_rss_before_mb": rss0, "wall_s": wall, "stats": st.to_dict(),
+    out = {"phase": args.driver, "driver_cpu_s": cpu - st.overhead_s - sampler.cpu_s,
+           "stats_overhead_s": st.overhead_s, "sampler_cpu_s": sampler.cpu_s,
+           "driver_peak_rss_mb": peak, "driver_rss_before_mb": rss0,
+           "driver_peak_anon_mb": sampler.peak["anon"], "driver_peak_shmem_mb": sampler.peak["shmem"], "wall_s": wall, "stats": st.to_dict(),
            "driver_read_bytes": io1["read"] - io0["read"], "driver_written_bytes": io1["written"] - io0["written"]}
     manifest = json.loads((Path(args.store) / "manifest.json").read_text())
     out["store_documents"], out["store_pages"] = manifest["documents"], manifest["pages"]
@@ -151,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--label", default=None, help="name of this run's section (default: the git commit)")
     p.add_argument("--scales", default="1,2,4,8", help="corpus multiples (default %(default)s)")
     p.add_argument("--work", default="/tmp/mmprolong-scaleout", help="scratch folder (default %(default)s)")
+    p.add_argument("--note", default="", help="a line printed under this run's heading (what code it measures)")
     p.add_argument("--keep", action="store_true", help="keep the stores and builds in --work")
     p.add_argument("--driver", choices=("ingest", "build"), help=argparse.SUPPRESS)
     p.add_argument("--address", help=argparse.SUPPRESS)
@@ -199,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"label": label, "commit": commit, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "cpu": _cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
             "ray": ray.__version__, "load_before": load0, "load_after": os.getloadavg()[0],
-            "total_s": time.monotonic() - t0, "docs_per_seed": DOCS_PER_SEED, "rows": rows}
+            "total_s": time.monotonic() - t0, "docs_per_seed": DOCS_PER_SEED, "note": args.note, "rows": rows}
     RAW.mkdir(parents=True, exist_ok=True)
     raw = RAW / f"{label}.json"
     raw.write_text(json.dumps(meta, indent=1))
@@ -227,15 +269,21 @@ def _kib(n: float) -> str:
     return f"{n / 1024:,.1f}"
 
 
+def _mb(r: dict, key: str) -> str:
+    return f"{r[key]:.0f}" if key in r else "-"
+
+
 def _table(rows: list[dict], phase: str) -> list[str]:
-    out = ["| scale | documents | pages | driver CPU s | driver peak RSS MB | driver RSS before MB | "
+    out = ["| scale | documents | pages | driver CPU s | driver peak RSS MB | of it heap (anon) MB, peak | "
+           "of it Ray shared memory MB, peak | driver RSS before MB | "
            "KiB sent per doc | KiB received per doc | MiB received in all | driver I/O read KiB per doc | "
            "driver I/O written KiB per doc | wall s |",
-           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in (r for r in rows if r["phase"] == phase):
         st, n = r["stats"], max(r["stats"]["items"], 1)
         out.append(f"| {r['scale']}x | {r['documents']} | {r['pages']:,} | {r['driver_cpu_s']:.2f} | "
-                   f"{r['driver_peak_rss_mb']:.0f} | {r['driver_rss_before_mb']:.0f} | {_kib(st['sent_bytes'] / n)} | "
+                   f"{r['driver_peak_rss_mb']:.0f} | {_mb(r, 'driver_peak_anon_mb')} | {_mb(r, 'driver_peak_shmem_mb')} | "
+                   f"{r['driver_rss_before_mb']:.0f} | {_kib(st['sent_bytes'] / n)} | "
                    f"{_kib(st['received_bytes'] / n)} | {st['received_bytes'] / 2**20:,.1f} | "
                    f"{_kib(r.get('driver_read_bytes', 0) / n)} | {_kib(r.get('driver_written_bytes', 0) / n)} | "
                    f"{r['wall_s']:.1f} |")
@@ -267,8 +315,10 @@ def render() -> str:
              "build = recipe `demo` (rules generator, 3 instances per document) with the budget lifted, no report.",
              "- Each phase at each scale runs in a fresh driver process. Driver CPU s = time.process_time() of the "
              "driver around the call (its threads, Ray's client threads included; not Ray's processes, not the "
-             "workers), minus the stats' own pickling time. Peak RSS = ru_maxrss of that process (imports and "
-             "ray.init included); RSS before = after imports, before the call.",
+             "workers), minus the stats' own pickling time and the memory sampler's thread time. Peak RSS = ru_maxrss of that process (imports and "
+             "ray.init included); RSS before = after imports, before the call; heap (RssAnon) and Ray shared memory "
+             "(RssShmem: object-store pages the driver touched, bounded by the node's object store) are the highest "
+             "values sampled every 20 ms during the call.",
              "- Bytes per document: `mmprolong.run.stats.recording()` around the call: every item the driver mapped "
              "and every result it got back, pickled with protocol 5 (what Ray ships), plus the mapped function "
              "(Ray: put once). Bytes a worker reads or writes itself on shared storage are not the driver's.",
@@ -280,9 +330,12 @@ def render() -> str:
         lines += [f"## {m['label']}", "",
                   f"commit {m['commit']}; {m['date']}; {m['cpu']}, {m['cores']} cores (shared machine, load average "
                   f"{m['load_before']:.1f} before, {m['load_after']:.1f} after); Python {m['python']}, Ray "
-                  f"{m['ray']}; whole run {m['total_s']:.0f} s.", ""]
+                  f"{m['ray']}; whole run {m['total_s']:.0f} s." + (f" {m['note']}" if m.get("note") else ""), ""]
         for phase in ("ingest", "build"):
             lines += [f"### {phase}", "", *_table(m["rows"], phase), "", _growth(m["rows"], phase), ""]
+        notes = RAW / f"{m['label']}.notes.md"   # hand-written reading of this run, kept beside its figures
+        if notes.exists():
+            lines += [notes.read_text().strip(), ""]
     if len(runs) >= 2:
         a, b = runs[0], runs[-1]
         lines += [f"## {a['label']} vs {b['label']} at the largest common scale", "",
@@ -296,6 +349,8 @@ def render() -> str:
             rb = next(r for r in b["rows"] if r["phase"] == phase and r["scale"] == s)
             for what, f in (("driver CPU s", lambda r: f"{r['driver_cpu_s']:.2f}"),
                             ("driver peak RSS MB", lambda r: f"{r['driver_peak_rss_mb']:.0f}"),
+                            ("driver peak heap (anon) MB", lambda r: _mb(r, "driver_peak_anon_mb")),
+                            ("driver peak Ray shared memory MB", lambda r: _mb(r, "driver_peak_shmem_mb")),
                             ("KiB sent per doc", lambda r: _kib(r["stats"]["sent_bytes"] / max(r["stats"]["items"], 1))),
                             ("KiB received per doc",
                              lambda r: _kib(r["stats"]["received_bytes"] / max(r["stats"]["items"], 1))),
@@ -310,4 +365,8 @@ def render() -> str:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--render"]:   # regenerate scaleout.md from the JSONs and notes only
+        (RESULTS / "scaleout.md").write_text(render())
+        print(f"wrote {(RESULTS / 'scaleout.md').relative_to(ROOT)}")
+        sys.exit(0)
     sys.exit(main())
