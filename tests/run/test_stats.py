@@ -101,3 +101,16 @@ def test_ray_counts_and_puts_the_function_once():
         ray.shutdown()
     assert out[40] == bytes(40000)
     _check(st, out, fn_sends=1)
+
+
+def test_transfer_counts_what_a_stage_ships_itself_only_while_recording():
+    from mmprolong.run.stats import transfer
+
+    transfer(sent=bytes(500))   # nothing open: a no-op
+    with recording() as st:
+        transfer(sent=("part", 3, bytes(2000)), received=None)
+        transfer(received={"ok": True})
+    assert st.other_transfers == 2 and st.maps == 0
+    assert st.other_sent_bytes == _size(("part", 3, bytes(2000)))
+    assert st.other_received_bytes == _size({"ok": True})
+    assert st.sent_bytes == st.other_sent_bytes and st.received_bytes == st.other_received_bytes

@@ -19,7 +19,9 @@ What is counted, in the driver process, as the executor hands things over:
   process pool sends it with every task, Ray puts it in the object store once, threads never send it;
 - `results`, `result_bytes`, `failures`: each result (a Failure included) as it is yielded;
 - `unmeasured`: objects that could not be pickled (allowed with the threads executor): counted, not sized;
-- `overhead_s`: CPU time the driver spent measuring (the pickling above), so a benchmark can subtract it.
+- `overhead_s`: CPU time the driver spent measuring (the pickling above), so a benchmark can subtract it;
+- `other_*`: what a stage ships itself, outside `map_unordered` (a Ray task it submits directly, say), reported
+  with `transfer(sent=..., received=...)` where it does so; free when nothing records.
 
 Bytes a stage moves outside `map_unordered` (a worker that reads its document from shared storage, a worker
 that writes its own part files) are not the driver's and are not counted: that is the point of measuring.
@@ -53,15 +55,19 @@ class ExecStats:
     failures: int = 0
     unmeasured: int = 0
     overhead_s: float = 0.0
+    other_transfers: int = 0
+    other_sent_bytes: int = 0
+    other_received_bytes: int = 0
 
     @property
     def sent_bytes(self) -> int:
-        """Everything the driver sends: items plus the function as often as the executor ships it."""
-        return self.item_bytes + self.fn_sent_bytes
+        """Everything the driver sends: items, the function as often as the executor ships it, and what stages
+        reported with `transfer`."""
+        return self.item_bytes + self.fn_sent_bytes + self.other_sent_bytes
 
     @property
     def received_bytes(self) -> int:
-        return self.result_bytes
+        return self.result_bytes + self.other_received_bytes
 
     def to_dict(self) -> dict:
         return {**asdict(self), "sent_bytes": self.sent_bytes, "received_bytes": self.received_bytes}
@@ -102,6 +108,19 @@ def targets(explicit: ExecStats | None) -> list[ExecStats]:
     if explicit is not None and all(explicit is not s for s in found):
         found.append(explicit)
     return found
+
+
+def transfer(sent=None, received=None) -> None:
+    """Count objects a stage ships to or gets from another process outside `map_unordered` (e.g. the arguments and
+    the result of a Ray task it runs itself) into every open `recording()`. Nothing is pickled when none is open."""
+    sinks = targets(None)
+    if not sinks:
+        return
+    _add(sinks, "other_transfers", 1)
+    if sent is not None:
+        _size(sinks, sent, "other_sent_bytes")
+    if received is not None:
+        _size(sinks, received, "other_received_bytes")
 
 
 def _add(sinks: list[ExecStats], field: str, n: int | float) -> None:
