@@ -91,7 +91,7 @@ ray = pytest.importorskip("ray")
 
 
 def test_ray_counts_and_puts_the_function_once():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(
                  [str(Path(__file__).parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])])}})
     try:
