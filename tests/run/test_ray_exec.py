@@ -37,7 +37,7 @@ def task(spec: tuple[str, float]):
 def local_ray():
     # Ray workers import `task` by module name (run.test_ray_exec): let them find the tests folder, and the
     # mmprolong of this test session (PYTHONPATH, when set) rather than an installed one
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(
                  [str(Path(__file__).parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])])}})
     yield

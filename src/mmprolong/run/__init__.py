@@ -32,13 +32,20 @@ preloaded; like any spawn-style pool, a calling *script* then needs an `if __nam
 model, where `workers` (tens to hundreds) is the number of calls in flight; `fn` must be thread-safe but need not be
 picklable; a thread cannot be killed, so a call over `timeout_s` yields Failure("timeout") at once and its result,
 when it comes, is dropped; `max_tasks_per_worker` is ignored.
+
+Statistics (run/stats.py): `stats=ExecStats()` on one call, or `with recording() as st:` around code that maps
+(a stage), counts items, results, failures and the bytes the driver sends and receives (pickle protocol 5 sizes,
+measured only when asked, the measuring time reported apart).
 Per-process caches (a tokenizer, a PDF backend) belong in `functools.cache`d helpers inside the stage's module.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TypeVar
+
+if TYPE_CHECKING:
+    from .stats import ExecStats
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -64,9 +71,10 @@ class Failure:
 def map_unordered(fn: Callable[[T], R], items: Iterable[T], *, executor: str = "local", workers: int | None = None,
                   timeout_s: float | None = None, max_tasks_per_worker: int | None = None,
                   max_in_flight: int | None = None, mp_context: str = "forkserver",
-                  ray_address: str | None = None, max_worker_memory_mb: int | None = None
-                  ) -> Iterator[tuple[T, R | Failure]]:
-    """Yield `(item, fn(item) or Failure)` for every item, as they finish. See the module docstring."""
+                  ray_address: str | None = None, max_worker_memory_mb: int | None = None,
+                  stats: "ExecStats | None" = None) -> Iterator[tuple[T, R | Failure]]:
+    """Yield `(item, fn(item) or Failure)` for every item, as they finish. See the module docstring.
+    `stats`: count items, results and their pickled bytes into it (run/stats.py; also on inside `recording()`)."""
     if executor not in EXECUTORS:
         raise ValueError(f"executor: unknown {executor!r}; expected one of {', '.join(EXECUTORS)}")
     if workers is not None and workers < 1:
@@ -75,6 +83,18 @@ def map_unordered(fn: Callable[[T], R], items: Iterable[T], *, executor: str = "
         raise ValueError(f"timeout_s: must be > 0, got {timeout_s}")
     if max_tasks_per_worker is not None and max_tasks_per_worker < 1:
         raise ValueError(f"max_tasks_per_worker: must be >= 1, got {max_tasks_per_worker}")
+    from .stats import counted_items, counted_results, targets
+    sinks = targets(stats)
+    if not sinks:
+        return _run(fn, items, executor, workers, timeout_s, max_tasks_per_worker, max_in_flight, mp_context,
+                    ray_address, max_worker_memory_mb)
+    return counted_results(_run(fn, counted_items(items, sinks), executor, workers, timeout_s, max_tasks_per_worker,
+                                max_in_flight, mp_context, ray_address, max_worker_memory_mb),
+                           sinks, fn, executor, Failure)
+
+
+def _run(fn, items, executor, workers, timeout_s, max_tasks_per_worker, max_in_flight, mp_context, ray_address,
+         max_worker_memory_mb) -> Iterator[tuple]:
     if executor == "local":
         from .local import map_unordered_local
         return map_unordered_local(fn, items, workers=workers, timeout_s=timeout_s,

@@ -100,7 +100,10 @@ def map_unordered_ray(fn: Callable, items: Iterable, *, workers: int | None = No
         if address:
             ray.init(address=address, log_to_driver=False)
         else:
-            ray.init(num_cpus=workers or default_workers(), include_dashboard=False, log_to_driver=False)
+            # address="local": a Ray of its own, even when a cluster runs on this machine (`ray start`, or a test's
+            # ray.cluster_utils.Cluster): a bare ray.init() would join that one, which then refuses num_cpus
+            ray.init(address="local", num_cpus=workers or default_workers(), include_dashboard=False,
+                     log_to_driver=False)
         started_here = True
     workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     limit = max_in_flight or 2 * workers
