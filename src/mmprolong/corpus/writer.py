@@ -106,6 +106,7 @@ class PagesFile:
         try:
             if not self.local and hasattr(self._sink, "discard"):
                 self._sink.discard()     # s3fs: abort the multipart upload; nothing becomes visible
+                self._sink.closed = True   # fsspec's buffered file: nothing left to flush on close / __del__
             self._writer.close()
         except Exception:                # a half-closed sink: what matters is that no file is left
             pass
