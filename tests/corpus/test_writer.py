@@ -137,3 +137,30 @@ def test_a_discarded_pages_file_leaves_nothing(tmp_path):
     out.write(_doc(0, 100)[1])
     out.discard()
     assert list((tmp_path / "s/pages").iterdir()) == []
+
+
+def test_a_store_written_before_the_location_columns_is_resumed_and_located(tmp_path):
+    """docs parts without pages_file / page_row_groups: committed by docs/NAME.parquet, located by a scan."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mmprolong import schema
+
+    old_docs = pa.schema([f for f in schema.DOCS if f.name not in ("pages_file", "page_row_groups")])
+    (tmp_path / "s/docs").mkdir(parents=True)
+    (tmp_path / "s/pages").mkdir()
+    doc, pages = _doc(0, 70)
+    pq.write_table(pa.Table.from_pylist(pages, schema=schema.PAGES), tmp_path / "s/pages/part-00000-000000.parquet",
+                   row_group_size=64)
+    pq.write_table(pa.Table.from_pylist([doc, doc_row("e.pdf", "error", error="x")], schema=old_docs),
+                   tmp_path / "s/docs/part-00000-000000.parquet")
+    w = StoreWriter(tmp_path / "s")
+    assert w.removed_orphans == 0 and w.run == 1
+    assert w.drop_rows({"e.pdf"}, ("error",)) == 1
+    w.add(*_doc(1, 2))
+    w.close()
+    store = PageStore(tmp_path / "s")
+    part0 = str(tmp_path / "s/pages/part-00000-000000.parquet")
+    assert store.locate([f"{0:064x}"]) == {f"{0:064x}": [(part0, 0), (part0, 1)]}
+    assert [d.n_pages for d in store.iter_documents(with_images=False)] == [70, 2]
+    assert store.docs_table(ok_only=False).column("pages_file").to_pylist() == [None, "part-00001-000000.parquet"]
