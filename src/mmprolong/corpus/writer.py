@@ -68,11 +68,12 @@ class PagesFile:
         self.local = storage.is_local(self.url)
         if self.local:
             self._tmp = storage.local_path(self.url).with_name(storage.name(self.url) + ".tmp")
-            self._sink = open(self._tmp, "wb")
+            self._sink = None                      # pyarrow writes the local file natively
         else:
             fs, path = storage.filesystem(self.url)
             self._sink = fs.open(path, "wb")
-        self._writer = pq.ParquetWriter(self._sink, schema.PAGES, compression=PAGES_COMPRESSION)
+        self._writer = pq.ParquetWriter(str(self._tmp) if self.local else self._sink, schema.PAGES,
+                                        compression=PAGES_COMPRESSION)
         self._buf: list[dict] = []
         self.n_row_groups = 0
         self.n_pages = 0
@@ -94,7 +95,7 @@ class PagesFile:
             self._group(self._buf)
             self._buf = []
         self._writer.close()
-        if not self._sink.closed:
+        if self._sink is not None and not self._sink.closed:
             self._sink.close()
         if self.local:
             from ..durable import durable_replace
@@ -111,7 +112,7 @@ class PagesFile:
         except Exception:                # a half-closed sink: what matters is that no file is left
             pass
         finally:
-            if not self._sink.closed:
+            if self._sink is not None and not self._sink.closed:
                 try:
                     self._sink.close()
                 except Exception:
