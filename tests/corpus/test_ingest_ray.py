@@ -20,8 +20,13 @@ ray = pytest.importorskip("ray")
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def cluster(request):
     from ray.cluster_utils import Cluster
+
+    try:   # the nodes' workers inherit this environment: the S3 server's endpoint and dummy keys when there is one
+        request.getfixturevalue("s3_env")
+    except pytest.skip.Exception:
+        pass
 
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})   # the head runs the driver, no tasks
     nodes = [c.add_node(num_cpus=1) for _ in range(2)]
@@ -66,3 +71,20 @@ def test_ingest_on_a_ray_cluster_equals_one_local_worker(cluster, corpus_dir, tm
     assert sorted(p.name for p in (out / "pages").iterdir()) == sorted(r["pages_file"] for r in ps.docs_table()
                                                                        .to_pylist())
     assert snapshot(out)[1] == snapshot(local)[1]                        # nothing added twice
+
+
+@pytest.mark.slow
+def test_ingest_on_a_ray_cluster_into_s3(cluster, s3_env, corpus_dir, tmp_path):
+    """The nodes were started with the S3 server's environment (the cluster fixture): workers write to S3."""
+    from mmprolong import storage
+
+    c, _ = cluster
+    fast = dict(dpi=36, jpeg_quality=60, progress=False)
+    url = "s3://mmprolong-test/ray-store"
+    s = ingest([str(corpus_dir / "reports"), str(corpus_dir / "handmade.pdf")], url,
+               IngestConfig(**fast, executor="ray", ray_address=c.address))
+    assert s.counts == {"ok": 4}
+    local = tmp_path / "local"
+    ingest([str(corpus_dir / "reports"), str(corpus_dir / "handmade.pdf")], local, IngestConfig(**fast, workers=1))
+    assert snapshot(url) == snapshot(local)
+    assert storage.listdir(f"{url}/pages") == sorted(r["pages_file"] for r in PageStore(url).docs_table().to_pylist())

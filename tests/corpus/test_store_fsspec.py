@@ -4,7 +4,6 @@ come from the environment, never the URL."""
 
 from __future__ import annotations
 
-import logging
 import os
 import subprocess
 import sys
@@ -78,29 +77,6 @@ def test_a_remote_claim_is_refused_while_its_holder_record_exists():
 
 
 # -- S3 (moto's server on 127.0.0.1) ---------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def s3_env():
-    """A moto S3 server on 127.0.0.1 and the AWS_* environment that points s3fs at it (restored after)."""
-    pytest.importorskip("s3fs")
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server._server.server_port}"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    storage.filesystem("s3://mmprolong-test")[0].mkdir("mmprolong-test")
-    yield env
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    server.stop()
-
 
 def _cli(*args, env=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "mmprolong.cli.main", "ingest", *map(str, args), "--dpi", "36",
