@@ -23,6 +23,10 @@ DOCS = pa.schema([
     ("file_bytes", pa.int64()),
     ("dpi", pa.int32()),
     ("seconds", pa.float32()),
+    # where the document's pages are (corpus/writer.py commit rule); null in rows written before them and in rows
+    # without pages: then PageStore.locate finds them by scanning the pages' doc_id columns
+    ("pages_file", pa.string()),                  # name of the file inside STORE/pages
+    ("page_row_groups", pa.list_(pa.int32())),    # the row groups of that file holding the document's pages
 ])
 
 # STORE/pages: one row per page of an ok document, pages of a document contiguous and in order.

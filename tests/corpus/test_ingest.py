@@ -93,18 +93,20 @@ def test_a_slow_document_times_out_and_the_run_goes_on(demo_pdfs, broken_pdfs, t
 
 
 def _snapshot(store: Path):
-    docs = {r["source"]: {k: v for k, v in r.items() if k != "seconds"}
+    docs = {r["source"]: {k: v for k, v in r.items() if k not in ("seconds", "pages_file", "page_row_groups")}
             for r in PageStore(store).docs_table(ok_only=False).to_pylist()}
     pages = PageStore(store).pages_dataset().to_table().to_pylist()
     keys = [(p["doc_id"], p["page"]) for p in pages]
     return docs, {k: (p["text"], hashlib.sha256(p["image"]).hexdigest()) for k, p in zip(keys, pages)}, keys
 
 
-def test_resume_after_kill9_equals_an_uninterrupted_run(demo_pdfs, broken_pdfs, tmp_path):
+@pytest.mark.parametrize("mode", [["--flush-pages", "60", "--no-worker-writes"],   # parts batched by the driver
+                                  ["--flush-docs", "2", "--worker-writes"]])     # pages files written by workers
+def test_resume_after_kill9_equals_an_uninterrupted_run(demo_pdfs, broken_pdfs, tmp_path, mode):
     inputs = [str(p) for p in demo_pdfs] + [str(broken_pdfs["encrypted"])]
     shutil.copy(demo_pdfs[2], tmp_path / "copy.pdf")
     inputs.append(str(tmp_path / "copy.pdf"))
-    args = ["--dpi", "60", "--jpeg-quality", "70", "--workers", "1", "--flush-pages", "10", "--quiet"]
+    args = ["--dpi", "60", "--jpeg-quality", "70", "--workers", "1", *mode, "--quiet"]
     cmd = [sys.executable, "-m", "mmprolong.cli.main", "ingest", *inputs, *args]
 
     killed = tmp_path / "killed"
@@ -129,6 +131,8 @@ def test_resume_after_kill9_equals_an_uninterrupted_run(demo_pdfs, broken_pdfs, 
     assert len(keys_k) == len(set(keys_k)) == len(keys_c)   # none lost, none duplicated
     assert pages_k == pages_c
     assert PageStore(killed).manifest["complete"]
+    committed = {r["pages_file"] for r in PageStore(killed).docs_table().to_pylist()}
+    assert {p.name for p in (killed / "pages").iterdir()} == committed   # no leftover of the killed run
 
 
 def test_cli_runs_and_reports_user_errors(handmade_pdf, tmp_path, capsys):
@@ -160,9 +164,9 @@ def test_long_documents_are_streamed_and_stored_the_same(demo_pdfs, tmp_path):
     inputs = [str(p) for p in demo_pdfs[:2]]
     whole, streamed = tmp_path / "whole", tmp_path / "streamed"
     ingest(inputs, whole, IngestConfig(**FAST))
-    ingest(inputs, streamed, IngestConfig(**FAST, flush_pages=8))   # 29+ page documents go through staging
+    ingest(inputs, streamed, IngestConfig(**FAST, flush_pages=8))   # 29+ page documents: written by their workers
     parts = sorted(p.name for p in (streamed / "pages").iterdir())
-    assert len(parts) == 2 and not list((streamed / "staging").iterdir())
+    assert len(parts) == 2 and all(p.startswith("doc-") for p in parts)
     assert _snapshot(streamed)[0] == _snapshot(whole)[0]
     assert _snapshot(streamed)[1] == _snapshot(whole)[1]
     for d in PageStore(streamed).iter_documents(with_images=False):

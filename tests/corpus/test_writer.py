@@ -65,3 +65,102 @@ def test_parts_of_other_writers_follow_the_same_commit_rule(tmp_path):
     w2 = StoreWriter(tmp_path / "s")
     assert w2.removed_orphans == 1 and (tmp_path / "s/pages/import-abc.parquet").exists()
     assert w2.committed_docs().num_rows == 2
+
+
+def _scanned_index(store_dir) -> dict:
+    """doc_id -> [(file, row group)] by reading every row group's doc_id column (what old stores fall back to)."""
+    import pyarrow.parquet as pq
+
+    index: dict = {}
+    for f in sorted((store_dir / "pages").glob("*.parquet")):
+        pf = pq.ParquetFile(f)
+        for rg in range(pf.metadata.num_row_groups):
+            for d in set(pf.read_row_group(rg, columns=["doc_id"]).column("doc_id").to_pylist()):
+                index.setdefault(d, []).append((str(f), rg))
+    return index
+
+
+def test_batched_parts_name_each_documents_row_groups(tmp_path):
+    from mmprolong.corpus.writer import PAGE_ROW_GROUP
+
+    w = StoreWriter(tmp_path / "s", flush_pages=400)
+    sizes = [3, 70, 1, 130, 64, 5]          # straddling row groups of PAGE_ROW_GROUP rows in every way
+    assert PAGE_ROW_GROUP == 64
+    for i, n in enumerate(sizes):
+        w.add(*_doc(i, n))
+    w.add(doc_row("bad.pdf", "corrupt", error="x"))
+    w.close()
+    store = PageStore(tmp_path / "s")
+    rows = {r["source"]: r for r in store.docs_table(ok_only=False).to_pylist()}
+    assert rows["bad.pdf"]["pages_file"] is None and rows["d0.pdf"]["pages_file"] == "part-00000-000000.parquet"
+    assert rows["d1.pdf"]["page_row_groups"] == [0, 1] and rows["d3.pdf"]["page_row_groups"] == [1, 2, 3]
+    located = store.locate([f"{i:064x}" for i in range(len(sizes))])
+    assert {d: sorted(v) for d, v in located.items()} == {d: sorted(v) for d, v in _scanned_index(tmp_path / "s").items()}
+    from mmprolong.corpus.store import read_document
+
+    for i, n in enumerate(sizes):
+        doc = read_document(rows[f"d{i}.pdf"], located[f"{i:064x}"], with_images=False)
+        assert [p["text"] for p in doc.pages] == [f"doc {i} page {k}" for k in range(n)]
+
+
+def test_worker_written_pages_files_are_committed_by_the_docs_row_that_names_them(tmp_path):
+    from mmprolong.corpus.writer import PagesFile, doc_pages_name
+
+    w = StoreWriter(tmp_path / "s")
+    names = []
+    for i, n in enumerate((2, 130)):
+        doc, pages = _doc(i, n)
+        out = PagesFile(w.pages_url(doc_pages_name(doc["doc_id"])))
+        out.write(pages[:65])
+        out.write(pages[65:])
+        doc.update(pages_file=doc_pages_name(doc["doc_id"]), page_row_groups=out.close())
+        names.append(doc["pages_file"])
+        if i == 0:
+            w.add(doc)
+    w.close()            # the second document's row never came: the driver died before committing it
+    half = PagesFile(w.pages_url(doc_pages_name("f" * 64)))   # a worker killed while writing
+    half.write(_doc(9, 70)[1])
+    assert (tmp_path / "s/pages" / (doc_pages_name("f" * 64) + ".tmp")).exists()
+    w2 = StoreWriter(tmp_path / "s")
+    assert w2.removed_orphans == 1
+    assert sorted(p.name for p in (tmp_path / "s/pages").iterdir()) == [names[0]]
+    store = PageStore(tmp_path / "s")
+    assert store.locate([f"{0:064x}"]) == {f"{0:064x}": [(str(tmp_path / "s/pages" / names[0]), 0)]}
+    assert [p["page"] for p in store.document(f"{0:064x}").pages] == [0, 1]
+
+
+def test_a_discarded_pages_file_leaves_nothing(tmp_path):
+    from mmprolong.corpus.writer import PagesFile
+
+    w = StoreWriter(tmp_path / "s")
+    out = PagesFile(w.pages_url("doc-x.parquet"))
+    out.write(_doc(0, 100)[1])
+    out.discard()
+    assert list((tmp_path / "s/pages").iterdir()) == []
+
+
+def test_a_store_written_before_the_location_columns_is_resumed_and_located(tmp_path):
+    """docs parts without pages_file / page_row_groups: committed by docs/NAME.parquet, located by a scan."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mmprolong import schema
+
+    old_docs = pa.schema([f for f in schema.DOCS if f.name not in ("pages_file", "page_row_groups")])
+    (tmp_path / "s/docs").mkdir(parents=True)
+    (tmp_path / "s/pages").mkdir()
+    doc, pages = _doc(0, 70)
+    pq.write_table(pa.Table.from_pylist(pages, schema=schema.PAGES), tmp_path / "s/pages/part-00000-000000.parquet",
+                   row_group_size=64)
+    pq.write_table(pa.Table.from_pylist([doc, doc_row("e.pdf", "error", error="x")], schema=old_docs),
+                   tmp_path / "s/docs/part-00000-000000.parquet")
+    w = StoreWriter(tmp_path / "s")
+    assert w.removed_orphans == 0 and w.run == 1
+    assert w.drop_rows({"e.pdf"}, ("error",)) == 1
+    w.add(*_doc(1, 2))
+    w.close()
+    store = PageStore(tmp_path / "s")
+    part0 = str(tmp_path / "s/pages/part-00000-000000.parquet")
+    assert store.locate([f"{0:064x}"]) == {f"{0:064x}": [(part0, 0), (part0, 1)]}
+    assert [d.n_pages for d in store.iter_documents(with_images=False)] == [70, 2]
+    assert store.docs_table(ok_only=False).column("pages_file").to_pylist() == [None, "part-00001-000000.parquet"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from ..run import PROCESS_EXECUTORS
 
 
@@ -14,7 +16,9 @@ def register(sub) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="PDF files, folders (searched recursively for *.pdf), globs, or .txt/.lst files listing "
                         "one path per line")
-    p.add_argument("--out", required=True, metavar="STORE", help="page store folder (created or resumed)")
+    p.add_argument("--out", required=True, metavar="STORE",
+                   help="page store folder or fsspec URL, e.g. s3://bucket/store (created or resumed; credentials "
+                        "and endpoint from the environment, never the URL)")
     p.add_argument("--dpi", type=int, default=144, help="render resolution (default %(default)s, as in the paper)")
     p.add_argument("--jpeg-quality", type=int, default=90,
                    help="JPEG quality of the stored page images (default %(default)s)")
@@ -35,8 +39,8 @@ def register(sub) -> None:
     p.add_argument("--executor", choices=PROCESS_EXECUTORS, default="local",
                    help="local process pool or Ray (default %(default)s)")
     p.add_argument("--ray-address", default=None, metavar="ADDR",
-                   help="with --executor ray: join this Ray cluster (the store and the PDFs must be on a file "
-                        "system its nodes share); default: start a local Ray")
+                   help="with --executor ray: join this Ray cluster (the PDFs must be on a file system its nodes "
+                        "share, the store too or on object storage); default: start a local Ray")
     p.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
                    help="per-document limit; a slower document is recorded as timeout (default %(default)s)")
     p.add_argument("--max-tasks-per-worker", type=int, default=50,
@@ -44,6 +48,12 @@ def register(sub) -> None:
     p.add_argument("--flush-pages", type=int, default=256,
                    help="pages held before a part file is written; longer documents are streamed (bounds memory; "
                         "default %(default)s)")
+    p.add_argument("--flush-docs", type=int, default=1000,
+                   help="docs rows held before they are committed (also every 30 s): what a killed run redoes "
+                        "(default %(default)s)")
+    p.add_argument("--worker-writes", action=argparse.BooleanOptionalAction, default=None,
+                   help="each worker writes its document's pages into the store itself and the driver commits only "
+                        "docs rows (default: on with --executor ray or a URL --out, off otherwise)")
     p.add_argument("--max-page-pixels", type=int, default=40_000_000, metavar="N",
                    help="render a page larger than N pixels at --dpi scaled down to N pixels (recorded in the "
                         "document's row); bounds a worker's memory on giant pages (default %(default)s)")
@@ -68,7 +78,8 @@ def run(args) -> int:
                        max_pages=args.max_pages, exclude=args.exclude, sections=args.sections,
                        executor=args.executor, ray_address=args.ray_address, workers=args.workers,
                        timeout_s=args.timeout, max_tasks_per_worker=args.max_tasks_per_worker,
-                       flush_pages=args.flush_pages, progress=not args.quiet, ocr=args.ocr,
+                       flush_pages=args.flush_pages, flush_docs=args.flush_docs, worker_writes=args.worker_writes,
+                       progress=not args.quiet, ocr=args.ocr,
                        max_page_pixels=args.max_page_pixels or None,
                        max_worker_memory_mb=args.max_worker_memory or None, retry_failed=args.retry_failed)
     console = Console(stderr=True)

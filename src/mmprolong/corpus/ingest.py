@@ -2,6 +2,13 @@
 `ingest` expands the inputs, hashes and filters them in input order, maps the stage with `mmprolong.run`, and
 streams results into the store (see `writer` for why a killed run resumes exactly).
 
+Where page bytes go: with `worker_writes` (default for `--executor ray` and for a store on object storage) each
+worker writes its document's pages into the document's own pages file on the (shared) store and hands back only the
+docs row, so no page passes through the driver, which commits docs rows in batches. Otherwise workers hand back the
+pages of documents shorter than `flush_pages` and the driver batches them into parts; longer ones are streamed by
+their worker into their own pages file as above. Either way the store holds the same docs rows and the same pages
+per document (only `pages_file` / `page_row_groups`, which say where, and `seconds` differ).
+
 Decisions that must not depend on which worker finishes first are taken in the parent, in input order: a file
 whose bytes were seen before is recorded "duplicate" of the first, an excluded hash is recorded "excluded"; neither
 is ever rendered. Every other outcome (ok, too_few_pages, encrypted, timeout, ...) is one docs row; failure is data.
@@ -18,14 +25,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .. import __version__
+from .. import __version__, storage
 from ..run import PROCESS_EXECUTORS, Failure, default_workers, map_unordered
 from .filters import load_exclusions, page_count_status, sha256_file
 from .inputs import expand_inputs, printable
 from .ocr import ENGINES, OCR_MODES, apply_ocr, check_engine
 from .pdf import DEFAULT_MAX_PAGE_PIXELS, PdfError, metadata_title, open_pdf, render_pages
 from .sections import first_heading, heuristic_sections, outline_sections
-from .writer import PAGE_ROW_GROUP, StagedPages, StoreWriter
+from .writer import PagesFile, StoreWriter, doc_pages_name, remove_pages_file
 
 SECTION_MODES = ("auto", "outline", "heuristic", "none")
 RETRY_STATUSES = ("error", "timeout")   # transient failures: `--retry-failed` gives them another try
@@ -48,6 +55,8 @@ class IngestConfig:
     timeout_s: float = 300.0                           # per document
     max_tasks_per_worker: int = 50                     # recycle workers (bounded memory if pdfium leaks)
     flush_pages: int = 256                             # pages buffered before a part file is written
+    worker_writes: bool | None = None                  # workers write all pages (None: with ray / a remote store)
+    flush_docs: int = 1000                             # docs rows held before they are committed
     max_page_pixels: int | None = DEFAULT_MAX_PAGE_PIXELS  # larger pages are rendered scaled down to this
     max_worker_memory_mb: int | None = 4096            # per worker (local) / per task (ray): beyond, out_of_memory
     retry_failed: bool = False                         # give inputs recorded as error / timeout another try
@@ -67,6 +76,7 @@ class IngestConfig:
             "timeout_s": self.timeout_s > 0,
             "max_tasks_per_worker": self.max_tasks_per_worker >= 1,
             "flush_pages": self.flush_pages >= 1,
+            "flush_docs": self.flush_docs >= 1,
             "ocr": self.ocr in OCR_MODES,
             "ocr_engine": self.ocr_engine in ENGINES,
             "max_page_pixels": self.max_page_pixels is None or self.max_page_pixels >= 10_000,
@@ -92,14 +102,14 @@ class DocTask:
     doc_id: str
     file_bytes: int
     config: IngestConfig
-    staged_path: str | None = None     # where to stream the pages of a document longer than flush_pages
+    pages_url: str | None = None       # the document's own pages file (writer.PagesFile), used past spill_pages
+    spill_pages: int = 0               # pages held in the worker before they go to pages_url (0: all go there)
 
 
 @dataclass
 class DocResult:
-    doc: dict                   # schema.DOCS row
-    pages: list[dict]           # schema.PAGES rows, in page order (empty unless status is "ok" and not staged)
-    staged: str | None = None   # a long document's pages, streamed to this file (see writer.StagedPages)
+    doc: dict                   # schema.DOCS row (with pages_file / page_row_groups when the worker wrote them)
+    pages: list[dict]           # schema.PAGES rows, in page order (empty unless "ok" and not written by the worker)
 
 
 @dataclass
@@ -169,8 +179,6 @@ def ingest_document(task: DocTask) -> DocResult:
     try:
         return _ingest_document(task)
     except MemoryError:
-        if task.staged_path:
-            Path(task.staged_path).unlink(missing_ok=True)
         return DocResult(doc_row(task.source, "out_of_memory", doc_id=task.doc_id, file_bytes=task.file_bytes,
                                  dpi=cfg.dpi, error=f"ran out of the worker's {cfg.max_worker_memory_mb} MB "
                                                     "memory limit"), [])
@@ -183,7 +191,7 @@ def _ingest_document(task: DocTask) -> DocResult:
         pdf = open_pdf(task.source)
     except PdfError as e:
         return DocResult(doc_row(task.source, e.kind, error=str(e), seconds=time.perf_counter() - t0, **common), [])
-    staged = None
+    out: PagesFile | None = None
     try:
         n = len(pdf)
         bad = page_count_status(n, cfg.min_pages, cfg.max_pages)
@@ -202,29 +210,33 @@ def _ingest_document(task: DocTask) -> DocResult:
             apply_ocr(rendered.row, cfg.ocr, cfg.ocr_engine)
             pages.append(rendered.row)
             heads.append(rendered.headings)
-            # a long document streams to its staged file, a row group at a time: memory stays bounded
-            if task.staged_path and len(pages) >= (PAGE_ROW_GROUP if staged else cfg.flush_pages):
-                staged = staged or StagedPages(task.staged_path)
-                staged.write(pages)
+            # past spill_pages the worker writes the pages itself, a row group at a time: memory stays bounded
+            if task.pages_url and (out is not None or len(pages) >= task.spill_pages):
+                out = out or PagesFile(task.pages_url)
+                out.write(pages)
                 pages = []
-        if staged:
-            staged.write(pages)
-            staged.close()
-            pages = []
+        location = {}
+        if out is not None:
+            location = {"pages_file": storage.name(task.pages_url), "page_row_groups": out.close()}
+            out = None
     except PdfError as e:
-        if staged:
-            staged.discard()
+        if out is not None:
+            out.discard()
         return DocResult(doc_row(task.source, e.kind, error=str(e), n_pages=len(pdf),
                                  seconds=time.perf_counter() - t0, **common), [])
+    except BaseException:   # out of memory, a time limit's alarm, ...: no half-written pages file is left
+        if out is not None:
+            out.discard()
+        raise
     finally:
         pdf.close()
     sections, sections_from = _choose_sections(cfg.sections, outline, heads)
     title = title or first_heading(heads) or (sections[0]["heading"] if sections else "")
     note = (f"scaled: {len(scaled)} pages rendered below {cfg.dpi} dpi to fit {cfg.max_page_pixels:,} pixels "
             f"(0-based: {', '.join(map(str, scaled[:20]))}{' ...' if len(scaled) > 20 else ''})") if scaled else ""
-    return DocResult(doc_row(task.source, "ok", n_pages=n, title=title, sections=sections, error=note,
-                             sections_from=sections_from, seconds=time.perf_counter() - t0, **common), pages,
-                     task.staged_path if staged else None)
+    row = doc_row(task.source, "ok", n_pages=n, title=title, sections=sections, error=note,
+                  sections_from=sections_from, seconds=time.perf_counter() - t0, **common)
+    return DocResult({**row, **location}, pages)
 
 
 def versions() -> dict:
@@ -239,7 +251,7 @@ def versions() -> dict:
 def _settings(cfg: IngestConfig, excluded: set[str]) -> dict:
     s = {k: v for k, v in asdict(cfg).items()
          if k not in ("progress", "workers", "executor", "ray_address", "flush_pages", "retry_failed",
-                      "max_worker_memory_mb")}
+                      "max_worker_memory_mb", "worker_writes", "flush_docs")}
     s["excluded_hashes"] = len(excluded)
     return s
 
@@ -261,7 +273,11 @@ def _ingest(inputs: list[str], out: str | Path, config: IngestConfig | None, con
     t0 = time.monotonic()
     paths = expand_inputs(list(inputs))
     excluded = load_exclusions(cfg.exclude)
-    writer = StoreWriter(out, flush_pages=cfg.flush_pages)
+    writer = StoreWriter(out, flush_pages=cfg.flush_pages, flush_docs=cfg.flush_docs)
+    worker_writes = cfg.worker_writes
+    if worker_writes is None:
+        worker_writes = cfg.executor == "ray" or not storage.is_local(out)
+    spill = 0 if worker_writes else cfg.flush_pages
     previous = writer.read_manifest().get("settings", {})
     for key in RENDER_KEYS:
         if key in previous and previous[key] != getattr(cfg, key):
@@ -288,11 +304,11 @@ def _ingest(inputs: list[str], out: str | Path, config: IngestConfig | None, con
                         TimeElapsedColumn(), console=console, disable=not cfg.progress)
     bar = progress.add_task("ingest", total=len(todo), pages=0, rate=0.0)
 
-    def record(doc: dict, pages: list[dict], staged: str | None = None) -> None:
+    def record(doc: dict, pages: list[dict]) -> None:
         nonlocal n_pages
-        writer.add(doc, pages, staged=staged)
+        writer.add(doc, pages)
         counts[doc["status"]] = counts.get(doc["status"], 0) + 1
-        n_pages += doc["n_pages"] if staged else len(pages)
+        n_pages += doc["n_pages"] if doc["status"] == "ok" else 0
         progress.update(bar, advance=1, pages=n_pages, rate=n_pages / max(time.monotonic() - t0, 1e-9))
 
     def tasks():
@@ -312,7 +328,7 @@ def _ingest(inputs: list[str], out: str | Path, config: IngestConfig | None, con
                        [])
             else:
                 known[sha] = path
-                yield DocTask(path, sha, size, cfg, str(writer.staged_path(sha)))
+                yield DocTask(path, sha, size, cfg, writer.pages_url(doc_pages_name(sha)), spill)
 
     try:
         with progress:
@@ -325,12 +341,12 @@ def _ingest(inputs: list[str], out: str | Path, config: IngestConfig | None, con
                                               max_worker_memory_mb=cfg.max_worker_memory_mb
                                               if cfg.executor == "ray" else None):
                 if isinstance(result, Failure):
-                    Path(task.staged_path).unlink(missing_ok=True)  # a killed worker's half-written pages
+                    remove_pages_file(task.pages_url)   # what a killed worker left of its pages: never committed
                     status = result.kind if result.kind in ("timeout", "out_of_memory") else "error"
                     record(doc_row(task.source, status, doc_id=task.doc_id, file_bytes=task.file_bytes,
                                    error=str(result), dpi=cfg.dpi, seconds=result.seconds), [])
                 else:
-                    record(result.doc, result.pages, result.staged)
+                    record(result.doc, result.pages)
     finally:
         writer.close()  # whole documents only: what was finished is kept, the rest is redone on resume
     manifest = writer.write_manifest(settings, versions(), complete=True)

@@ -9,11 +9,14 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
+from .. import storage
 from .store import PageStore
 
 
-def write_report(root: str | Path) -> tuple[Path, Path]:
-    """Write report.md and report.png into the store folder; return their paths."""
+def write_report(root: str | Path) -> tuple[Path | str, Path | str]:
+    """Write report.md and report.png into the store folder (or URL); return their paths (URLs)."""
+    import io
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -43,12 +46,14 @@ def write_report(root: str | Path) -> tuple[Path, Path]:
     for a in ax[1:]:
         a.yaxis.get_major_locator().set_params(integer=True)
     fig.tight_layout()
-    root = Path(root)
-    png = root / "report.png"
-    fig.savefig(png, dpi=100)
+    url = storage.normalize(root)
+    png = storage.join(url, "report.png")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
+    storage.write_bytes(png, buf.getvalue())
 
-    lines = ["# Ingest report", "", f"Store: `{root}`. Settings and versions: `manifest.json`.", "",
+    lines = ["# Ingest report", "", f"Store: `{url}`. Settings and versions: `manifest.json`.", "",
              "| outcome | documents |", "| --- | ---: |"]
     lines += [f"| {n} | {status[n]:,} |" for n in names]
     lines += ["", f"- ok documents: {len(ok):,}; pages: {pages:,}"]
@@ -58,7 +63,8 @@ def write_report(root: str | Path) -> tuple[Path, Path]:
     if busy > 0:
         lines.append(f"- rendering rate per worker: {pages / busy:.1f} pages/s")
     lines.append("- sections from: " + ", ".join(f"{k} {v:,}" for k, v in sorted(sections.items())))
-    src = Counter(s or "layer" for s in store.pages_dataset().to_table(columns=["text_source"])
+    src = Counter(s or "layer" for s in store.pages_dataset().to_table(columns=["text_source"],
+                                                                      use_threads=store.threads)
                   .column("text_source").to_pylist())
     if src:
         lines.append("- page text from: " + ", ".join(f"{k} {v:,}" for k, v in sorted(src.items()))
@@ -68,6 +74,8 @@ def write_report(root: str | Path) -> tuple[Path, Path]:
         lines += ["", "Most common failure messages:", ""]
         lines += [f"- {n:,} x {msg}" for msg, n in errors.most_common(8)]
     lines += ["", "![ingest report](report.png)", ""]
-    md = root / "report.md"
-    md.write_text("\n".join(lines))
+    md = storage.join(url, "report.md")
+    storage.write_text(md, "\n".join(lines))
+    if storage.is_local(url):
+        return Path(md), Path(png)
     return md, png

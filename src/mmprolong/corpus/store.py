@@ -1,10 +1,14 @@
-"""Read a page store: STORE/docs and STORE/pages (Parquet datasets) plus STORE/manifest.json.
+"""Read a page store: STORE/docs and STORE/pages (Parquet datasets) plus STORE/manifest.json. STORE is a local
+folder or an fsspec URL (s3://bucket/store, memory://...; `mmprolong.storage`); `root` is a Path for a local store and
+the URL string otherwise, `url` always a string.
 
 Stages read documents through `PageStore.iter_documents()`, which streams the pages dataset in file order and
 groups rows by document (the ingester writes each document's pages contiguously), so memory holds one document.
-Random access (`document`, `read_pages`) goes through a row-group index (doc_id -> the part files and row groups
-that hold its pages), built once per store object from the doc_id column alone: doc_ids are hashes, so Parquet's
-min/max statistics cannot prune row groups, and a filtered scan would read every row group of a large store.
+Random access (`locate`, `document`, `read_pages`) goes through a row-group index (doc_id -> the pages files and
+row groups that hold its pages), built once per store object: from the docs rows' `pages_file` / `page_row_groups`
+(corpus/writer.py) and, for rows written before those columns, from the doc_id column of the pages files no docs
+row names: doc_ids are hashes, so Parquet's min/max statistics cannot prune row groups, and a filtered scan would
+read every row group of a large store.
 """
 
 from __future__ import annotations
@@ -17,9 +21,8 @@ from typing import Iterator
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
-from .. import schema
+from .. import schema, storage
 
 
 @dataclass
@@ -39,24 +42,28 @@ class Document:
 
 class PageStore:
     def __init__(self, root: str | Path):
-        self.root = Path(root)
-        if not (self.root / "docs").is_dir():
-            raise FileNotFoundError(f"{self.root}: not a page store (no docs/ folder); run `mmprolong ingest` first")
+        self.url = storage.normalize(root)
+        self.root = storage.local_path(self.url) if storage.is_local(self.url) else self.url
+        self.threads = storage.scan_threads(self.url)
+        if not (storage.isdir(storage.join(self.url, "docs")) or storage.exists(storage.join(self.url, "manifest.json"))):
+            raise FileNotFoundError(f"{self.url}: not a page store (no docs/ folder); run `mmprolong ingest` first")
 
     @property
     def manifest(self) -> dict:
-        p = self.root / "manifest.json"
-        return json.loads(p.read_text()) if p.exists() else {}
+        p = storage.join(self.url, "manifest.json")
+        return json.loads(storage.read_text(p)) if storage.exists(p) else {}
+
+    def _files(self, name: str) -> list[str]:
+        d = storage.join(self.url, name)
+        return [storage.join(d, n) for n in storage.listdir(d, ".parquet")]
 
     def _dataset(self, name: str, sch: pa.Schema) -> ds.Dataset:
-        d = self.root / name
-        files = sorted(str(p) for p in d.glob("*.parquet")) if d.is_dir() else []
-        return ds.dataset(files, schema=sch, format="parquet")
+        return storage.parquet_dataset(self._files(name), sch, base=self.url)
 
     def docs_table(self, columns: list[str] | None = None, ok_only: bool = True) -> pa.Table:
         d = self._dataset("docs", schema.DOCS)
         flt = ds.field("status") == "ok" if ok_only else None
-        return d.to_table(columns=columns, filter=flt)
+        return d.to_table(columns=columns, filter=flt, use_threads=self.threads)
 
     def pages_dataset(self) -> ds.Dataset:
         return self._dataset("pages", schema.PAGES)
@@ -65,14 +72,26 @@ class PageStore:
         return self.docs_table(columns=["doc_id"]).column("doc_id").to_pylist()
 
     def page_index(self) -> dict[str, list[tuple[str, int]]]:
-        """doc_id -> [(part file, row group)] holding its pages (built on first use, from the doc_id column)."""
+        """doc_id -> [(pages file, row group)] holding its pages (built on first use): from the docs rows' location
+        columns, and by scanning the doc_id column of the pages files that no docs row names (older stores)."""
         if getattr(self, "_index", None) is None:
             index: dict[str, list[tuple[str, int]]] = {}
-            for f in sorted(str(p) for p in (self.root / "pages").glob("*.parquet")):
-                pf = pq.ParquetFile(f)
+            pages_dir = storage.join(self.url, "pages")
+            named: set[str] = set()
+            located = self.docs_table(columns=["doc_id", "pages_file", "page_row_groups"])
+            for d, f, rgs in zip(*(located.column(c).to_pylist() for c in located.column_names)):
+                if f and rgs is not None:
+                    named.add(f)
+                    index.setdefault(d, []).extend((storage.join(pages_dir, f), int(rg)) for rg in rgs)
+            for n in storage.listdir(pages_dir, ".parquet"):
+                if n in named:
+                    continue
+                f = storage.join(pages_dir, n)
+                pf = storage.parquet_file(f)
                 for rg in range(pf.metadata.num_row_groups):
                     for d in pc_unique(pf.read_row_group(rg, columns=["doc_id"]).column("doc_id")):
-                        index.setdefault(d, []).append((f, rg))
+                        if (f, rg) not in index.get(d, ()):
+                            index.setdefault(d, []).append((f, rg))
             self._index = index
         return self._index
 
@@ -94,16 +113,16 @@ class PageStore:
         return t.select(cols)
 
     def locate(self, doc_ids) -> dict[str, list[tuple[str, int]]]:
-        """doc_id -> [(part file, row group)] holding its pages: what a driver sends a worker so that the worker
-        reads its own document (`read_document`) without building the store's index itself."""
+        """doc_id -> [(pages file path or URL, row group)] holding its pages: what a driver sends a worker so that
+        the worker reads its own document (`read_document`) without building the store's index itself."""
         index = self.page_index()
         return {d: list(index.get(d, [])) for d in doc_ids}
 
     def document(self, doc_id: str, with_images: bool = True) -> Document:
         docs = self._dataset("docs", schema.DOCS).to_table(
-            filter=(ds.field("doc_id") == doc_id) & (ds.field("status") == "ok"))
+            filter=(ds.field("doc_id") == doc_id) & (ds.field("status") == "ok"), use_threads=self.threads)
         if docs.num_rows == 0:
-            raise KeyError(f"document {doc_id} not in store {self.root}")
+            raise KeyError(f"document {doc_id} not in store {self.url}")
         row = docs.slice(0, 1).to_pylist()[0]
         cols = None if with_images else [c for c in schema.PAGES.names if c != "image"]
         pages = self.read_pages([doc_id], cols).to_pylist()
@@ -115,7 +134,7 @@ class PageStore:
         """Stream ok documents with their pages, in store order, one document in memory at a time."""
         docs = {r["doc_id"]: r for r in self.docs_table().to_pylist() if doc_ids is None or r["doc_id"] in doc_ids}
         cols = None if with_images else [c for c in schema.PAGES.names if c != "image"]
-        scanner = self.pages_dataset().scanner(columns=cols, batch_size=batch_rows,
+        scanner = self.pages_dataset().scanner(columns=cols, batch_size=batch_rows, use_threads=self.threads,
                                                filter=ds.field("doc_id").isin(list(docs)) if doc_ids else None)
         cur: str | None = None
         buf: list[dict] = []
@@ -150,7 +169,7 @@ def read_document(row: dict, location: list[tuple[str, int]], with_images: bool 
 
 def _read_row_groups(path: str, rgs: list[int], cols: list[str]) -> pa.Table:
     """Row groups of one part file; a PAGES column the file predates (text_source) comes back as nulls."""
-    pf = pq.ParquetFile(path)
+    pf = storage.parquet_file(path)
     have = set(pf.schema_arrow.names)
     t = pf.read_row_groups(rgs, columns=[c for c in cols if c in have])
     for c in cols:

@@ -1,24 +1,37 @@
 """Write a page store so that a run killed at any moment (kill -9 included) resumes without loss or duplicates.
 
-Layout (read by `corpus.store.PageStore`): STORE/pages/part-R-S.parquet, STORE/docs/part-R-S.parquet, manifest.json.
-- Rows are buffered and flushed as a pair of part files with the same name: the pages part first, then the docs
-  part that commits it. Each file is written to a .tmp name and renamed, so a part is either whole or absent.
-- A document's pages never straddle two parts and are written contiguously, in page order.
-- On open, leftovers of a killed run are removed: *.tmp files and pages parts with no docs part (their documents
-  were not committed and will be redone). The docs parts then say exactly which inputs are done.
-  The rule holds for any writer of the store (e.g. eval's image-document import): a pages/NAME.parquet is
-  committed by docs/NAME.parquet, written after it.
-- R is a new number per run, so a resumed run never overwrites an earlier run's parts.
-- A document longer than `flush_pages` is streamed by its worker into STORE/staging/<doc_id>.parquet (a pages part
-  in all but name), which the parent commits by renaming it into pages/ before the docs row: worker and parent
-  memory stay bounded by `flush_pages` pages whatever the document's length. Leftover staged files are dropped
-  on open, like orphan parts.
+Layout (read by `corpus.store.PageStore`); STORE is a local folder or an fsspec URL (s3://bucket/store, memory://...,
+through `mmprolong.storage`):
+- STORE/docs/part-R-S.parquet: docs rows (one per input), committed in batches by the one driver process;
+- STORE/pages/part-R-S.parquet: the pages of the short documents of that docs part, when the driver holds them
+  (local runs: workers hand back documents of fewer than `flush_pages` pages, batched into one pages part);
+- STORE/pages/doc-<doc_id>.parquet: the pages of one document, written by the worker that rendered it, a row group
+  (PAGE_ROW_GROUP pages) at a time, so no process holds more than a row group of a document it streams. This is
+  every document under `ingest --worker-writes` (the default with `--executor ray` and for a remote STORE: page
+  bytes never pass through the driver) and, otherwise, every document longer than `flush_pages`.
+- STORE/manifest.json.
+
+Commit rule: a pages file is committed iff
+  (a) a committed docs row names it (`pages_file` = its name inside pages/, `page_row_groups` = the row groups of its
+      file that hold the document's pages), or
+  (b) docs/NAME.parquet exists for pages/NAME.parquet (stores written before the location columns; and any other
+      writer of the store, e.g. eval's image-document import, may commit a pages part that way).
+Every file is committed whole: locally written to NAME.tmp, fsynced and renamed; on object storage one whole-object
+write (visible only once complete). A pages file is always complete before the docs row that names it is written,
+so a docs row never names missing pages. On open (`StoreWriter`), leftovers of a killed run are removed: *.tmp files,
+pages files that nothing commits (a worker finished them but the driver died before committing their docs rows,
+or a killed worker's half) and the old layout's staging/ files. The docs parts then say exactly which inputs are
+done, and their documents are redone on resume. R is a new number per run, so a resumed run never overwrites an
+earlier run's parts; a worker's pages file is named by its doc_id, and a doc_id is rendered at most once per store.
+
+The batched writer fills `pages_file` / `page_row_groups` too (a part's row groups are exact PAGE_ROW_GROUP-row
+chunks and it knows each document's row offsets), so `PageStore.locate` answers from the docs table alone; rows
+without them (older stores) are located by scanning the pages' doc_id columns.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from pathlib import Path
@@ -26,8 +39,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .. import schema
-from ..durable import durable_replace, fsync_path
+from .. import schema, storage
 
 PART = re.compile(r"^part-(\d{5})-(\d{6})\.parquet$")
 PAGE_ROW_GROUP = 64          # pages per row group: readers stream the store a few pages at a time
@@ -36,135 +48,200 @@ PAGE_ROW_GROUP = 64          # pages per row group: readers stream the store a f
 PAGES_COMPRESSION = {c: ("none" if c == "image" else "zstd") for c in schema.PAGES.names}  # JPEG is compressed
 
 
-class StagedPages:
-    """A worker-side pages file for one long document, written a batch of pages at a time."""
+def doc_pages_name(doc_id: str) -> str:
+    """The name inside STORE/pages of a document's own pages file (written by its worker)."""
+    return f"doc-{doc_id}.parquet"
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self._writer = pq.ParquetWriter(self.path, schema.PAGES, compression=PAGES_COMPRESSION)
+
+def row_groups(start: int, n: int) -> list[int]:
+    """The row groups of a part holding rows [start, start + n) (row groups of exactly PAGE_ROW_GROUP rows)."""
+    return list(range(start // PAGE_ROW_GROUP, (start + n - 1) // PAGE_ROW_GROUP + 1)) if n else []
+
+
+class PagesFile:
+    """A pages file for one document, written a row group (PAGE_ROW_GROUP pages) at a time and committed whole by
+    `close()` (local: .tmp, fsync, rename; object storage: the object appears when its upload completes);
+    `discard()` leaves nothing behind. Memory: at most one row group of pages."""
+
+    def __init__(self, url: str):
+        self.url = storage.normalize(url)
+        self.local = storage.is_local(self.url)
+        if self.local:
+            self._tmp = storage.local_path(self.url).with_name(storage.name(self.url) + ".tmp")
+            self._sink = None                      # pyarrow writes the local file natively
+        else:
+            fs, path = storage.filesystem(self.url)
+            self._sink = fs.open(path, "wb")
+        self._writer = pq.ParquetWriter(str(self._tmp) if self.local else self._sink, schema.PAGES,
+                                        compression=PAGES_COMPRESSION)
+        self._buf: list[dict] = []
+        self.n_row_groups = 0
+        self.n_pages = 0
 
     def write(self, pages: list[dict]) -> None:
-        if pages:
-            self._writer.write_table(pa.Table.from_pylist(pages, schema=schema.PAGES),
-                                     row_group_size=PAGE_ROW_GROUP)
+        self._buf.extend(pages)
+        while len(self._buf) >= PAGE_ROW_GROUP:
+            self._group(self._buf[:PAGE_ROW_GROUP])
+            self._buf = self._buf[PAGE_ROW_GROUP:]
 
-    def close(self) -> None:
+    def _group(self, pages: list[dict]) -> None:
+        self._writer.write_table(pa.Table.from_pylist(pages, schema=schema.PAGES), row_group_size=PAGE_ROW_GROUP)
+        self.n_row_groups += 1
+        self.n_pages += len(pages)
+
+    def close(self) -> list[int]:
+        """Commit the file; return its row groups (all of them: the file holds one document)."""
+        if self._buf:
+            self._group(self._buf)
+            self._buf = []
         self._writer.close()
-        with open(self.path, "rb+") as f:
-            os.fsync(f.fileno())
+        if self._sink is not None and not self._sink.closed:
+            self._sink.close()
+        if self.local:
+            from ..durable import durable_replace
+
+            durable_replace(self._tmp, storage.local_path(self.url))
+        return list(range(self.n_row_groups))
 
     def discard(self) -> None:
         try:
+            if not self.local and hasattr(self._sink, "discard"):
+                self._sink.discard()     # s3fs: abort the multipart upload; nothing becomes visible
+                self._sink.closed = True   # fsspec's buffered file: nothing left to flush on close / __del__
             self._writer.close()
+        except Exception:                # a half-closed sink: what matters is that no file is left
+            pass
         finally:
-            self.path.unlink(missing_ok=True)
+            if self._sink is not None and not self._sink.closed:
+                try:
+                    self._sink.close()
+                except Exception:
+                    pass
+            if self.local:
+                self._tmp.unlink(missing_ok=True)
+            storage.remove(self.url)
 
 
-def _write_atomic(table: pa.Table, path: Path, **kwargs) -> None:
-    """Write, fsync, rename, fsync the folder: once this returns, the part survives a crash or power loss."""
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp, **kwargs)
-    durable_replace(tmp, path)
+def remove_pages_file(url: str) -> None:
+    """Remove what a killed worker may have left of a pages file (its .tmp locally, or the object)."""
+    storage.remove(url)
+    if storage.is_local(url):
+        storage.remove(storage.normalize(url) + ".tmp")
 
 
-def _write_json_atomic(obj: dict, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-    durable_replace(tmp, path)
+def _write_json_atomic(obj: dict, url: str) -> None:
+    storage.write_text(url, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
 class StoreWriter:
-    """Append documents (a docs row and its page rows) to a store; `flush_pages` bounds the rows held in memory."""
+    """Append documents (a docs row and its page rows) to a store; `flush_pages` bounds the page rows held in memory,
+    `flush_docs` / `flush_seconds` how many docs rows (and how much work) a killed driver can lose."""
 
-    def __init__(self, root: str | Path, flush_pages: int = 256, flush_docs: int = 1000):
-        self.root = Path(root)
-        self.docs_dir, self.pages_dir = self.root / "docs", self.root / "pages"
-        if self.root.exists() and not self.root.is_dir():
+    def __init__(self, root: str | Path, flush_pages: int = 256, flush_docs: int = 1000,
+                 flush_seconds: float = 30.0):
+        self.url = storage.normalize(root)
+        self.root = storage.local_path(self.url) if storage.is_local(self.url) else self.url
+        if storage.is_local(self.url) and self.root.exists() and not self.root.is_dir():
             raise ValueError(f"out: {self.root} exists and is not a folder")
-        self.staging_dir = self.root / "staging"
-        for d in (self.docs_dir, self.pages_dir, self.staging_dir):
-            d.mkdir(parents=True, exist_ok=True)
-        self.flush_pages, self.flush_docs = flush_pages, flush_docs
+        self.docs_dir, self.pages_dir = storage.join(self.url, "docs"), storage.join(self.url, "pages")
+        for d in (self.docs_dir, self.pages_dir):
+            storage.makedirs(d)
+        self.flush_pages, self.flush_docs, self.flush_seconds = flush_pages, flush_docs, flush_seconds
         self.removed_orphans = self._recover()
-        runs = [int(m.group(1)) for p in self.docs_dir.iterdir() if (m := PART.match(p.name))]
+        runs = [int(m.group(1)) for n in storage.listdir(self.docs_dir) if (m := PART.match(n))]
         self.run = max(runs, default=-1) + 1
         self.seq = 0
         self._docs: list[dict] = []
+        self._spans: list[tuple[int, int] | None] = []   # per queued doc: (first row, rows) in self._pages
         self._pages: list[dict] = []
+        self._since = time.monotonic()
+
+    def pages_url(self, name: str) -> str:
+        return storage.join(self.pages_dir, name)
+
+    def _docs_dataset(self):
+        files = [storage.join(self.docs_dir, n) for n in storage.listdir(self.docs_dir, ".parquet")]
+        return storage.parquet_dataset(files, schema.DOCS, base=self.url)
 
     def _recover(self) -> int:
-        """Drop what a killed run left half-done; return how many orphan pages parts were removed."""
+        """Drop what a killed run left half-done; return how many uncommitted pages files were removed."""
         for d in (self.docs_dir, self.pages_dir):
-            for tmp in d.glob("*.tmp"):
-                tmp.unlink()
-        for staged in self.staging_dir.iterdir():
-            staged.unlink()
-        committed = {p.name for p in self.docs_dir.glob("*.parquet")}
-        orphans = [p for p in self.pages_dir.glob("*.parquet") if p.name not in committed]
-        for p in orphans:
-            p.unlink()
+            for tmp in storage.listdir(d, ".tmp"):
+                storage.remove(storage.join(d, tmp))
+        staging = storage.join(self.url, "staging")        # the layout before worker-written pages files
+        for n in storage.listdir(staging):
+            storage.remove(storage.join(staging, n))
+        committed = self.committed_pages_files()
+        orphans = [n for n in storage.listdir(self.pages_dir, ".parquet") if n not in committed]
+        for n in orphans:
+            storage.remove(storage.join(self.pages_dir, n))
         return len(orphans)
 
-    def committed_docs(self) -> pa.Table:
-        """doc_id, source, status of every committed docs row."""
-        import pyarrow.dataset as ds  # here, not at the top: workers import this module and never need it
+    def committed_pages_files(self) -> set[str]:
+        """Names in pages/ that committed docs rows name, or whose docs/NAME.parquet exists (see the module doc)."""
+        names = set(storage.listdir(self.docs_dir, ".parquet"))
+        col = self._docs_dataset().to_table(columns=["pages_file"], use_threads=storage.scan_threads(self.url))
+        names.update(n for n in col.column("pages_file").unique().to_pylist() if n)
+        return names
 
-        files = sorted(str(p) for p in self.docs_dir.glob("*.parquet"))
-        return ds.dataset(files, schema=schema.DOCS, format="parquet").to_table(
-            columns=["doc_id", "source", "status", "n_pages"])
+    def committed_docs(self) -> pa.Table:
+        """doc_id, source, status, n_pages of every committed docs row."""
+        return self._docs_dataset().to_table(columns=["doc_id", "source", "status", "n_pages"],
+                                             use_threads=storage.scan_threads(self.url))
 
     def drop_rows(self, sources: set[str], statuses: tuple[str, ...]) -> int:
         """Remove the committed docs rows of these sources that have one of these (failure) statuses, so that their
-        inputs are ingested again (`ingest --retry-failed`). Failure rows have no pages, so every pages part keeps
-        its docs part; each rewritten part is replaced atomically and durably. Returns the rows removed."""
+        inputs are ingested again (`ingest --retry-failed`). Failure rows have no pages, so every pages file keeps
+        what commits it; each rewritten part is replaced atomically and durably. Returns the rows removed."""
         import pyarrow.compute as pc
 
         removed = 0
-        for part in sorted(self.docs_dir.glob("*.parquet")):
-            table = pq.read_table(part, schema=schema.DOCS)
+        for n in storage.listdir(self.docs_dir, ".parquet"):
+            url = storage.join(self.docs_dir, n)
+            table = storage.parquet_dataset([url], schema.DOCS).to_table(use_threads=storage.scan_threads(url))
             drop = pc.and_(pc.is_in(table["source"], pa.array(sorted(sources), pa.string())),
                            pc.is_in(table["status"], pa.array(list(statuses), pa.string())))
-            n = pc.sum(drop).as_py() or 0
-            if n:
-                _write_atomic(table.filter(pc.invert(drop)), part, compression="zstd")
-                removed += n
+            k = pc.sum(drop).as_py() or 0
+            if k:
+                storage.write_parquet(table.filter(pc.invert(drop)), url, compression="zstd")
+                removed += k
         return removed
 
-    def staged_path(self, doc_id: str) -> Path:
-        """Where a worker streams the pages of a long document (see the module doc)."""
-        return self.staging_dir / f"{doc_id}.parquet"
-
-    def add(self, doc: dict, pages: list[dict] = (), staged: str | Path | None = None) -> None:
-        """Queue one document (its pages, if any, in order); flushed as a whole with the rows queued before.
-        `staged`: the document's pages are in that file instead (committed as a part of its own)."""
+    def add(self, doc: dict, pages: list[dict] = ()) -> None:
+        """Queue one document; flushed as a whole with the rows queued before. Either its pages come here (in
+        order), or its worker already wrote them to the pages file its row names (`pages_file`, committed by this
+        row, see the module doc)."""
         if pages and [p["page"] for p in pages] != list(range(len(pages))):
             raise ValueError(f"{doc.get('source')}: pages must be 0..n-1 in order")
-        if staged is not None:
-            self.flush()
-            name = f"part-{self.run:05d}-{self.seq:06d}.parquet"
-            os.replace(staged, self.pages_dir / name)   # fsynced by the worker (StagedPages.close)
-            fsync_path(self.pages_dir)
-            _write_atomic(pa.Table.from_pylist([doc], schema=schema.DOCS), self.docs_dir / name,
-                          compression="zstd")
-            self.seq += 1
-            return
+        if pages and doc.get("pages_file"):
+            raise ValueError(f"{doc.get('source')}: pages given and also in {doc['pages_file']}")
+        if not self._docs:
+            self._since = time.monotonic()
+        self._spans.append((len(self._pages), len(pages)) if pages else None)
         self._docs.append(doc)
         self._pages.extend(pages)
-        if len(self._pages) >= self.flush_pages or len(self._docs) >= self.flush_docs:
+        if (len(self._pages) >= self.flush_pages or len(self._docs) >= self.flush_docs
+                or time.monotonic() - self._since >= self.flush_seconds):
             self.flush()
 
     def flush(self) -> None:
+        """Commit the queued rows: the pages part (if any) first, then the docs part that commits it."""
         if not self._docs:
             return
         name = f"part-{self.run:05d}-{self.seq:06d}.parquet"
+        docs = []
+        for doc, span in zip(self._docs, self._spans):
+            doc = dict(doc)
+            if span is not None:
+                doc["pages_file"], doc["page_row_groups"] = name, row_groups(*span)
+            docs.append(doc)
         if self._pages:
-            table = pa.Table.from_pylist(self._pages, schema=schema.PAGES)
-            _write_atomic(table, self.pages_dir / name, row_group_size=PAGE_ROW_GROUP, compression=PAGES_COMPRESSION)
-        _write_atomic(pa.Table.from_pylist(self._docs, schema=schema.DOCS), self.docs_dir / name,
-                      compression="zstd")
+            storage.write_parquet(pa.Table.from_pylist(self._pages, schema=schema.PAGES), self.pages_url(name),
+                                  row_group_size=PAGE_ROW_GROUP, compression=PAGES_COMPRESSION)
+        storage.write_parquet(pa.Table.from_pylist(docs, schema=schema.DOCS), storage.join(self.docs_dir, name),
+                              compression="zstd")
         self.seq += 1
-        self._docs, self._pages = [], []
+        self._docs, self._spans, self._pages = [], [], []
 
     def close(self) -> None:
         self.flush()
@@ -172,11 +249,11 @@ class StoreWriter:
     # -- manifest ---------------------------------------------------------------------------------------------
 
     @property
-    def manifest_path(self) -> Path:
-        return self.root / "manifest.json"
+    def manifest_path(self) -> str:
+        return storage.join(self.url, "manifest.json")
 
     def read_manifest(self) -> dict:
-        return json.loads(self.manifest_path.read_text()) if self.manifest_path.exists() else {}
+        return json.loads(storage.read_text(self.manifest_path)) if storage.exists(self.manifest_path) else {}
 
     def write_manifest(self, settings: dict, versions: dict, complete: bool) -> dict:
         """Counts are recomputed from the committed docs, so they are right after any number of resumes."""

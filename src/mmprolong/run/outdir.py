@@ -10,6 +10,13 @@
   folder's own markers (manifest fields, the files each command writes) and from FOLDER/.mmprolong.kind, which a
   claim writes once the folder is its own: so a half-written output (a killed export) is recognised too. Files named
   `mmprolong.*` are the CLI's log files and say nothing about the kind (any command may log into any folder).
+
+On object storage (an fsspec URL such as s3://bucket/store, `mmprolong.storage`) there is no lock the service
+drops when its holder dies, so the claim is best effort and says so in a log warning: the holder record
+FOLDER/.mmprolong.lock.json is the lock object; a claim is refused while it exists (naming the holder and the
+object to delete if that holder is gone, e.g. after a kill -9), and removed when the claim ends. Two writers
+starting in the same instant can both pass (the record is written, then read back, which narrows but does not close
+that window). The kind check reads FOLDER/.mmprolong.kind and the manifest's format.
 """
 
 from __future__ import annotations
@@ -107,12 +114,76 @@ def _mkdir(folder: Path) -> None:
         raise (output_error_from(e) or e) from None
 
 
+def _holder_info(command: str) -> dict:
+    return {"pid": os.getpid(), "host": socket.gethostname(),
+            "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "command": command or " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv[:3]))}
+
+
 @contextlib.contextmanager
-def claim(folder: str | Path, kind: str, command: str = "") -> Iterator[Path]:
-    """Hold `folder` as the only writer of a `kind` output for the `with` block (see the module docstring)."""
+def _claim_remote(url: str, kind: str, command: str) -> Iterator[str]:
+    """Best-effort claim of an output on object storage (see the module docstring)."""
+    import uuid
+
+    from .. import storage
+
+    url = storage.normalize(url)
+    lock = storage.join(url, HOLDER)
+    log.warning("%s: object storage has no process locks; holding it with the record %s (best effort: start one "
+                "writer at a time)", url, HOLDER)
+
+    def holder() -> str:
+        try:
+            h = json.loads(storage.read_text(lock))
+            return (f"pid {h.get('pid')} on host {h.get('host')} ({h.get('command', '?')}) since "
+                    f"{h.get('since', '?')}")
+        except (OSError, ValueError):
+            return "another process"
+
+    if storage.exists(lock):
+        raise OutputError(f"{url}: in use by {holder()}; if that process is gone (killed), delete {lock} and run "
+                          f"again, or use another output folder")
+    found = None
+    kind_url = storage.join(url, KIND_FILE)
+    if storage.exists(kind_url):
+        found = storage.read_text(kind_url).strip() or None
+    elif storage.exists(storage.join(url, "manifest.json")):
+        try:
+            man = json.loads(storage.read_text(storage.join(url, "manifest.json")))
+        except ValueError:
+            man = {}
+        found = "page-store" if str(man.get("format", "")).startswith("mmprolong-page-store") else None
+    if found is not None and found != kind:
+        raise OutputError(f"{url}: holds {_a(found)} folder, not {_a(kind)}; use another output folder")
+    info = {**_holder_info(command), "token": uuid.uuid4().hex}
+    storage.makedirs(url)
+    storage.write_text(lock, json.dumps(info))
+    try:
+        if json.loads(storage.read_text(lock)).get("token") != info["token"]:
+            raise OutputError(f"{url}: claimed at the same moment by {holder()}; use another output folder")
+    except ValueError:
+        raise OutputError(f"{url}: claimed at the same moment by another process") from None
+    if not storage.exists(kind_url):
+        storage.write_text(kind_url, kind + "\n")
+    try:
+        yield url
+    finally:
+        storage.remove(lock)
+
+
+@contextlib.contextmanager
+def claim(folder: str | Path, kind: str, command: str = "") -> Iterator[Path | str]:
+    """Hold `folder` as the only writer of a `kind` output for the `with` block (see the module docstring).
+    Yields the folder: a Path, or the URL string on object storage."""
     if kind not in KINDS:
         raise ValueError(f"unknown output kind {kind!r}; one of {', '.join(KINDS)}")
-    folder = Path(folder)
+    from .. import storage
+
+    if not storage.is_local(folder):
+        with _claim_remote(os.fspath(folder), kind, command) as url:
+            yield url
+        return
+    folder = storage.local_path(folder)
     _mkdir(folder)
     lock = FileLock(str(folder / LOCK), timeout=0, thread_local=False, preserve_lock_file=True)
     try:
@@ -130,10 +201,7 @@ def claim(folder: str | Path, kind: str, command: str = "") -> Iterator[Path]:
         found = detect_kind(folder)
         if found is not None and found != kind:
             raise OutputError(f"{folder}: holds {_a(found)} folder, not {_a(kind)}; use another output folder")
-        info = {"pid": os.getpid(), "host": socket.gethostname(),
-                "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "command": command or " ".join(os.path.basename(a) if i == 0 else a
-                                               for i, a in enumerate(sys.argv[:3]))}
+        info = _holder_info(command)
         tmp = folder / (HOLDER + ".tmp")
         try:
             tmp.write_text(json.dumps(info))
