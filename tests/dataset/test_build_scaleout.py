@@ -1,0 +1,121 @@
+"""Scale-out of the build: workers read their own documents and keep the images (the driver sends ids, docs rows and
+row-group locations, a few hundred bytes, and gets light rows back), and the part files are the same bytes on every
+executor: local 1 and 2 workers, threads, a local Ray, a Ray cluster of a head and two worker nodes. OUT may be an
+fsspec URL (memory://)."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import fsspec
+import pytest
+
+import mmprolong.run as run
+from mmprolong.corpus.store import Document
+from mmprolong.dataset.build import build
+from mmprolong.dataset.document import DocItem
+from mmprolong.dataset.parts import read_table
+from mmprolong.recipe import parse_recipe
+
+from .docs import make_document, write_store
+
+RECIPE = {"name": "tiny", "max_length": 2048, "max_pixels": 200_704,
+          "lengths": {"mode": "histogram", "edges": [512, 1024, 2048]},
+          "segment": {"min_pages": 3, "max_pages": 6}, "per_document": 2, "budget_tokens": 10**7, "shard_size": 3}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    docs = [make_document(f"doc{i:02d}", 8 + 3 * (i % 5), size=(308, 396)) for i in range(8)]
+    nofacts = make_document("doc99-blank", 10, size=(308, 396))
+    for p in nofacts.pages:
+        p["text"] = ""
+    return write_store(tmp_path_factory.mktemp("store"), docs + [nofacts])
+
+
+def part_bytes(out: Path) -> dict[str, bytes]:
+    got = {f"{d}/{f.name}": f.read_bytes() for d in ("shards", "qa", "rejected")
+           for f in sorted((out / d).glob("*.parquet"))}
+    assert got and not list((out / "_staging").iterdir())   # staged files are gone once committed
+    return got
+
+
+@pytest.fixture(scope="module")
+def reference(store, tmp_path_factory) -> dict[str, bytes]:
+    out = tmp_path_factory.mktemp("ref") / "out"
+    build(parse_recipe(RECIPE), store, out, executor="local", workers=1, progress=False, report=False)
+    return part_bytes(out)
+
+
+@pytest.mark.parametrize("executor,workers", [("local", 2), ("threads", 3)])
+def test_same_part_bytes_on_every_local_executor(store, reference, tmp_path, executor, workers):
+    build(parse_recipe(RECIPE), store, tmp_path / "o", executor=executor, workers=workers, progress=False,
+          report=False)
+    assert part_bytes(tmp_path / "o") == reference
+
+
+def test_same_part_bytes_on_a_local_ray(store, reference, tmp_path):
+    pytest.importorskip("ray")
+    build(parse_recipe(RECIPE), store, tmp_path / "o", executor="ray", workers=2, progress=False, report=False)
+    assert part_bytes(tmp_path / "o") == reference
+
+
+def test_same_part_bytes_on_a_ray_cluster_of_two_worker_nodes(store, reference, tmp_path):
+    ray = pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
+    try:
+        nodes = [cluster.add_node(num_cpus=1) for _ in range(2)]
+        cluster.wait_for_nodes()
+        ray.init(address=cluster.address, log_to_driver=False)
+        try:
+            build(parse_recipe(RECIPE), store, tmp_path / "o", executor="ray", progress=False, report=False)
+            workers = {n.node_id for n in nodes}
+            assert len([n for n in ray.nodes() if n["Alive"] and n["NodeID"] in workers]) == 2
+        finally:
+            ray.shutdown()
+    finally:
+        cluster.shutdown()
+    assert part_bytes(tmp_path / "o") == reference
+
+
+def test_the_driver_sends_no_pages(store, tmp_path, monkeypatch):
+    """What the driver hands the executor: DocItems of a few hundred bytes, no Document, no image."""
+    sent: list[int] = []
+    real = run.map_unordered
+
+    def spy(fn, items, **kw):
+        def watched():
+            for item in items:
+                assert isinstance(item, DocItem) and not isinstance(item.row, Document)
+                assert not any(isinstance(v, bytes) for v in item.row.values())
+                sent.append(len(pickle.dumps(item)))
+                yield item
+        return real(fn, watched(), **kw)
+
+    monkeypatch.setattr(run, "map_unordered", spy)
+    build(parse_recipe(RECIPE), store, tmp_path / "o", executor="threads", workers=2, progress=False, report=False)
+    assert len(sent) == 9 and max(sent) < 2048
+
+
+def test_a_build_on_an_fsspec_url(store, reference, tmp_path):
+    """OUT = memory://...: parts, records, plan, manifest and report go through fsspec; the same part bytes; a second
+    run resumes (nothing redone)."""
+    url = "memory://builds/scaleout"
+    fs = fsspec.filesystem("memory")
+    try:
+        s = build(parse_recipe(RECIPE), store, url, executor="threads", workers=2, progress=False)
+        got = {f"{d}/{n.rsplit('/', 1)[1]}": fs.cat(n) for d in ("shards", "qa", "rejected")
+               for n in sorted(fs.ls(f"/builds/scaleout/{d}", detail=False))}
+        assert got == reference
+        assert fs.ls("/builds/scaleout/_staging", detail=False) == []
+        for name in ("manifest.json", "plan.json", "_progress/build.json", "report/report.md", "report/lengths.png"):
+            assert fs.exists(f"/builds/scaleout/{name}"), name
+        assert read_table(url, "shards", ["n_tokens"]).num_rows == s.samples > 0
+        again = build(parse_recipe(RECIPE), store, url, executor="threads", workers=2, progress=False, report=False)
+        assert again.resumed and again.samples == s.samples
+    finally:
+        if fs.exists("/builds"):
+            fs.rm("/builds", recursive=True)
