@@ -10,12 +10,14 @@ from pathlib import Path
 
 import fsspec
 import pytest
+import yaml
 
 import mmprolong.run as run
+from mmprolong.cli.main import main
 from mmprolong.corpus.store import Document
 from mmprolong.dataset.build import build
 from mmprolong.dataset.document import DocItem
-from mmprolong.dataset.parts import read_table
+from mmprolong.dataset.parts import PartWriter, read_table
 from mmprolong.recipe import parse_recipe
 
 from .docs import make_document, write_store
@@ -116,6 +118,39 @@ def test_a_build_on_an_fsspec_url(store, reference, tmp_path):
         assert read_table(url, "shards", ["n_tokens"]).num_rows == s.samples > 0
         again = build(parse_recipe(RECIPE), store, url, executor="threads", workers=2, progress=False, report=False)
         assert again.resumed and again.samples == s.samples
+    finally:
+        if fs.exists("/builds"):
+            fs.rm("/builds", recursive=True)
+
+
+def test_cli_build_to_a_url(store, reference, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)   # nothing may land in a local folder named after the URL
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(yaml.safe_dump(RECIPE))
+    fs = fsspec.filesystem("memory")
+    try:
+        assert main(["build", "--recipe", str(recipe), "--store", str(store), "--out", "memory://builds/cli",
+                     "--executor", "threads", "--workers", "2", "--quiet", "--no-report"]) == 0
+        assert fs.cat("/builds/cli/shards/part-00000.parquet") == reference["shards/part-00000.parquet"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["r.yaml"]
+    finally:
+        if fs.exists("/builds"):
+            fs.rm("/builds", recursive=True)
+
+
+def test_stale_staged_files_and_orphan_parts_are_removed_on_resume_on_a_url():
+    url = "memory://builds/orphans"
+    fs = fsspec.filesystem("memory")
+    try:
+        w = PartWriter(url)
+        w.add([], [], [])
+        w.commit(3)
+        fs.pipe("/builds/orphans/shards/part-00001.parquet", b"half")   # killed before its record was written
+        fs.pipe("/builds/orphans/_staging/4.parquet", b"staged by a worker, never committed")
+        w2 = PartWriter(url)
+        assert w2.progress.parts == 1 and w2.progress.docs_done == 3
+        assert [p.rsplit("/", 1)[1] for p in fs.ls("/builds/orphans/shards", detail=False)] == ["part-00000.parquet"]
+        assert fs.ls("/builds/orphans/_staging", detail=False) == []
     finally:
         if fs.exists("/builds"):
             fs.rm("/builds", recursive=True)

@@ -1,19 +1,30 @@
 """`build`: recipe + page store -> training shards, kept QA, rejections, manifest and data report.
 
-plan (deterministic, see planner.py) -> stream the planned documents from the store, one per worker at a time ->
-`process_document` on the chosen executor (default: the local process pool; with the openai generator,
-`generator.concurrency` threads, so that many teacher requests stay in flight; see `choose_executor`) -> results
-put back in plan order -> committed as numbered parts (parts.py) -> stop at the exact token budget ->
-manifest.json -> report/.
+plan (deterministic, see planner.py) -> for each planned document the driver sends a `DocItem` (plan index, doc_id,
+docs row, the row groups holding its pages from `PageStore.locate`, slots: about a kilobyte, never a page) ->
+`DocumentJob` on the chosen executor (default: the local process pool; with the openai generator,
+`generator.concurrency` threads, so that many teacher requests stay in flight; see `choose_executor`) reads its own
+document (`corpus.store.read_document`), runs `process_document`, stages its sample rows with their images in
+OUT/_staging/ and returns light rows -> results put back in plan order, the mix and budget applied (quota.py) ->
+committed as numbered parts (parts.py), each assembled from the staged rows kept -> stop at the exact token budget
+-> manifest.json -> report/.
+
+Where a part is assembled (`parts.write_part`): on a Ray build, a Ray task on the cluster, so no image byte passes
+through the driver; with the local pool or threads, in the driver process: the data is on this machine's disk
+either way, the pool's workers are busy with documents, and the write is the same one read and one write per image
+that the driver did before (minus shipping each document to a worker and back).
 
 Results are consumed in plan order whatever finishes first, so the output does not depend on the executor or the
 number of workers: the same recipe and store give the same part files, byte for byte. A killed build run again with
-the same arguments goes on from its last committed part.
+the same arguments goes on from its last committed part. OUT may be a local folder or an fsspec URL (s3://...,
+memory://): every read and commit goes through storage.py; workers must reach OUT (a shared folder or a bucket on
+a cluster).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -134,23 +145,34 @@ DOC_ROW_FIELDS = ("doc_id", "source", "n_pages", "title", "sections")
 LOCATE_BATCH = 1024   # planned documents located at a time (the items are made lazily, as workers take them)
 
 
-def _doc_rows(store: PageStore, doc_ids: set[str]) -> dict[str, dict]:
-    """docs rows (the fields a worker needs to rebuild its Document) of these documents."""
-    t = store.docs_table(columns=list(DOC_ROW_FIELDS))
-    return {r["doc_id"]: r for r in t.to_pylist() if r["doc_id"] in doc_ids}
+class _DocRows:
+    """The docs rows (the fields a worker needs to rebuild its Document) of the planned documents, kept as one
+    Arrow table with a doc_id -> row number map; Python dicts are made only for the documents being sent."""
+
+    def __init__(self, store: PageStore, doc_ids: set[str]):
+        t = store.docs_table(columns=list(DOC_ROW_FIELDS))
+        ids = t.column("doc_id").to_pylist()
+        self.table = t
+        self.row_of = {d: k for k, d in enumerate(ids) if d in doc_ids}
+
+    def get(self, doc_ids: list[str]) -> dict[str, dict]:
+        import pyarrow as pa
+
+        want = sorted({self.row_of[d] for d in doc_ids if d in self.row_of})
+        return {r["doc_id"]: r for r in self.table.take(pa.array(want, pa.int64())).to_pylist()} if want else {}
 
 
-def _items(store: PageStore, plan: Plan, indices, rows: dict[str, dict]) -> Iterator[tuple]:
-    """(plan index, DocItem fields) for these plan indices, in the order given: the docs row and the pages'
-    location (`PageStore.locate`), located LOCATE_BATCH at a time. Never the pages themselves: each worker reads
-    its own document."""
-    indices = list(indices)
-    for k in range(0, len(indices), LOCATE_BATCH):
-        chunk = indices[k:k + LOCATE_BATCH]
-        where = store.locate({plan.docs[i].doc_id for i in chunk})
-        for i in chunk:
-            d = plan.docs[i]
-            yield i, d.doc_id, rows.get(d.doc_id), where.get(d.doc_id) or [], d.slots
+def _items(store: PageStore, plan: Plan, indices, rows: _DocRows) -> Iterator[tuple]:
+    """(plan index, doc_id, docs row, pages' location, slots) for these plan indices, in the order given: the
+    location from `PageStore.locate`, LOCATE_BATCH documents at a time, as the workers take them. Never the pages
+    themselves: each worker reads its own document."""
+    indices = iter(indices)
+    while chunk := list(itertools.islice(indices, LOCATE_BATCH)):
+        ids = [plan.docs[i].doc_id for i in chunk]
+        where = store.locate(set(ids))
+        got = rows.get(ids)
+        for i, d in zip(chunk, ids):
+            yield i, d, got.get(d), where.get(d) or [], plan.docs[i].slots
 
 
 def _progress_bar(enabled: bool):
@@ -272,7 +294,7 @@ def _build(recipe, store, out, executor, workers, progress, report, timeout_s, r
             docs_done = start
             stop = False
             streak_kind, streak, streak_text = "", 0, ""
-            rows = _doc_rows(store, {d.doc_id for d in plan.docs})
+            rows = _DocRows(store, {d.doc_id for d in plan.docs})
             order = chain(retry, range(start, len(plan.docs)) if main_left else ())
             items = (DocItem(pos, i, doc_id, row, loc if row is not None else [], slots)
                      for pos, (i, doc_id, row, loc, slots) in enumerate(_items(store, plan, order, rows)))
