@@ -199,3 +199,8 @@ def test_a_process_pool_builds_into_s3(store, reference, s3_env):
            for n in storage.listdir(f"{url}/{d}", ".parquet")}
     assert got == reference and storage.listdir(f"{url}/_staging") == []
     assert json.loads(storage.read_text(f"{url}/manifest.json"))["summary"]["samples"] == s.samples > 0
+
+
+def test_memory_urls_need_the_threads_executor(store):
+    with pytest.raises(ValueError, match="threads"):
+        build(parse_recipe(RECIPE), store, "memory://builds/refused", executor="local", workers=1, progress=False)

@@ -259,6 +259,9 @@ def _build(recipe, store, out, executor, workers, progress, report, timeout_s, r
     store = store if isinstance(store, PageStore) else PageStore(store)
     out = storage.normalize(out) if not isinstance(out, Path) else str(out)
     executor, workers = choose_executor(recipe, executor, workers)
+    if storage.protocol(out) == "memory" and executor != "threads":
+        raise ValueError(f"{out}: memory:// lives in one process; workers of the {executor} executor cannot "
+                         "reach it (use --executor threads)")
     counter = recipe.counter()
     rhash = recipe_hash(recipe, counter)
     plan = make_plan(recipe, store, counter, keep_near_duplicates)
