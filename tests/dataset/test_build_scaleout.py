@@ -58,10 +58,26 @@ def test_same_part_bytes_on_every_local_executor(store, reference, tmp_path, exe
     assert part_bytes(tmp_path / "o") == reference
 
 
-def test_same_part_bytes_on_a_local_ray(store, reference, tmp_path):
+def test_same_part_bytes_on_a_local_ray(store, reference, tmp_path, monkeypatch):
+    """...and each part is assembled by a Ray task, not in the driver (the process that wrote it is recorded)."""
     pytest.importorskip("ray")
+    import os
+
+    from mmprolong.dataset import parts
+
+    real, seen = parts.write_part, tmp_path / "writers"
+    seen.mkdir()
+
+    def recorded(out, n, *rest):
+        (seen / f"{n}-{os.getpid()}").touch()
+        return real(out, n, *rest)
+
+    monkeypatch.setattr(parts, "write_part", recorded)
     build(parse_recipe(RECIPE), store, tmp_path / "o", executor="ray", workers=2, progress=False, report=False)
     assert part_bytes(tmp_path / "o") == reference
+    writers = [p.name.split("-") for p in seen.iterdir()]
+    assert len(writers) == len(list((tmp_path / "o" / "shards").iterdir()))
+    assert all(int(pid) != os.getpid() for _, pid in writers)
 
 
 def test_same_part_bytes_on_a_ray_cluster_of_two_worker_nodes(store, reference, tmp_path):
