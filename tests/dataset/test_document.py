@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from mmprolong.dataset.document import DocumentJob, attach_images, process_document, slot_attempts
+import pickle
+
+import pyarrow.parquet as pq
+
+from mmprolong.corpus.store import PageStore
+from mmprolong.dataset.build import DOC_ROW_FIELDS
+from mmprolong.dataset.document import DocItem, DocumentJob, light, process_document, slot_attempts
+from mmprolong.dataset.parts import staged_url
 from mmprolong.dataset.planner import Slot
 from mmprolong.recipe import parse_recipe, recipe_hash
 
-from .docs import make_document
+from .docs import make_document, write_store
 
 EDGES = [1024, 2048, 4096, 8192]
 
@@ -49,13 +56,24 @@ def test_failures_are_rows():
     assert missing.rejected[0]["reason"].startswith("missing-pages") and missing.rejected[0]["doc_id"] == "gone"
 
 
-def test_job_returns_rows_without_images_and_the_driver_puts_them_back():
+def test_job_reads_its_document_and_stages_the_images(tmp_path):
     doc = make_document("d", 12, size=(308, 396))
+    store = PageStore(write_store(tmp_path / "store", [doc]))
+    row = {k: v for k, v in store.docs_table().to_pylist()[0].items() if k in DOC_ROW_FIELDS}
     r = recipe()
-    res = DocumentJob(r, recipe_hash(r), EDGES)((0, "d", doc, [Slot("extract-single", "2K-4K", 3000)]))
-    assert res.samples[0]["images"] is None
-    attach_images(res, doc)
-    assert res.samples[0]["images"] == [doc.pages[p]["image"] for p in res.samples[0]["pages"]]
+    slots = [Slot("extract-single", "2K-4K", 3000)]
+    item = DocItem(0, 7, "d", row, store.locate(["d"])["d"], slots)
+    assert len(pickle.dumps(item)) < 2000   # the driver sends ids, rows and locations, never pages
+    res = DocumentJob(r, recipe_hash(r), EDGES, staging=str(tmp_path / "out"))(item)
+    assert res.staged == staged_url(str(tmp_path / "out"), 7)
+    full = process_document(doc, slots, r, recipe_hash(r), EDGES)
+    assert res.samples == [light(s) for s in full.samples] and res.qa == full.qa
+    assert res.samples[0]["image_bytes"] == sum(len(doc.pages[p]["image"]) for p in full.samples[0]["pages"])
+    assert pq.read_table(res.staged).to_pylist() == full.samples   # the worker keeps the images
+    held = DocumentJob(r, recipe_hash(r), EDGES)(item)   # no staging: the full rows come back
+    assert held.staged is None and held.samples == full.samples
+    gone = DocumentJob(r, recipe_hash(r), EDGES, staging=str(tmp_path / "out"))(DocItem(1, 8, "x", row, [], slots))
+    assert gone.rejected[0]["reason"].startswith("missing-pages") and gone.staged is None
 
 
 def test_a_slot_without_qa_is_retried_on_another_segment():

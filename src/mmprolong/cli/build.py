@@ -17,7 +17,8 @@ def register(sub) -> None:
                    help="recipe YAML path or bundled name (paper-qwen2.5-vl-7b, long-biased, ocr-full, ocr-needle, "
                         "demo)")
     p.add_argument("--store", required=True, metavar="S", help="page store folder (from `mmprolong ingest`)")
-    p.add_argument("--out", metavar="OUT", help="output folder (created, or resumed); required unless --plan")
+    p.add_argument("--out", metavar="OUT", help="output folder or fsspec URL (s3://bucket/out; created, or resumed); "
+                   "with --executor ray on a cluster, a place every node can write; required unless --plan")
     p.add_argument("--executor", choices=EXECUTORS, default=None,
                    help="local process pool, Ray, or threads (for a remote teacher). Default: threads with the "
                         "recipe's openai generator, local otherwise")

@@ -1,19 +1,33 @@
 """`build`: recipe + page store -> training shards, kept QA, rejections, manifest and data report.
 
-plan (deterministic, see planner.py) -> stream the planned documents from the store, one per worker at a time ->
-`process_document` on the chosen executor (default: the local process pool; with the openai generator,
-`generator.concurrency` threads, so that many teacher requests stay in flight; see `choose_executor`) -> results
-put back in plan order -> committed as numbered parts (parts.py) -> stop at the exact token budget ->
-manifest.json -> report/.
+plan (deterministic, see planner.py) -> for each planned document the driver sends a `DocItem` (plan index, doc_id,
+docs row, the row groups holding its pages from `PageStore.locate`, slots: about a kilobyte, never a page) ->
+`DocumentJob` on the chosen executor (default: the local process pool; with the openai generator,
+`generator.concurrency` threads, so that many teacher requests stay in flight; see `choose_executor`) reads its own
+document (`corpus.store.read_document`), runs `process_document`, stages its sample rows with their images in
+OUT/_staging/ and returns light rows -> results put back in plan order, the mix and budget applied (quota.py) ->
+committed as numbered parts (parts.py), each assembled from the staged rows kept -> stop at the exact token budget
+-> manifest.json -> report/.
+
+Where a part is assembled (`parts.write_part`): on a Ray build, a Ray task on the cluster, so no image byte passes
+through the driver; with the local pool or threads, in the driver process: the data is on this machine's disk
+either way, the pool's workers are busy with documents, and the write is the same one read and one write per image
+that the driver did before (minus shipping each document to a worker and back).
 
 Results are consumed in plan order whatever finishes first, so the output does not depend on the executor or the
 number of workers: the same recipe and store give the same part files, byte for byte. A killed build run again with
-the same arguments goes on from its last committed part.
+the same arguments goes on from its last committed part. OUT may be a local folder or an fsspec URL (s3://...,
+memory://): every read and commit goes through storage.py; workers must reach OUT (a shared folder or a bucket on
+a cluster).
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
+import logging
+import os
 import platform
 import time
 from collections import Counter
@@ -21,17 +35,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from .. import __version__
+from .. import __version__, storage
 from ..corpus.store import PageStore
 from ..recipe import Recipe, load_recipe, recipe_hash
 from ..run.outdir import HIDDEN
-from .document import DocResult, DocumentJob, attach_images
-from .parts import PROGRESS, TABLES, PartWriter, atomic_write_text
+from .document import DocItem, DocumentJob
+from .parts import PROGRESS, STAGING, TABLES, PartWriter, atomic_write_text
 from .planner import Plan, make_plan
 from .quota import BUDGET_TOLERANCE, Quota
 
+log = logging.getLogger(__name__)
+
 MANIFEST = "manifest.json"
-OWN_DIRS = {*TABLES, PROGRESS}
+OWN_DIRS = {*TABLES, PROGRESS, STAGING}
 
 
 @dataclass
@@ -64,40 +80,99 @@ def _versions() -> dict[str, str]:
     return {"mmprolong": __version__, "python": platform.python_version(), "pyarrow": pyarrow.__version__}
 
 
-def _check_out(out: Path, digest: str) -> None:
+def _check_out(out: str, digest: str) -> None:
     """An OUT folder holds one build: refuse to mix a different recipe or plan into it."""
-    rec = out / PROGRESS / "build.json"
-    if rec.exists():
-        prev = json.loads(rec.read_text())
+    rec = storage.join(out, PROGRESS, "build.json")
+    if storage.exists(rec):
+        prev = json.loads(storage.read_text(rec))
         if prev["digest"] != digest:
             raise ValueError(f"{out} holds a build of another recipe or store (recipe hash {prev['recipe_hash']}, "
                              f"plan {prev['plan']}); use a new --out or delete it")
-    elif out.exists() and any(not (p.is_dir() and p.name in OWN_DIRS and not any(p.iterdir())) and p.name not in HIDDEN
-                              and not p.name.startswith("mmprolong.") for p in out.iterdir()):  # log files
-        raise ValueError(f"{out} exists and is not a build folder; use a new --out")
+        return
+    for name in storage.listdir(out) if storage.isdir(out) else []:
+        if name in HIDDEN or name.startswith("mmprolong."):   # the lock, log files
+            continue
+        p = storage.join(out, name)
+        if not (name in OWN_DIRS and storage.isdir(p) and not storage.listdir(p)):
+            raise ValueError(f"{out} exists and is not a build folder; use a new --out")
 
 
-def _items(store: PageStore, plan: Plan, start: int) -> Iterator[tuple]:
-    """(index, doc_id, Document | None, slots) for planned documents from `start`, in plan order: round by round,
-    one streaming pass over the store per round (store order within a round)."""
-    nxt = start
-    while nxt < len(plan.docs):
-        rnd = plan.docs[nxt].round
-        end = nxt
-        while end < len(plan.docs) and plan.docs[end].round == rnd:
-            end += 1
-        index = {plan.docs[i].doc_id: i for i in range(nxt, end)}
-        for doc in store.iter_documents(doc_ids=set(index)):
-            i = index[doc.doc_id]
-            while nxt < i:  # planned but not streamed: the store has no pages for it
-                yield nxt, plan.docs[nxt].doc_id, None, plan.docs[nxt].slots
-                nxt += 1
-            if i == nxt:
-                yield i, doc.doc_id, doc, plan.docs[i].slots
-                nxt += 1
-        while nxt < end:
-            yield nxt, plan.docs[nxt].doc_id, None, plan.docs[nxt].slots
-            nxt += 1
+@contextlib.contextmanager
+def _ray_session(executor: str, workers: int | None, ray_address: str | None):
+    """For a Ray build: Ray up for the whole build (the document tasks and the part writes), started here (and
+    shut down after) unless the caller runs one: joining `ray_address`, or a local Ray with `workers` CPUs."""
+    if executor != "ray":
+        yield
+        return
+    import ray
+
+    from ..run import default_workers
+
+    started = False
+    if not ray.is_initialized():
+        if ray_address:
+            ray.init(address=ray_address, log_to_driver=False)
+        else:
+            # address="local": a Ray of its own, even when `ray start` left a cluster on this machine (ray.init()
+            # would join that one, which then refuses num_cpus)
+            ray.init(address="local", num_cpus=workers or default_workers(), include_dashboard=False,
+                     log_to_driver=False)
+        started = True
+    try:
+        yield
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _ray_part_writer():
+    """`PartWriter.run_part` for a Ray build: each part is assembled by a Ray task (`parts.write_part`), reading
+    the staged files and writing the part on the shared OUT, so no image byte passes through the driver. It takes
+    no CPU slot (num_cpus=0): the document tasks hold them all, and the driver waits for the part."""
+    import ray
+
+    from .parts import write_part
+
+    remote = ray.remote(num_cpus=0, max_retries=2)(write_part)
+
+    def run(out, n, shards, qa, rejected):
+        ray.get(remote.remote(out, n, shards, qa, rejected))
+
+    return run
+
+
+DOC_ROW_FIELDS = ("doc_id", "source", "n_pages", "title", "sections")
+LOCATE_BATCH = 1024   # planned documents located at a time (the items are made lazily, as workers take them)
+
+
+class _DocRows:
+    """The docs rows (the fields a worker needs to rebuild its Document) of the planned documents, kept as one
+    Arrow table with a doc_id -> row number map; Python dicts are made only for the documents being sent."""
+
+    def __init__(self, store: PageStore, doc_ids: set[str]):
+        t = store.docs_table(columns=list(DOC_ROW_FIELDS))
+        ids = t.column("doc_id").to_pylist()
+        self.table = t
+        self.row_of = {d: k for k, d in enumerate(ids) if d in doc_ids}
+
+    def get(self, doc_ids: list[str]) -> dict[str, dict]:
+        import pyarrow as pa
+
+        want = sorted({self.row_of[d] for d in doc_ids if d in self.row_of})
+        return {r["doc_id"]: r for r in self.table.take(pa.array(want, pa.int64())).to_pylist()} if want else {}
+
+
+def _items(store: PageStore, plan: Plan, indices, rows: _DocRows) -> Iterator[tuple]:
+    """(plan index, doc_id, docs row, pages' location, slots) for these plan indices, in the order given: the
+    location from `PageStore.locate`, LOCATE_BATCH documents at a time, as the workers take them. Never the pages
+    themselves: each worker reads its own document."""
+    indices = iter(indices)
+    while chunk := list(itertools.islice(indices, LOCATE_BATCH)):
+        ids = [plan.docs[i].doc_id for i in chunk]
+        where = store.locate(set(ids))
+        got = rows.get(ids)
+        for i, d in zip(chunk, ids):
+            yield i, d, got.get(d), where.get(d) or [], plan.docs[i].slots
 
 
 def _progress_bar(enabled: bool):
@@ -145,6 +220,13 @@ def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str |
 
     if max_consecutive_failures < 1:
         raise ValueError(f"max_consecutive_failures: must be >= 1, got {max_consecutive_failures}")
+    if not storage.is_local(out):
+        # the out-folder lock is an OS file lock (run.outdir.claim): on object storage nothing holds OUT, so one
+        # writer per OUT is the caller's to ensure
+        log.warning("%s: not a local folder; building without the out-folder lock (run one build per OUT)",
+                    storage.normalize(out))
+        return _build(recipe, store, out, executor, workers, progress, report, timeout_s, ray_address,
+                      max_consecutive_failures, retry_failed, preflight, keep_near_duplicates)
     with claim(out, "build", "build"):
         return _build(recipe, store, out, executor, workers, progress, report, timeout_s, ray_address,
                       max_consecutive_failures, retry_failed, preflight, keep_near_duplicates)
@@ -157,18 +239,6 @@ def check_generator(recipe: Recipe) -> None:
     from .document import _generator
 
     _generator(json.dumps(recipe.generator.settings(), sort_keys=True)).preflight()
-
-
-def _retry_items(store: PageStore, plan: Plan, indices: list[int]) -> Iterator[tuple]:
-    """(index, doc_id, Document | None, slots) for deferred plan indices, in store order (one streaming pass)."""
-    want = {plan.docs[i].doc_id: i for i in indices}
-    seen = set()
-    for doc in store.iter_documents(doc_ids=set(want)):
-        i = want[doc.doc_id]
-        seen.add(i)
-        yield i, doc.doc_id, doc, plan.docs[i].slots
-    for i in sorted(set(indices) - seen):
-        yield i, plan.docs[i].doc_id, None, plan.docs[i].slots
 
 
 def _retryable(reason: str, retry_failed: bool) -> bool:
@@ -187,33 +257,39 @@ def _build(recipe, store, out, executor, workers, progress, report, timeout_s, r
     if preflight:
         check_generator(recipe)
     store = store if isinstance(store, PageStore) else PageStore(store)
-    out = Path(out)
+    out = storage.normalize(out) if not isinstance(out, Path) else str(out)
     executor, workers = choose_executor(recipe, executor, workers)
+    if storage.protocol(out) == "memory" and executor != "threads":
+        raise ValueError(f"{out}: memory:// lives in one process; workers of the {executor} executor cannot "
+                         "reach it (use --executor threads)")
     counter = recipe.counter()
     rhash = recipe_hash(recipe, counter)
     plan = make_plan(recipe, store, counter, keep_near_duplicates)
     digest = f"{rhash}:{plan.digest()}"
     _check_out(out, digest)
-    (out / PROGRESS).mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / PROGRESS / "build.json", json.dumps(
+    storage.makedirs(storage.join(out, PROGRESS))
+    atomic_write_text(storage.join(out, PROGRESS, "build.json"), json.dumps(
         {"digest": digest, "recipe_hash": rhash, "plan": plan.digest()}))
     writer = PartWriter(out)
     resumed = writer.progress.parts > 0
-    atomic_write_text(out / "plan.json", json.dumps(plan.to_json(), indent=1))
-    job = DocumentJob(recipe, rhash, plan.edges)
+    atomic_write_text(storage.join(out, "plan.json"), json.dumps(plan.to_json(), indent=1))
+    staging = os.fspath(storage.local_path(out).absolute()) if storage.is_local(out) else out   # for every worker
+    job = DocumentJob(recipe, rhash, plan.edges, staging=staging)
     budget = recipe.budget_tokens
     start = writer.progress.docs_done
     tokens = writer.progress.tokens
     verifier_usage: Counter = Counter()   # model-verification requests and tokens (earlier runs of this build too)
-    if resumed and (out / MANIFEST).exists():
-        verifier_usage.update(json.loads((out / MANIFEST).read_text()).get("verifier_usage") or {})
+    if resumed and storage.exists(storage.join(out, MANIFEST)):
+        verifier_usage.update(json.loads(storage.read_text(storage.join(out, MANIFEST))).get("verifier_usage") or {})
     quota = Quota(plan.task_shares, budget, _committed_tasks(out) if resumed else {}, tokens)
     deferred = dict(writer.progress.deferred)
     retry = sorted(i for i, r in deferred.items() if _retryable(r, retry_failed))
     main_left = not writer.progress.finished
     stopped: str = ""
     if (main_left or retry) and tokens < budget:
-        with _progress_bar(progress) as bar:
+        with _ray_session(executor, workers, ray_address), _progress_bar(progress) as bar:
+            if executor == "ray":
+                writer.run_part = _ray_part_writer()
             task = bar.add_task(f"{tokens:,} tokens", total=len(plan.docs) + len(retry),
                                 completed=start + len(deferred) - len(retry))
             pending: dict[int, tuple] = {}   # position -> (plan index, result or None, why not, generation events)
@@ -221,18 +297,22 @@ def _build(recipe, store, out, executor, workers, progress, report, timeout_s, r
             docs_done = start
             stop = False
             streak_kind, streak, streak_text = "", 0, ""
-            items = chain(_retry_items(store, plan, retry), _items(store, plan, start) if main_left else iter(()))
-            results = map_unordered(job, ((pos, *it) for pos, it in enumerate(items)), executor=executor,
-                                    workers=workers, timeout_s=timeout_s, ray_address=ray_address)
+            rows = _DocRows(store, {d.doc_id for d in plan.docs})
+            order = chain(retry, range(start, len(plan.docs)) if main_left else ())
+            items = (DocItem(pos, i, doc_id, row, loc if row is not None else [], slots)
+                     for pos, (i, doc_id, row, loc, slots) in enumerate(_items(store, plan, order, rows)))
+            results = map_unordered(job, items, executor=executor, workers=workers, timeout_s=timeout_s,
+                                    ray_address=ray_address)
             try:
-                for (pos, i, doc_id, doc, slots), res in results:
+                for item, res in results:
+                    pos, i = item.position, item.index
                     if isinstance(res, Failure):
                         kind = f"document-{res.kind}"
                         pending[pos] = (i, None, f"document-failed: {res}", [kind])
                     elif any(res.events):
                         pending[pos] = (i, None, f"generation-failed: {res.failure}", [e for e in res.events if e])
                     else:
-                        pending[pos] = (i, attach_images(res, doc), "", res.events)
+                        pending[pos] = (i, res, "", res.events)
                     while nxt in pending and not stop:
                         i, r, why, events = pending.pop(nxt)
                         nxt += 1
@@ -251,12 +331,13 @@ def _build(recipe, store, out, executor, workers, progress, report, timeout_s, r
                         else:
                             deferred.pop(i, None)
                             verifier_usage.update(r.verifier)
-                            kept, left_out = [], []
+                            kept, kept_rows, left_out = [], [], []
                             qa_rows = {q["qa_id"]: q for q in r.qa}
-                            for row in r.samples:   # plan order: the mix and the budget are held here (quota.py)
-                                left = quota.take(row["task"], row["n_tokens"])
+                            for k, row in enumerate(r.samples):   # plan order: the mix and the budget are held
+                                left = quota.take(row["task"], row["n_tokens"])   # here (quota.py)
                                 if left is None:
                                     kept.append(row)
+                                    kept_rows.append(k)
                                 elif not quota.stop:
                                     left_out.append(qa_rows[row["qa_id"]] | {"reason": left})
                                 if quota.stop:
@@ -264,7 +345,11 @@ def _build(recipe, store, out, executor, workers, progress, report, timeout_s, r
                                     break
                             tokens = quota.tokens
                             kept_qa = {row["qa_id"] for row in kept}
-                            writer.add(kept, [q for q in r.qa if q["qa_id"] in kept_qa], r.rejected + left_out)
+                            qa_kept = [q for q in r.qa if q["qa_id"] in kept_qa]
+                            if r.staged is None:   # no sample, or rows held here (never in a build)
+                                writer.add(kept, qa_kept, r.rejected + left_out)
+                            else:
+                                writer.add_staged(r.staged, kept, kept_rows, qa_kept, r.rejected + left_out)
                         bar.update(task, advance=1, description=f"{tokens:,} tokens")
                         if streak >= max_consecutive:
                             stopped = (f"{streak} consecutive generation failures of the same kind "
@@ -281,6 +366,7 @@ def _build(recipe, store, out, executor, workers, progress, report, timeout_s, r
                 deferred = {}   # the budget is met: nothing waits any more
             done = tokens >= budget or quota.stop or docs_done >= len(plan.docs)
             writer.commit(docs_done, finished=not stopped and done, deferred=deferred)
+            writer.clear_staging()   # documents not committed (deferred, or past a stop) are redone by a rerun
     if stopped:
         from ..redact import redact
 
@@ -297,7 +383,7 @@ def _build(recipe, store, out, executor, workers, progress, report, timeout_s, r
                 "targets": plan.targets, "task_shares": plan.task_shares, "target_shares": plan.target_shares,
                 "edges": plan.edges, "skipped_docs": plan.skipped, "verifier_usage": dict(verifier_usage),
                 "store": store_record(store)}
-    atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=1))
+    atomic_write_text(storage.join(out, MANIFEST), json.dumps(manifest, indent=1))
     if report:
         from .report import write_report
 
@@ -309,20 +395,21 @@ def store_record(store: PageStore) -> dict:
     """Which page store a build read: its path, the sha256 of its manifest.json and its document count."""
     import hashlib
 
-    m = store.root / "manifest.json"
-    return {"path": str(store.root.resolve()),
-            "manifest_sha256": hashlib.sha256(m.read_bytes()).hexdigest() if m.exists() else "",
+    root = store.root
+    m = storage.join(root, "manifest.json")
+    return {"path": os.fspath(storage.local_path(root).resolve()) if storage.is_local(root) else storage.normalize(root),
+            "manifest_sha256": hashlib.sha256(storage.read_bytes(m)).hexdigest() if storage.exists(m) else "",
             "documents": len(store.doc_ids())}
 
 
-def _committed_tasks(out: Path) -> dict[str, int]:
+def _committed_tasks(out) -> dict[str, int]:
     """Instances per task in the committed parts (a resumed build's quota starts from them)."""
     from .parts import read_table
 
     return dict(Counter(read_table(out, "shards", ["task"]).column("task").to_pylist()))
 
 
-def summarize(out: Path, recipe: Recipe, rhash: str, plan: Plan, docs_done: int, resumed: bool,
+def summarize(out, recipe: Recipe, rhash: str, plan: Plan, docs_done: int, resumed: bool,
               seconds: float, deferred: dict[int, str] | None = None) -> BuildSummary:
     """Counts from the committed parts (what is on disk, not what this run did)."""
     from .parts import read_table

@@ -39,6 +39,7 @@ class DocResult:
     # "SetupError"...). A document with any failure is not committed: the build defers it and a rerun retries it.
     events: list[str | None] = field(default_factory=list)
     failure: str = ""           # the first failure, as text (redacted)
+    staged: str | None = None   # where a build's worker staged the sample rows (then `samples` are light rows)
 
     def reject(self, reason: str, task: str, qa: QARecord | None = None) -> None:
         row = qa.to_row() if qa is not None else {k: None for k in REJECTION_FIELDS} | {
@@ -225,23 +226,53 @@ def process_document(doc: Document | None, slots: list, recipe: Recipe, recipe_h
     return res
 
 
+@dataclass
+class DocItem:
+    """What the driver sends a worker for one planned document: a few hundred bytes, never the pages. `row`: the
+    document's docs row (doc_id, source, n_pages, title, sections); `location`: where its pages are
+    (`PageStore.locate`: [(part file, row group)], empty when the store has no pages for it)."""
+
+    position: int                  # the order the driver consumes results in
+    index: int                     # plan index
+    doc_id: str
+    row: dict
+    location: list
+    slots: list
+
+
+LIGHT_FIELDS = ("qa_id", "task", "n_tokens")
+
+
+def light(row: dict) -> dict:
+    """What the driver needs of a staged sample row to apply the mix and budget and to cut parts."""
+    return {k: row[k] for k in LIGHT_FIELDS} | {"image_bytes": sum(len(b) for b in (row.get("images") or ()))}
+
+
 class DocumentJob:
-    """Picklable `fn(item)` for `mmprolong.run.map_unordered`; item = (index, doc_id, Document | None, slots)."""
+    """Picklable `fn(item: DocItem)` for `mmprolong.run.map_unordered`. The worker reads its own document from the
+    store (`corpus.store.read_document`: only the row groups named in the item) and runs `process_document`. With
+    `staging` (a build's OUT, a folder or URL every worker can write) it keeps the images: the sample rows go to
+    `parts.staged_url(staging, index)` and the result carries light rows (`light`) and `staged`; without it the
+    result holds the full rows."""
 
-    def __init__(self, recipe: Recipe, recipe_hash: str, edges: list[int]):
-        self.recipe, self.recipe_hash, self.edges = recipe, recipe_hash, edges
+    def __init__(self, recipe: Recipe, recipe_hash: str, edges: list[int], staging: str | None = None):
+        self.recipe, self.recipe_hash, self.edges, self.staging = recipe, recipe_hash, edges, staging
 
-    def __call__(self, item) -> DocResult:
-        _, doc_id, doc, slots = item[-4:]  # (index, ...) or (position, index, ...)
-        res = process_document(doc, slots, self.recipe, self.recipe_hash, self.edges, doc_id)
-        for row in res.samples:  # the driver holds the document: don't send its images back (see attach_images)
-            row["images"] = None
+    def __call__(self, item: DocItem) -> DocResult:
+        from ..corpus.store import read_document
+
+        doc = read_document(item.row, item.location) if item.location else None
+        if doc is not None and not doc.pages:
+            doc = None
+        res = process_document(doc, item.slots, self.recipe, self.recipe_hash, self.edges, item.doc_id)
+        if any(res.events):   # not done: the build defers it, nothing of it is written
+            res.samples = []
+        elif res.samples and self.staging is not None:
+            from .. import storage
+            from .parts import STAGING, stage_samples, staged_url
+
+            storage.makedirs(storage.join(self.staging, STAGING))
+            res.staged = staged_url(self.staging, item.index)
+            stage_samples(res.staged, res.samples)
+            res.samples = [light(r) for r in res.samples]
         return res
-
-
-def attach_images(res: DocResult, doc: Document | None) -> DocResult:
-    """Put the page JPEGs back into sample rows that a worker returned without them."""
-    for row in res.samples:
-        if row["images"] is None:
-            row["images"] = [doc.pages[p].get("image") or b"" for p in row["pages"]]
-    return res

@@ -1,12 +1,20 @@
-"""Build output on disk, written so that a killed build resumes without losing or duplicating anything.
+"""Build output on disk (a local folder or an fsspec URL), written so that a killed build resumes without losing or
+duplicating anything.
 
 Layout of OUT: shards/, qa/, rejected/ hold `part-NNNNN.parquet` files (samples, kept QA, rejections with reasons);
 _progress/part-NNNNN.json is the completion record of part NNNNN: how many planned documents (a prefix of the plan,
-which the build consumes in order) are in parts 0..NNNNN, and the running totals.
+which the build consumes in order) are in parts 0..NNNNN, and the running totals. _staging/ holds what workers wrote
+for documents not yet committed: `<plan index>.parquet`, the document's sample rows with their page images.
 
-A part's Parquet files are written to temporary names and renamed into place, and only then is its completion record
-written (also by rename). On resume, the records say which parts exist; any part file without a record (a build
-killed between the renames) and any temporary file is deleted, and the build goes on from the recorded document.
+Workers keep the image bytes: each writes its document's samples to _staging/ and sends the driver only light
+metadata (per sample: qa_id, task, n_tokens, image bytes). The driver decides which samples are kept (plan order,
+quota) and, when a part is complete, `write_part` assembles its three Parquet files from the staged files (the kept
+rows, in plan order) where it is called: a Ray task on a Ray build, the driver process otherwise (see build.py).
+
+A part's Parquet files are committed (storage.write_parquet: atomic rename locally, one whole-object write on object
+storage), and only then is its completion record written; then the staged files of its documents are deleted. On
+resume, the records say which parts exist; any part file without a record (a build killed between the commits), any
+temporary file and every staged file is deleted, and the build goes on from the recorded document.
 """
 
 from __future__ import annotations
@@ -14,30 +22,67 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .. import schema
-from ..durable import durable_replace
+from .. import schema, storage
 
 REJECTED = schema.QA.append(pa.field("reason", pa.string()))
 TABLES = {"shards": schema.SAMPLES, "qa": schema.QA, "rejected": REJECTED}
 PROGRESS = "_progress"
+STAGING = "_staging"
 MAX_PART_BYTES = 256 * 2**20   # a part is also cut when its embedded images reach this size (bounded memory)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    durable_replace(tmp, path)
+def atomic_write_text(path, text: str) -> None:
+    """Commit a text file (a local path or a URL; see storage.write_with)."""
+    storage.write_text(path, text)
 
 
-def _write_parquet(path: Path, rows: list[dict], sch: pa.Schema) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    table = pa.Table.from_pylist(rows, schema=sch)
-    pq.write_table(table, tmp, compression="zstd", row_group_size=64)
-    durable_replace(tmp, path)
+def _write_parquet(url, table: pa.Table) -> None:
+    storage.write_parquet(table, url, compression="zstd", row_group_size=64)
+
+
+def staged_url(out, index: int) -> str:
+    """Where the worker of plan document `index` stages its sample rows."""
+    return storage.join(out, STAGING, f"{index}.parquet")
+
+
+def stage_samples(url, rows: list[dict]) -> None:
+    """A worker's side: its document's sample rows, images included, committed under `url` (uncompressed: the
+    images are JPEGs, and the file is read once)."""
+    storage.write_parquet(pa.Table.from_pylist(rows, schema=schema.SAMPLES), url, compression="none")
+
+
+def _read_staged(url, indices: list[int]) -> pa.Table:
+    t = storage.parquet_file(url).read()
+    return t.take(pa.array(indices, pa.int64()))
+
+
+def write_part(out, n: int, shards: list, qa: list[dict], rejected: list[dict]) -> int:
+    """Write part `n` of shards/, qa/ and rejected/ under `out` (not its completion record). `shards`: in order,
+    either a list of sample rows or `(staged url, [row indices kept])`; the rows are those a build written in one
+    process would hold, so the bytes are the same. A plain function: it runs where the data is. Returns the number
+    of samples written."""
+    tables = []
+    for src in shards:
+        if isinstance(src, tuple):
+            if src[1]:
+                tables.append(_read_staged(*src))
+        elif src:
+            tables.append(pa.Table.from_pylist(src, schema=schema.SAMPLES))
+    if tables:
+        t = pa.concat_tables(tables).combine_chunks()
+        t = pa.Table.from_arrays(t.columns, schema=schema.SAMPLES)
+    else:
+        t = pa.Table.from_pylist([], schema=schema.SAMPLES)
+    _write_parquet(storage.join(out, "shards", f"part-{n:05d}.parquet"), t)
+    _write_parquet(storage.join(out, "qa", f"part-{n:05d}.parquet"), pa.Table.from_pylist(qa, schema=schema.QA))
+    _write_parquet(storage.join(out, "rejected", f"part-{n:05d}.parquet"),
+                   pa.Table.from_pylist(rejected, schema=REJECTED))
+    return t.num_rows
 
 
 @dataclass
@@ -54,29 +99,46 @@ class Progress:
 
 
 class PartWriter:
-    """Buffers document results in plan order and commits them as numbered parts."""
+    """Buffers document results in plan order and commits them as numbered parts. `out`: a local folder or an
+    fsspec URL. `run_part(out, n, shards, qa, rejected)` writes a part's files (default: `write_part` in this
+    process; a Ray build passes one that runs it as a Ray task)."""
 
-    def __init__(self, out: Path):
-        self.out = Path(out)
-        for d in (*TABLES, PROGRESS):
-            (self.out / d).mkdir(parents=True, exist_ok=True)
+    def __init__(self, out, run_part: Callable | None = None):
+        self.out = storage.normalize(out) if not isinstance(out, Path) else str(out)
+        self.run_part = run_part or write_part
+        for d in (*TABLES, PROGRESS, STAGING):
+            storage.makedirs(storage.join(self.out, d))
         self.progress = self._recover()
-        self.buf: dict[str, list[dict]] = {k: [] for k in TABLES}
+        self._reset()
+
+    def _reset(self) -> None:
+        self.shards: list = []        # lists of rows, or (staged url, kept row indices)
+        self.meta: list[dict] = []    # per buffered sample: n_tokens (and task, qa_id, image_bytes)
+        self.qa: list[dict] = []
+        self.rejected: list[dict] = []
+        self.staged: list[str] = []   # staged files of the buffered documents (deleted once committed)
         self.buffered_bytes = 0
+
+    @property
+    def buf(self) -> dict[str, list]:
+        return {"shards": self.meta, "qa": self.qa, "rejected": self.rejected}
 
     def _recover(self) -> Progress:
         records = []
+        prog = storage.join(self.out, PROGRESS)
+        have = set(storage.listdir(prog, ".json"))
         for n in range(10**6):
-            p = self.out / PROGRESS / f"part-{n:05d}.json"
-            if not p.exists():
+            name = f"part-{n:05d}.json"
+            if name not in have:
                 break
-            records.append(json.loads(p.read_text()))
+            records.append(json.loads(storage.read_text(storage.join(prog, name))))
         n = len(records)
         for d in (*TABLES, PROGRESS):
-            for f in (self.out / d).iterdir():
-                stem = f.name.split(".")[0]
-                if f.name.endswith(".tmp") or (stem.startswith("part-") and int(stem[5:]) >= n):
-                    f.unlink()
+            for name in storage.listdir(storage.join(self.out, d)):
+                stem = name.split(".")[0]
+                if name.endswith(".tmp") or (stem.startswith("part-") and stem[5:].isdigit() and int(stem[5:]) >= n):
+                    storage.remove(storage.join(self.out, d, name))
+        self.clear_staging()
         if not records:
             return Progress()
         last = records[-1]
@@ -84,9 +146,15 @@ class PartWriter:
                         finished=last.get("finished", False),
                         deferred={int(k): v for k, v in last.get("deferred", {}).items()})
 
+    def clear_staging(self) -> None:
+        """Delete every staged file (of documents not committed: a stopped or killed run, a deferred document)."""
+        d = storage.join(self.out, STAGING)
+        for name in storage.listdir(d):
+            storage.remove(storage.join(d, name))
+
     @property
     def buffered_samples(self) -> int:
-        return len(self.buf["shards"])
+        return len(self.meta)
 
     def full(self, shard_size: int) -> bool:
         """Time to commit: `shard_size` samples or MAX_PART_BYTES of images buffered (both content-determined, so
@@ -94,36 +162,61 @@ class PartWriter:
         return self.buffered_samples >= shard_size or self.buffered_bytes >= MAX_PART_BYTES
 
     def add(self, samples: list[dict], qa: list[dict], rejected: list[dict]) -> None:
-        self.buf["shards"].extend(samples)
+        """Rows held in this process (images included)."""
+        self.shards.append(list(samples))
+        self.meta.extend({"n_tokens": r["n_tokens"]} for r in samples)
         self.buffered_bytes += sum(len(b) for r in samples for b in (r.get("images") or ()))
-        self.buf["qa"].extend(qa)
-        self.buf["rejected"].extend(rejected)
+        self.qa.extend(qa)
+        self.rejected.extend(rejected)
+
+    def add_staged(self, url: str | None, kept: list[dict], indices: list[int], qa: list[dict],
+                   rejected: list[dict]) -> None:
+        """A document whose sample rows a worker staged at `url`: `kept` (light rows: n_tokens, image_bytes) are
+        rows `indices` of that file, in order."""
+        if url is not None:
+            self.staged.append(url)
+            if indices:
+                self.shards.append((url, list(indices)))
+        self.meta.extend(kept)
+        self.buffered_bytes += sum(r["image_bytes"] for r in kept)
+        self.qa.extend(qa)
+        self.rejected.extend(rejected)
 
     def commit(self, docs_done: int, finished: bool = False, deferred: dict[int, str] | None = None) -> None:
-        """Write the buffered rows as the next part, then its completion record. `deferred`: planned documents
-        before `docs_done` that are not done (a failed generation), with the reason; None keeps the current ones."""
+        """Write the buffered rows as the next part, then its completion record, then delete the staged files of
+        its documents. `deferred`: planned documents before `docs_done` that are not done (a failed generation),
+        with the reason; None keeps the current ones."""
         deferred = dict(self.progress.deferred if deferred is None else deferred)
-        if (docs_done == self.progress.docs_done and not any(self.buf.values()) and not finished
+        if (docs_done == self.progress.docs_done and not (self.meta or self.qa or self.rejected) and not finished
                 and deferred == self.progress.deferred):
+            for url in self.staged:
+                storage.remove(url)
+            self.staged = []
             return
         n = self.progress.parts
-        for name, sch in TABLES.items():
-            _write_parquet(self.out / name / f"part-{n:05d}.parquet", self.buf[name], sch)
+        self.run_part(self.out, n, self.shards, self.qa, self.rejected)
         p = self.progress
         p.parts, p.docs_done, p.finished, p.deferred = n + 1, docs_done, finished, deferred
-        p.samples += len(self.buf["shards"])
-        p.tokens += sum(r["n_tokens"] for r in self.buf["shards"])
-        atomic_write_text(self.out / PROGRESS / f"part-{n:05d}.json", json.dumps(
+        p.samples += len(self.meta)
+        p.tokens += sum(r["n_tokens"] for r in self.meta)
+        atomic_write_text(storage.join(self.out, PROGRESS, f"part-{n:05d}.json"), json.dumps(
             {"part": n, "docs_done": docs_done, "samples": p.samples, "tokens": p.tokens, "finished": finished,
              "deferred": {str(k): v for k, v in sorted(deferred.items())}}))
-        self.buf = {k: [] for k in TABLES}
-        self.buffered_bytes = 0
+        for url in self.staged:
+            storage.remove(url)
+        self._reset()
 
 
-def read_table(out: Path, name: str, columns: list[str] | None = None) -> pa.Table:
-    """All committed parts of shards/, qa/ or rejected/ as one table (in part order)."""
-    files = sorted((Path(out) / name).glob("part-*.parquet"))
+def read_table(out, name: str, columns: list[str] | None = None) -> pa.Table:
+    """All committed parts of shards/, qa/ or rejected/ as one table (in part order); `out`: a folder or a URL."""
+    d = storage.join(out, name)
+    files = [f for f in storage.listdir(d, ".parquet") if f.startswith("part-")]
     if not files:
         return TABLES[name].empty_table() if columns is None else pa.table(
             {c: pa.array([], TABLES[name].field(c).type) for c in columns})
-    return pa.concat_tables([pq.read_table(f, columns=columns, schema=TABLES[name]) for f in files])
+    tables = []
+    for f in files:
+        fs, path = storage.arrow_filesystem(storage.join(d, f))
+        tables.append(pq.read_table(path, columns=columns, schema=TABLES[name], filesystem=fs,
+                                    use_threads=storage.scan_threads(out)))
+    return pa.concat_tables(tables)

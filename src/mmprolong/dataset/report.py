@@ -173,12 +173,29 @@ def _k(v: float) -> str:
     return f"{v / 1000:.1f}K"
 
 
-def write_report(out: str | Path) -> Path:
-    """Write OUT/report/report.md and its PNGs; returns the report path."""
-    out = Path(out)
-    manifest = json.loads((out / "manifest.json").read_text())
-    rep = out / "report"
-    rep.mkdir(exist_ok=True)
+def write_report(out: str | Path) -> Path | str:
+    """Write OUT/report/report.md and its PNGs; returns the report path. OUT may be an fsspec URL: the report is
+    then made in a local temporary folder and its files uploaded."""
+    from .. import storage
+
+    if storage.is_local(out):
+        rep = storage.local_path(out) / "report"
+        rep.mkdir(exist_ok=True)
+        return _write_report(out, rep)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        _write_report(out, Path(tmp))
+        storage.makedirs(storage.join(out, "report"))
+        for f in sorted(Path(tmp).iterdir()):
+            storage.write_bytes(storage.join(out, "report", f.name), f.read_bytes())
+    return storage.join(out, "report", "report.md")
+
+
+def _write_report(out, rep: Path) -> Path:
+    from .. import storage
+
+    manifest = json.loads(storage.read_text(storage.join(out, "manifest.json")))
     rows = read_table(out, "shards", ["task", "n_tokens", "n_image_tokens", "depth", "bucket", "pages"]).to_pylist()
     rejected = read_table(out, "rejected", ["task", "reason"]).to_pylist()
     s = manifest["summary"]
