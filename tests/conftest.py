@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -46,3 +48,33 @@ def demo_store(demo_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("demo_store") / "store"
     ingest([str(demo_dir)], out, IngestConfig(dpi=72, workers=1, progress=False))
     return out
+
+
+S3_BUCKETS = ("mmprolong-test", "mmprolong-build")   # made in the moto server of `s3_env`
+
+
+@pytest.fixture(scope="session")
+def s3_env():
+    """A moto S3 server on 127.0.0.1 and the AWS_* environment that points s3fs at it (restored after); one per
+    session, since fsspec caches its S3 filesystem (and so the endpoint it was made with) per process."""
+    from moto.server import ThreadedMotoServer   # moto[server] and s3fs: the `test` extra
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server._server.server_port}"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    from mmprolong import storage
+
+    fs = storage.filesystem("s3://mmprolong-test")[0]
+    for bucket in S3_BUCKETS:
+        fs.mkdir(bucket)
+    yield env
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    server.stop()

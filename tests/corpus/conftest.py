@@ -3,8 +3,6 @@ broken files come from tests/conftest.py)."""
 
 from __future__ import annotations
 
-import logging
-import os
 import shutil
 from pathlib import Path
 
@@ -71,29 +69,3 @@ def corpus_dir(tmp_path, demo_pdfs, broken_pdfs, handmade_pdf) -> Path:
     shutil.copy(demo_pdfs[0], root / "zz_copy_of_first.pdf")
     shutil.copy(handmade_pdf, root / "handmade.pdf")
     return root
-
-
-@pytest.fixture(scope="session")
-def s3_env():
-    """A moto S3 server on 127.0.0.1 and the AWS_* environment that points s3fs at it (restored after); one per
-    session, since fsspec caches its S3 filesystem (and so the endpoint it was made with) per process."""
-    pytest.importorskip("s3fs")
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server._server.server_port}"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    from mmprolong import storage
-
-    storage.filesystem("s3://mmprolong-test")[0].mkdir("mmprolong-test")
-    yield env
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    server.stop()

@@ -173,37 +173,6 @@ def test_stale_staged_files_and_orphan_parts_are_removed_on_resume_on_a_url():
             fs.rm("/builds", recursive=True)
 
 
-@pytest.fixture()
-def s3_env():
-    """A moto S3 server on 127.0.0.1 and the AWS_* environment that points s3fs at it (restored after)."""
-    pytest.importorskip("s3fs")
-    pytest.importorskip("moto.server")
-    import logging
-    import os
-
-    from moto.server import ThreadedMotoServer
-
-    from mmprolong import storage
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server._server.server_port}"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        storage.filesystem("s3://mmprolong-build")[0].mkdir("mmprolong-build")
-        yield env
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        server.stop()
-
-
 def test_a_process_pool_builds_into_s3(store, reference, s3_env):
     """Real worker processes stage their documents' rows into an S3 bucket (moto's server on 127.0.0.1, through
     s3fs); the parts assembled from them are the same bytes as a local build's."""

@@ -19,16 +19,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from datasketch import MinHash, MinHashLSH
 
+from .. import storage
 from .store import PageStore
 
 log = logging.getLogger(__name__)
@@ -135,19 +134,16 @@ def dedup_store(store: str | Path | PageStore, threshold: float = THRESHOLD, num
             for d in store.iter_documents(with_images=False))
     found = find_near_duplicates(docs, threshold, num_perm, refs)
     table = pa.Table.from_pylist([d.__dict__ for d in found], schema=SCHEMA)
-    path = store.root / FILE
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
-    log.info("%s: %d near-duplicate documents (%d of eval documents)", store.root, len(found),
+    storage.write_parquet(table, storage.join(store.url, FILE))
+    log.info("%s: %d near-duplicate documents (%d of eval documents)", store.url, len(found),
              sum(d.kind == "eval" for d in found))
     return found
 
 
 def read_near_duplicates(store: str | Path | PageStore) -> dict[str, NearDuplicate]:
     """doc_id -> its record, from FILE (empty when `dedup` has not been run on the store)."""
-    root = store.root if isinstance(store, PageStore) else Path(store)
-    path = root / FILE
-    if not path.exists():
+    url = store.url if isinstance(store, PageStore) else storage.normalize(store)
+    path = storage.join(url, FILE)
+    if not storage.exists(path):
         return {}
-    return {r["doc_id"]: NearDuplicate(**r) for r in pq.read_table(path).to_pylist()}
+    return {r["doc_id"]: NearDuplicate(**r) for r in storage.parquet_file(path).read().to_pylist()}

@@ -220,13 +220,6 @@ def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str |
 
     if max_consecutive_failures < 1:
         raise ValueError(f"max_consecutive_failures: must be >= 1, got {max_consecutive_failures}")
-    if not storage.is_local(out):
-        # the out-folder lock is an OS file lock (run.outdir.claim): on object storage nothing holds OUT, so one
-        # writer per OUT is the caller's to ensure
-        log.warning("%s: not a local folder; building without the out-folder lock (run one build per OUT)",
-                    storage.normalize(out))
-        return _build(recipe, store, out, executor, workers, progress, report, timeout_s, ray_address,
-                      max_consecutive_failures, retry_failed, preflight, keep_near_duplicates)
     with claim(out, "build", "build"):
         return _build(recipe, store, out, executor, workers, progress, report, timeout_s, ray_address,
                       max_consecutive_failures, retry_failed, preflight, keep_near_duplicates)
