@@ -34,6 +34,22 @@ def tiny_hf():
 
 
 @pytest.fixture(scope="session")
+def reference():
+    """preset -> (loss, grads) of dist_workers.reference_loss_and_grads, computed once a session (a pure function of
+    the preset: seed-0 model, fixed packs) for the multi-process tests that compare against it."""
+    from dist_workers import reference_loss_and_grads
+
+    cache: dict = {}
+
+    def get(preset: str):
+        if preset not in cache:
+            cache[preset] = reference_loss_and_grads(preset)
+        return cache[preset]
+
+    return get
+
+
+@pytest.fixture(scope="session")
 def samples(counter, processor):
     from helpers import chat
 

@@ -80,16 +80,26 @@ def full_grads(lm) -> dict[str, torch.Tensor]:
 def loss_and_grads(rank: int, world: int, port: int, sp: int, out_dir: str,
                    attns: tuple[str, ...] = ("sdpa",), preset: str = "tiny-qwen2.5-vl") -> None:
     """Each data-parallel rank takes its share of the packs; every rank saves the summed loss and full grads
-    (one file per attention implementation)."""
+    (one file per attention implementation: ATTN-rankR.pt)."""
+    runs(rank, world, port, sp, out_dir, [(preset, attn, attn) for attn in attns])
+
+
+def runs(rank: int, world: int, port: int, sp: int, out_dir: str, todo: list[tuple[str, str, str]]) -> None:
+    """`loss_and_grads` for several (preset, attention, name) in one process group, in order, each saved as
+    NAME-rankR.pt. Each run builds its own model from seed 0, so it is the same computation as in a process of its
+    own; one start-up (imports, process group) serves them all."""
     from mmprolong.train import distributed as D
     from mmprolong.train.pack import pack_samples
 
     _env(rank, world, port)
     layout = D.setup(sp=sp, device="cpu")
     try:
-        packs = tiny_packs(preset)
-        n_global = sum(sum(s.n_targets for s in p) for p in packs)
-        for attn in attns:
+        packs_of: dict[str, list] = {}
+        for preset, attn, stem in todo:
+            if preset not in packs_of:
+                packs_of[preset] = tiny_packs(preset)
+            packs = packs_of[preset]
+            n_global = sum(sum(s.n_targets for s in p) for p in packs)
             lm = build_lm(sp, layout, fsdp=True, attn=attn, preset=preset)
             rope = lm.hf.model.get_rope_index
             total = 0.0
@@ -104,7 +114,7 @@ def loss_and_grads(rank: int, world: int, port: int, sp: int, out_dir: str,
                 from flash_standin import calls
 
                 extra["flash_calls"] = dict(calls)
-            torch.save({"loss": total, "grads": full_grads(lm), **extra}, Path(out_dir) / f"{attn}-rank{rank}.pt")
+            torch.save({"loss": total, "grads": full_grads(lm), **extra}, Path(out_dir) / f"{stem}-rank{rank}.pt")
     finally:
         D.teardown()
 

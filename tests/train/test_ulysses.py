@@ -3,7 +3,7 @@ import torch
 import torch.multiprocessing as mp
 
 from helpers import assert_same
-from dist_workers import free_port, loss_and_grads, reference_loss_and_grads
+from dist_workers import free_port, runs
 from mmprolong.train.lm import split_images
 from mmprolong.train.ulysses import check_degree
 from mmprolong.train.varlen import ATTN_NAME
@@ -26,12 +26,26 @@ def test_image_split_is_contiguous_and_balanced():
     assert split_images([], 2) == [(0, 0), (0, 0)]
 
 
-def test_sequence_parallel_2_equals_1(tmp_path):
+# Every sequence-parallel case of this file, each a model of its own built from seed 0, run in ONE pair of processes
+# (one start-up instead of one per case): (preset, attention inside Ulysses, name of the files the ranks save).
+# The flash case runs last, so the stand-in it installs is never present for another case.
+SP2_RUNS = [("tiny-qwen2.5-vl", "sdpa", "sdpa"), ("tiny-qwen2.5-vl", ATTN_NAME, ATTN_NAME),
+            ("tiny-qwen3-vl", "sdpa", "qwen3-sdpa"), ("tiny-qwen2.5-vl", "flash_attention_2", "flash_attention_2")]
+
+
+@pytest.fixture(scope="module")
+def sp2(tmp_path_factory):
+    """rank files of the SP2_RUNS over 2 ranks (Ulysses sp=2, FSDP-sharded): folder / f"{name}-rank{r}.pt"."""
+    out = tmp_path_factory.mktemp("sp2")
+    mp.spawn(runs, args=(2, free_port(), 2, str(out), SP2_RUNS), nprocs=2)
+    return out
+
+
+def test_sequence_parallel_2_equals_1(sp2, reference):
     """Ulysses over 2 ranks (FSDP-sharded), with sdpa + full packed mask (CPU default) and with per-document SDPA
     (the GPU default without flash-attn) inside, against one process without sequence parallelism."""
-    mp.spawn(loss_and_grads, args=(2, free_port(), 2, str(tmp_path), ("sdpa", ATTN_NAME)), nprocs=2)
-    ref_loss, ref = reference_loss_and_grads()
-    for f in [tmp_path / f"{a}-rank{r}.pt" for a in ("sdpa", ATTN_NAME) for r in range(2)]:
+    ref_loss, ref = reference("tiny-qwen2.5-vl")
+    for f in [sp2 / f"{a}-rank{r}.pt" for a in ("sdpa", ATTN_NAME) for r in range(2)]:
         got = torch.load(f)
         assert_same(got["loss"], ref_loss, "loss")
         assert got["grads"].keys() == ref.keys()
@@ -39,27 +53,25 @@ def test_sequence_parallel_2_equals_1(tmp_path):
             assert_same(got["grads"][k], ref[k], k)
 
 
-def test_sequence_parallel_2_equals_1_on_qwen3_vl(tmp_path):
+def test_sequence_parallel_2_equals_1_on_qwen3_vl(sp2, reference):
     """Qwen3-VL's text model builds its mask itself (it ignores a prepared mask mapping): the packed document mask
     must still reach the inner attention on the full sequence; deepstack rows follow each rank's shard."""
-    mp.spawn(loss_and_grads, args=(2, free_port(), 2, str(tmp_path), ("sdpa",), "tiny-qwen3-vl"), nprocs=2)
-    ref_loss, ref = reference_loss_and_grads("tiny-qwen3-vl")
+    ref_loss, ref = reference("tiny-qwen3-vl")
     for r in range(2):
-        got = torch.load(tmp_path / f"sdpa-rank{r}.pt")
+        got = torch.load(sp2 / f"qwen3-sdpa-rank{r}.pt")
         assert_same(got["loss"], ref_loss, "loss")
         assert got["grads"].keys() == ref.keys()
         for k in ref:
             assert_same(got["grads"][k], ref[k], k)
 
 
-def test_sequence_parallel_2_with_flash_inner_equals_1(tmp_path):
+def test_sequence_parallel_2_with_flash_inner_equals_1(sp2, reference):
     """SP 2 whose inner attention is flash_attention_2 (transformers' flash integration, served by an SDPA-backed
     stand-in registered where transformers looks flash kernels up by name): the inner call must load the kernel by
     the inner name, not by the Ulysses wrapper's registered name, and run varlen over the packed documents."""
-    mp.spawn(loss_and_grads, args=(2, free_port(), 2, str(tmp_path), ("flash_attention_2",)), nprocs=2)
-    ref_loss, ref = reference_loss_and_grads()
+    ref_loss, ref = reference("tiny-qwen2.5-vl")
     for r in range(2):
-        got = torch.load(tmp_path / f"flash_attention_2-rank{r}.pt")
+        got = torch.load(sp2 / f"flash_attention_2-rank{r}.pt")
         assert got["flash_calls"]["varlen"] > 0  # the packed documents went through the varlen kernel
         assert_same(got["loss"], ref_loss, "loss")
         assert got["grads"].keys() == ref.keys()
