@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections import defaultdict
 
 import pypdfium2 as pdfium
@@ -24,10 +23,8 @@ def _page_texts(path) -> list[str]:
         pdf.close()
 
 
-def test_default_corpus_is_fast_and_sized(tmp_path):
-    t0 = time.perf_counter()
-    paths = write_demo_corpus(tmp_path)
-    assert time.perf_counter() - t0 < 5.0
+def test_default_corpus_is_sized(tmp_path):
+    paths = write_demo_corpus(tmp_path)   # (its speed is a benchmark's business, not a test's: no wall clock here)
     assert len(paths) == 6 and all(p.suffix == ".pdf" for p in paths)
     for path, plan in zip(paths, plan_demo_corpus()):
         pdf = pdfium.PdfDocument(path)

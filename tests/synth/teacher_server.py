@@ -5,7 +5,7 @@ content, ("text", s) with raw content s, ("status", code) with that HTTP error, 
 first, ("fn", f) replies with f(request body) as the message content object (a teacher that reads the prompt).
 Requests (parsed JSON bodies) are kept in `requests`. A build's preflight request (its one tiny chat request) is
 answered with `preflight` (default: text "OK") and kept in `preflights`, not `requests`; GET /v1/models lists
-`models` when set (None: 404, a server without a model list). ("trickle", s, seconds) sends the reply s one byte
+`models` when set (None: 404, a server without a model list). `max_in_flight`: the most requests answered at once. ("trickle", s, seconds) sends the reply s one byte
 every `seconds`; ("echo_auth", code) answers HTTP `code` with the request's Authorization header in the message; ("raw", code, bytes)
 sends that body as is; ("reset",) resets the connection without a reply.
 """
@@ -29,6 +29,8 @@ class TeacherServer:
         self.preflight: tuple = ("text", "OK")
         self.preflights: list[dict] = []
         self.models: list[str] | None = None
+        self.in_flight = 0           # chat requests being answered now, and the most at once (`max_in_flight`)
+        self.max_in_flight = 0
         self._lock = threading.Lock()
         server = self
 
@@ -43,6 +45,16 @@ class TeacherServer:
                                                              "owned_by": "test"} for m in server.models]})
 
             def do_POST(self):
+                with server._lock:
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    self._post()
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+            def _post(self):
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 first = (body.get("messages") or [{}])[0].get("content")
                 with server._lock:
