@@ -354,7 +354,7 @@ def report() -> str:
     w("- instances for the budget = `budget_tokens / instance_tokens_paper`; documents = instances / "
       "`per_document`")
     w("- teacher requests = instances * `requests_per_success` * (1 + `json_retries_per_request`) (mix left-outs "
-      "are a small-corpus effect: the quota's warm-up; at the pool's scale later documents top up the short tasks)")
+      "are instances left out to hold the task mix (dataset/quota.py): few when the generator makes every task at its planned rate, many when one task is scarce; see bench/results/mix_real.md)")
     w("- teacher prompt tokens = teacher requests * `teacher_prompt_tokens_mean`; completion = teacher requests * "
       "`teacher_completion_tokens_mean` (upper bound: * `teacher_max_tokens`)")
     w("- verifier requests (checks evidence + closed_book, the recipe's default when `verify:` is on) = 2 * pairs "
