@@ -42,18 +42,27 @@ def test_ingest_on_a_ray_cluster_equals_one_local_worker(cluster, corpus_dir, tm
     local = tmp_path / "local"
     ingest([str(corpus_dir)], local, IngestConfig(**fast, workers=1))
 
-    received: list[tuple[int, int]] = []   # (pickled bytes, pages) of every result the driver got
+    received: list[tuple[int, int]] = []   # (pickled bytes, pages) of every rendering result the driver got
+    hashed: list[str] = []                 # inputs hashed by the cluster's workers
     real = ingest_module.map_unordered
 
-    def spy(*args, **kwargs):
-        for task, result in real(*args, **kwargs):
-            received.append((len(pickle.dumps(result)), len(getattr(result, "pages", []))))
+    def spy(fn, *args, **kwargs):
+        for task, result in real(fn, *args, **kwargs):
+            if fn is ingest_module.hash_input:
+                hashed.append(task[1])
+            else:
+                received.append((len(pickle.dumps(result)), len(getattr(result, "pages", []))))
             yield task, result
 
+    def driver_hash(path):
+        raise AssertionError(f"the driver read {path} to hash it")
+
     monkeypatch.setattr(ingest_module, "map_unordered", spy)
+    monkeypatch.setattr(ingest_module, "sha256_file", driver_hash)   # workers import their own, unpatched
     out = tmp_path / "ray"
     s = ingest([str(corpus_dir)], out, IngestConfig(**fast, executor="ray", ray_address=c.address))
     assert s.counts == {"corrupt": 2, "empty": 1, "encrypted": 1, "not_pdf": 1, "ok": 4, "duplicate": 1}
+    assert len(hashed) == 10 and len(received) == 9   # every input hashed on a worker; the duplicate not rendered
     assert snapshot(out) == snapshot(local)
     assert received and all(pages == 0 for _, pages in received)        # no page rows reached the driver
     assert max(size for size, _ in received) < 16_000                  # a docs row, not a document's JPEGs

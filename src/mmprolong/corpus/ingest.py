@@ -239,6 +239,33 @@ def _ingest_document(task: DocTask) -> DocResult:
     return DocResult({**row, **location}, pages)
 
 
+def hash_input(item: tuple[int, str]) -> tuple[int, str]:
+    """(size, SHA-256) of one input file; the per-item stage of `input_hashes`."""
+    return os.path.getsize(item[1]), sha256_file(item[1])
+
+
+def input_hashes(paths: list[str], cfg: IngestConfig):
+    """(path, (size, sha256) or why it could not be read) in input order. On Ray the files are hashed by the
+    cluster's workers, so that the driver never reads the corpus' bytes (a shared folder every node mounts); the
+    results are put back in input order here, where duplicates and exclusions are decided. Locally the driver
+    hashes them itself: same disk, and no second process pool beside the rendering one."""
+    if cfg.executor != "ray":
+        for path in paths:
+            try:
+                yield path, hash_input((0, path))
+            except OSError as e:
+                yield path, f"{type(e).__name__}: {e}"   # as a Ray task's failure names it
+        return
+    done: dict[int, tuple] = {}
+    nxt = 0
+    for (i, path), out in map_unordered(hash_input, enumerate(paths), executor="ray", workers=cfg.workers,
+                                        timeout_s=cfg.timeout_s, ray_address=cfg.ray_address):
+        done[i] = (path, out.error if isinstance(out, Failure) else out)
+        while nxt in done:
+            yield done.pop(nxt)
+            nxt += 1
+
+
 def versions() -> dict:
     import PIL
     import pyarrow
@@ -312,14 +339,12 @@ def _ingest(inputs: list[str], out: str | Path, config: IngestConfig | None, con
         progress.update(bar, advance=1, pages=n_pages, rate=n_pages / max(time.monotonic() - t0, 1e-9))
 
     def tasks():
-        """Hash and filter in input order, in the parent (deterministic); yield only what must be rendered."""
-        for path in todo:
-            try:
-                size = os.path.getsize(path)
-                sha = sha256_file(path)
-            except OSError as e:
-                record(doc_row(path, "error", error=f"cannot read: {e}"), [])
+        """Filter in input order, in the parent (deterministic); yield only what must be rendered."""
+        for path, hashed in input_hashes(todo, cfg):
+            if isinstance(hashed, str):
+                record(doc_row(path, "error", error=f"cannot read: {hashed}"), [])
                 continue
+            size, sha = hashed
             if sha in excluded:
                 record(doc_row(path, "excluded", doc_id=sha, file_bytes=size,
                                error="SHA-256 on the exclusion list"), [])
