@@ -22,10 +22,7 @@ from mmprolong.dataset.parts import PartWriter, read_table
 from mmprolong.recipe import parse_recipe
 
 from .docs import make_document, write_store
-
-RECIPE = {"name": "tiny", "max_length": 2048, "max_pixels": 200_704,
-          "lengths": {"mode": "histogram", "edges": [512, 1024, 2048]},
-          "segment": {"min_pages": 3, "max_pages": 6}, "per_document": 2, "budget_tokens": 10**7, "shard_size": 3}
+from .test_build import RECIPE
 
 
 @pytest.fixture(scope="module")

@@ -104,25 +104,10 @@ def _ray_session(executor: str, workers: int | None, ray_address: str | None):
     if executor != "ray":
         yield
         return
-    import ray
+    from ..run.ray_exec import ray_session
 
-    from ..run import default_workers
-
-    started = False
-    if not ray.is_initialized():
-        if ray_address:
-            ray.init(address=ray_address, log_to_driver=False)
-        else:
-            # address="local": a Ray of its own, even when `ray start` left a cluster on this machine (ray.init()
-            # would join that one, which then refuses num_cpus)
-            ray.init(address="local", num_cpus=workers or default_workers(), include_dashboard=False,
-                     log_to_driver=False)
-        started = True
-    try:
+    with ray_session(workers, ray_address):
         yield
-    finally:
-        if started:
-            ray.shutdown()
 
 
 def _ray_part_writer():
@@ -388,9 +373,10 @@ def store_record(store: PageStore) -> dict:
     """Which page store a build read: its path, the sha256 of its manifest.json and its document count."""
     import hashlib
 
-    root = store.root
+    root = store.url
     m = storage.join(root, "manifest.json")
-    return {"path": os.fspath(storage.local_path(root).resolve()) if storage.is_local(root) else storage.normalize(root),
+    path = os.fspath(storage.local_path(root).resolve()) if storage.is_local(root) else root
+    return {"path": path,
             "manifest_sha256": hashlib.sha256(storage.read_bytes(m)).hexdigest() if storage.exists(m) else "",
             "documents": len(store.doc_ids())}
 

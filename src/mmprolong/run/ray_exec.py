@@ -82,6 +82,28 @@ def _timed(fn: Callable, item, timeout_s: float | None):
         signal.signal(signal.SIGALRM, previous)
 
 
+@contextlib.contextmanager
+def ray_session(workers: int | None = None, address: str | None = None):
+    """Ray up for the block: the Ray this process already runs, else one started here and shut down after (joining
+    `address`, or a local Ray with `workers` CPUs, all cores by default)."""
+    import ray
+
+    if ray.is_initialized():
+        yield
+        return
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:
+        # address="local": a Ray of its own, even when a cluster runs on this machine (`ray start`, or a test's
+        # ray.cluster_utils.Cluster): a bare ray.init() would join that one, which then refuses num_cpus
+        ray.init(address="local", num_cpus=workers or default_workers(), include_dashboard=False,
+                 log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
 def grace_s(timeout_s: float) -> float:
     """Extra time before the driver kills a task that ignored its in-task alarm (start-up included)."""
     return max(30.0, timeout_s)
@@ -95,74 +117,63 @@ def map_unordered_ray(fn: Callable, items: Iterable, *, workers: int | None = No
     import ray
     from ray.exceptions import GetTimeoutError, RayTaskError, TaskCancelledError, WorkerCrashedError
 
-    started_here = False
-    if not ray.is_initialized():
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            # address="local": a Ray of its own, even when a cluster runs on this machine (`ray start`, or a test's
-            # ray.cluster_utils.Cluster): a bare ray.init() would join that one, which then refuses num_cpus
-            ray.init(address="local", num_cpus=workers or default_workers(), include_dashboard=False,
-                     log_to_driver=False)
-        started_here = True
-    workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-    limit = max_in_flight or 2 * workers
-    remote = ray.remote(num_cpus=1, max_retries=0, max_calls=max_tasks_per_worker or 0)(_call)
-    fn_ref = ray.put(fn)
-    pending: dict = {}  # ObjectRef -> (item, submitted, started)
-    source = iter(items)
+    with ray_session(workers, address):
+        workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        limit = max_in_flight or 2 * workers
+        remote = ray.remote(num_cpus=1, max_retries=0, max_calls=max_tasks_per_worker or 0)(_call)
+        fn_ref = ray.put(fn)
+        pending: dict = {}  # ObjectRef -> (item, submitted, started)
+        source = iter(items)
 
-    def fill() -> None:
-        while len(pending) < limit:
+        def fill() -> None:
+            while len(pending) < limit:
+                try:
+                    item = next(source)
+                except StopIteration:
+                    return
+                pending[remote.remote(fn_ref, item, timeout_s, memory_mb)] = [item, time.monotonic(), None]
+
+        def outcome(ref, submitted: float):
+            seconds = time.monotonic() - submitted
             try:
-                item = next(source)
-            except StopIteration:
-                return
-            pending[remote.remote(fn_ref, item, timeout_s, memory_mb)] = [item, time.monotonic(), None]
+                return ray.get(ref, timeout=0)   # a Failure("timeout") from the task's alarm passes through
+            except RayTaskError as e:
+                cause = e.cause if getattr(e, "cause", None) is not None else e
+                return Failure("error", f"{type(cause).__name__}: {cause}", seconds, str(e))
+            except (WorkerCrashedError, TaskCancelledError) as e:
+                return Failure("crashed", f"{type(e).__name__}: {e}", seconds)
+            except GetTimeoutError:
+                return Failure("crashed", "result not available", seconds)
 
-    def outcome(ref, submitted: float):
-        seconds = time.monotonic() - submitted
         try:
-            return ray.get(ref, timeout=0)   # a Failure("timeout") from the task's alarm passes through
-        except RayTaskError as e:
-            cause = e.cause if getattr(e, "cause", None) is not None else e
-            return Failure("error", f"{type(cause).__name__}: {cause}", seconds, str(e))
-        except (WorkerCrashedError, TaskCancelledError) as e:
-            return Failure("crashed", f"{type(e).__name__}: {e}", seconds)
-        except GetTimeoutError:
-            return Failure("crashed", "result not available", seconds)
-
-    try:
-        fill()
-        while pending:
-            refs = list(pending)
-            now = time.monotonic()
-            wait_s = None
-            if timeout_s is not None:
-                # hard limit: the in-task alarm plus a grace period, counted from when at most `workers`
-                # tasks are ahead of this one (Ray runs them in about FIFO order)
-                hard = timeout_s + grace_s(timeout_s)
-                running = refs[:workers]
-                for r in running:
-                    if pending[r][2] is None:
-                        pending[r][2] = now
-                wait_s = max(0.0, min(pending[r][2] + hard for r in running) - now)
-            done, _ = ray.wait(refs, num_returns=1, timeout=wait_s)
-            if done:
-                ref = done[0]
-                item, submitted, _ = pending.pop(ref)
-                yield item, outcome(ref, submitted)
-            elif timeout_s is not None:
-                now = time.monotonic()
-                for r in refs[:workers]:
-                    if pending[r][2] is not None and now - pending[r][2] >= hard:
-                        item, submitted, _ = pending.pop(r)
-                        ray.cancel(r, force=True)
-                        yield item, Failure("timeout", f"ran over the {timeout_s:g} s limit and did not stop; "
-                                                       f"worker killed", now - submitted)
             fill()
-    finally:
-        for r in pending:
-            ray.cancel(r, force=True)
-        if started_here:
-            ray.shutdown()
+            while pending:
+                refs = list(pending)
+                now = time.monotonic()
+                wait_s = None
+                if timeout_s is not None:
+                    # hard limit: the in-task alarm plus a grace period, counted from when at most `workers`
+                    # tasks are ahead of this one (Ray runs them in about FIFO order)
+                    hard = timeout_s + grace_s(timeout_s)
+                    running = refs[:workers]
+                    for r in running:
+                        if pending[r][2] is None:
+                            pending[r][2] = now
+                    wait_s = max(0.0, min(pending[r][2] + hard for r in running) - now)
+                done, _ = ray.wait(refs, num_returns=1, timeout=wait_s)
+                if done:
+                    ref = done[0]
+                    item, submitted, _ = pending.pop(ref)
+                    yield item, outcome(ref, submitted)
+                elif timeout_s is not None:
+                    now = time.monotonic()
+                    for r in refs[:workers]:
+                        if pending[r][2] is not None and now - pending[r][2] >= hard:
+                            item, submitted, _ = pending.pop(r)
+                            ray.cancel(r, force=True)
+                            yield item, Failure("timeout", f"ran over the {timeout_s:g} s limit and did not stop; "
+                                                           f"worker killed", now - submitted)
+                fill()
+        finally:
+            for r in pending:
+                ray.cancel(r, force=True)
