@@ -24,7 +24,6 @@ document fits; only if it cannot, even at `min_page_pixels`, is the document win
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import random

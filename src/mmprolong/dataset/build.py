@@ -40,7 +40,7 @@ from ..corpus.store import PageStore
 from ..recipe import Recipe, load_recipe, recipe_hash
 from ..run.outdir import HIDDEN
 from .document import DocItem, DocumentJob
-from .parts import PROGRESS, STAGING, TABLES, PartWriter, atomic_write_text
+from .parts import PROGRESS, STAGING, TABLES, PartWriter
 from .planner import Plan, make_plan
 from .quota import BUDGET_TOLERANCE, Quota
 
@@ -246,11 +246,11 @@ def _build(recipe, store, out, executor, workers, progress, report, timeout_s, r
     digest = f"{rhash}:{plan.digest()}"
     _check_out(out, digest)
     storage.makedirs(storage.join(out, PROGRESS))
-    atomic_write_text(storage.join(out, PROGRESS, "build.json"), json.dumps(
+    storage.write_text(storage.join(out, PROGRESS, "build.json"), json.dumps(
         {"digest": digest, "recipe_hash": rhash, "plan": plan.digest()}))
     writer = PartWriter(out)
     resumed = writer.progress.parts > 0
-    atomic_write_text(storage.join(out, "plan.json"), json.dumps(plan.to_json(), indent=1))
+    storage.write_text(storage.join(out, "plan.json"), json.dumps(plan.to_json(), indent=1))
     staging = os.fspath(storage.local_path(out).absolute()) if storage.is_local(out) else out   # for every worker
     job = DocumentJob(recipe, rhash, plan.edges, staging=staging)
     budget = recipe.budget_tokens
@@ -361,7 +361,7 @@ def _build(recipe, store, out, executor, workers, progress, report, timeout_s, r
                 "targets": plan.targets, "task_shares": plan.task_shares, "target_shares": plan.target_shares,
                 "edges": plan.edges, "skipped_docs": plan.skipped, "verifier_usage": dict(verifier_usage),
                 "store": store_record(store)}
-    atomic_write_text(storage.join(out, MANIFEST), json.dumps(manifest, indent=1))
+    storage.write_text(storage.join(out, MANIFEST), json.dumps(manifest, indent=1))
     if report:
         from .report import write_report
 

@@ -34,7 +34,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -45,8 +44,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
-from .. import __version__, schema, tokens
-from .parts import PROGRESS, atomic_write_text
+from .. import __version__, schema, storage, tokens
+from .parts import PROGRESS
 
 log = logging.getLogger(__name__)
 
@@ -517,9 +516,7 @@ def _in_order(jobs: Iterator[tuple], workers: int) -> Iterator[tuple]:
 
 
 def _write_parquet(path: Path, rows: list[dict], sch: pa.Schema) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(pa.Table.from_pylist(rows, schema=sch), tmp, compression="zstd", row_group_size=64)
-    os.replace(tmp, path)
+    storage.write_parquet(pa.Table.from_pylist(rows, schema=sch), path, compression="zstd", row_group_size=64)
 
 
 class _Parts:
@@ -573,7 +570,7 @@ class _Parts:
             _write_parquet(self.out / name / f"part-{n:05d}.parquet", self.buf[name], sch)
         for k in self.totals:
             self.totals[k] += self.pending[k]
-        atomic_write_text(self.out / PROGRESS / f"part-{n:05d}.json",
+        storage.write_text(self.out / PROGRESS / f"part-{n:05d}.json",
                           json.dumps({"part": n, **self.totals, "position": list(self.position),
                                       "finished": finished}))
         self.parts, self.finished = n + 1, finished
@@ -630,7 +627,7 @@ def _import_sft(inputs: list[str | Path], out: str | Path, settings: ImportSetti
     digest = settings.digest(names + [json.dumps(counter.fingerprint(), sort_keys=True)])
     _check_out(out, digest)
     (out / PROGRESS).mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / PROGRESS / "import.json", json.dumps({"digest": digest, "inputs": names}))
+    storage.write_text(out / PROGRESS / "import.json", json.dumps({"digest": digest, "inputs": names}))
     parts = _Parts(out)
     resumed = parts.parts > 0
     if not parts.finished:
@@ -661,7 +658,7 @@ def _import_sft(inputs: list[str | Path], out: str | Path, settings: ImportSetti
     summary = _summarize(out, parts, resumed, time.monotonic() - t0)
     manifest = {"kind": "import-sft", "settings": asdict(settings), "settings_hash": digest, "inputs": names,
                 "counter": counter.fingerprint(), "versions": _versions(), "summary": summary.to_json()}
-    atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=1))
+    storage.write_text(out / MANIFEST, json.dumps(manifest, indent=1))
     log.info("import-sft: %d rows -> %d samples (%d rejected), %d tokens", summary.rows, summary.samples,
              summary.rejected, summary.tokens)
     return summary

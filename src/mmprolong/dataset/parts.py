@@ -36,11 +36,6 @@ STAGING = "_staging"
 MAX_PART_BYTES = 256 * 2**20   # a part is also cut when its embedded images reach this size (bounded memory)
 
 
-def atomic_write_text(path, text: str) -> None:
-    """Commit a text file (a local path or a URL; see storage.write_with)."""
-    storage.write_text(path, text)
-
-
 def _write_parquet(url, table: pa.Table) -> None:
     storage.write_parquet(table, url, compression="zstd", row_group_size=64)
 
@@ -199,7 +194,7 @@ class PartWriter:
         p.parts, p.docs_done, p.finished, p.deferred = n + 1, docs_done, finished, deferred
         p.samples += len(self.meta)
         p.tokens += sum(r["n_tokens"] for r in self.meta)
-        atomic_write_text(storage.join(self.out, PROGRESS, f"part-{n:05d}.json"), json.dumps(
+        storage.write_text(storage.join(self.out, PROGRESS, f"part-{n:05d}.json"), json.dumps(
             {"part": n, "docs_done": docs_done, "samples": p.samples, "tokens": p.tokens, "finished": finished,
              "deferred": {str(k): v for k, v in sorted(deferred.items())}}))
         for url in self.staged:
