@@ -36,7 +36,7 @@ def run(name: str, store: str, work: Path, workers: int) -> dict:
     t0 = time.perf_counter()
     s = build(recipe, store, out, workers=workers, progress=False)
     tasks = read_table(str(out), "shards", ["task"]).column("task").to_pylist() if s.samples else []
-    want = recipe.mixture.tasks
+    want = {t: w for t, w in recipe.mixture.tasks.as_dict().items() if w > 0}
     n = len(tasks)
     achieved = {t: tasks.count(t) for t in want}
     return {"run": name, "recipe": base, "changes": changes, "instances": n, "tokens": s.tokens,
