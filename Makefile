@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 # torch==2.13.0 is pinned here so this machine takes its on-disk CPU wheel; users may use any torch>=2.6.
 TORCH_PIN ?= torch==2.13.0
 DEMO_OUT ?= demo-out
+# make test runs the suite on this many processes (pytest-xdist): one per core, at most 4 (each may start its own
+# torch processes or a Ray cluster); TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= $(shell $(PY) -c "import os; print(min(4, len(os.sched_getaffinity(0))))" 2>/dev/null || echo 2)
 
 .PHONY: install demo test bench clean
 
@@ -23,7 +26,7 @@ demo: install
 	$(BIN)/mmprolong demo --out $(DEMO_OUT)
 
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 bench: install
 	$(BIN)/python bench/run_all.py

@@ -14,6 +14,13 @@ DEMO_N_DOCS = 6
 DEMO_SEED = 0
 
 
+def pytest_collection_modifyitems(config, items):
+    """Modules holding a `slow` test run first, in their own order: on several workers (make test) the longest work
+    starts at once instead of running alone at the end; a module's tests stay together for its fixtures."""
+    slow = {it.module.__name__ for it in items if it.get_closest_marker("slow") and it.module is not None}
+    items.sort(key=lambda it: it.module is None or it.module.__name__ not in slow)
+
+
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory) -> Path:
     """Folder holding the default demo corpus (6 PDFs, seed 0)."""

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from mmprolong.dataset.parts import read_table
@@ -67,6 +68,7 @@ def test_openai_teacher_build(tmp_path):
     assert SECRET not in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_a_document_over_the_deadline_is_not_done_until_retry_failed(tmp_path):
     teacher = TeacherServer()
     teacher.default = ("json", GOOD)

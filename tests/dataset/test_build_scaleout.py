@@ -24,6 +24,8 @@ from mmprolong.recipe import parse_recipe
 from .docs import make_document, write_store
 from .test_build import RECIPE
 
+pytestmark = pytest.mark.slow   # several processes each: started first under xdist (tests/conftest.py)
+
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> Path:

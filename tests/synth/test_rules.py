@@ -123,3 +123,19 @@ def test_extract_multi_question_reads_as_a_request():
                     "The Redhill plant employed 340 workers in 2018."])
     qas = [q for s in range(10) for q in RulesGenerator().generate(doc, (0, 1), "extract-multi", _random.Random(s))]
     assert qas and not any(q.question.startswith("What are the") for q in qas)
+
+
+def test_a_running_header_seen_on_one_page_is_known_by_its_page_number_and_title():
+    from mmprolong.synth.rules import running_lines, segment_facts
+
+    body = "Stata files are a binary format and can be read by functions read.dta and write.dta in most cases."
+    pages = ["3 Importing from other statistical systems\n" + body,
+             "Chapter 3: Importing from other statistical systems 16\nThe reader accepts files of up to 512 "
+             "megabytes in size on most systems.\n" + body,
+             "4 Relational databases\n" + body]
+    doc = make_doc(pages, sections=[(0, "3 Importing from other statistical systems"), (2, "4 Relational databases")])
+    assert "chapter #: importing from other statistical systems #" in running_lines(doc)
+    facts = segment_facts(doc, (0, 2))
+    assert facts and not any("Chapter 3" in f.span or f.answer == "16" for f in facts)
+    # a sentence that merely mentions a section is not a header
+    assert not any("applications" in k for k in running_lines(doc))

@@ -5,6 +5,8 @@ import torch.multiprocessing as mp
 from helpers import assert_same
 from dist_workers import free_port, loss_and_grads
 
+pytestmark = pytest.mark.slow   # several processes each: started first under xdist (tests/conftest.py)
+
 
 def test_fsdp_over_two_processes_matches_one(tmp_path, reference):
     """Two data-parallel ranks, FSDP2 full sharding, one pack each: same loss and gradients as one process."""

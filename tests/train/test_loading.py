@@ -11,6 +11,8 @@ from mmprolong.train.config import parse_config
 from mmprolong.train.loop import build
 from mmprolong.train.model import build_model, preset_config
 
+pytestmark = pytest.mark.slow   # several processes each: started first under xdist (tests/conftest.py)
+
 
 def _single(model: dict):
     cfg = parse_config({"model": {**model, "attn_implementation": "sdpa", "dtype": "fp32"},

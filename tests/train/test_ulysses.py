@@ -8,6 +8,8 @@ from mmprolong.train.lm import split_images
 from mmprolong.train.ulysses import check_degree
 from mmprolong.train.varlen import ATTN_NAME
 
+pytestmark = pytest.mark.slow   # several processes each: started first under xdist (tests/conftest.py)
+
 
 def test_degree_checks_for_qwen25_vl_7b():
     for ok in (1, 2, 4):

@@ -4,7 +4,9 @@ Format: `calc: <op>[<param>](<label>=<value>; <label>=<value>; ...)`, e.g.
 `calc: difference(Northwind 2019=4210; Southfield 2019=2150)` or `calc: count_gt[2300](A=1; B=5; C=9)`.
 An operand may name its page (1-based document page, as questions do): `Northwind 2019@p14=4210`.
 Ops: difference (first minus second), sum, ratio (first / second), max, min (the value), argmax, argmin (the label),
-count (number of operands), count_gt (operands above param).
+count (number of operands), count_gt (operands above param), count_named (number of operands, each an item named by
+its label and found on the page it names: `calc: count_named(Font sizes@p13=1; Font families@p15=1)`, how a count
+of headings is checked, since a heading is text, not a number).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from dataclasses import dataclass
 
 from .text import fmt_number
 
-OPS = ("difference", "sum", "ratio", "max", "min", "argmax", "argmin", "count", "count_gt")
+OPS = ("difference", "sum", "ratio", "max", "min", "argmax", "argmin", "count", "count_gt", "count_named")
+NAMED_OPS = ("count_named",)   # operands checked by label on their page, not by value
 _PAGE = re.compile(r"@p(\d+)\s*$")
 _LINE = re.compile(r"calc:\s*(?P<op>[a-z_]+)\s*(?:\[(?P<param>[^\]]*)\])?\s*\((?P<args>.*?)\)\s*(?:=|$|\.)", re.S)
 
@@ -38,15 +41,16 @@ class Calc:
             return (max if self.op == "max" else min)(vals)
         if self.op in ("argmax", "argmin"):
             return (max if self.op == "argmax" else min)(self.operands, key=lambda x: x[1])[0]
-        if self.op == "count":
+        if self.op in ("count", "count_named"):
             return float(len(vals))
         if self.op == "count_gt":
             return float(sum(1 for v in vals if v > self.param))
         raise ValueError(f"unknown calc op {self.op!r}")
 
 
-def _clean_label(s: str) -> str:
-    return re.sub(r"[;=()\[\]]", " ", s).strip()
+def clean_label(s: str) -> str:
+    """A label as the calc line writes it (its separators, and `@` that marks a page, made spaces)."""
+    return re.sub(r"[;=()\[\]@]", " ", s).strip()
 
 
 def calc_line(op: str, operands: list[tuple[str, float]], param: float | None = None,
@@ -55,7 +59,7 @@ def calc_line(op: str, operands: list[tuple[str, float]], param: float | None = 
     if op not in OPS:
         raise ValueError(f"unknown calc op {op!r}")
     pages = pages or [None] * len(operands)
-    args = "; ".join(f"{_clean_label(l).replace('@', ' ')}{'' if pg is None else f'@p{int(pg)}'}={fmt_number(v, 6)}"
+    args = "; ".join(f"{clean_label(l)}{'' if pg is None else f'@p{int(pg)}'}={fmt_number(v, 6)}"
                      for (l, v), pg in zip(operands, pages))
     p = f"[{fmt_number(param, 6)}]" if param is not None else ""
     return f"calc: {op}{p}({args})"
@@ -89,6 +93,8 @@ def parse_calc(evidence: str) -> Calc | None:
         except ValueError:
             return None
     if op == "count_gt" and param is None:
+        return None
+    if op in NAMED_OPS and any(p is None for p in pages):
         return None
     if op == "ratio" and ops[1][1] == 0:
         return None

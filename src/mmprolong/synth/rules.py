@@ -1,8 +1,9 @@
 """The offline `rules` generator: questions from facts found in the segment's text layer, deterministic given rng.
 
 extract-single asks for one fact; extract-multi for two facts on two pages (one page when only one has facts);
-reasoning combines two numbers (difference / sum / ratio / comparison) or counts table rows, and writes its operands
-into the evidence description as a `calc:` line so verification can recompute the answer.
+reasoning combines two numbers (difference / sum / ratio / comparison), counts table rows, or counts what the
+document's structure holds (a section's subsections, numbered figures and tables: structure.py), and writes its
+operands into the evidence description as a `calc:` line so verification can recompute the answer.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .calc import calc_line
 from .config import GeneratorConfig
 from .facts import _PAST, Fact, page_facts
 from .record import QARecord
+from .structure import caption_counts, subsection_counts
 from .tasks import check_task, unique_sections
 from .text import contains, fmt_number, norm, numbers_in, parse_number
 
@@ -42,14 +44,22 @@ def _running_key(line: str) -> str:
 
 
 def running_lines(doc: Document) -> set[str]:
-    """Keys of running headers and footers ("Chapter 1: Introduction 6", "Page 12 of 80"), and bare page numbers."""
+    """Keys of running headers and footers ("Chapter 1: Introduction 6", "Page 12 of 80"), and bare page numbers.
+    A line is one when it repeats (numbers aside) at the page edges, or, seen once (a short chapter), when it is
+    a page number and a section's heading ("Chapter 3: Importing from other statistical systems 16")."""
+    heads = {h for s in doc.sections
+             if len(h := re.sub(r"^(?:\d+|[a-z])(?:\.\d+)*\.?\s+", "", norm(str(s.get("heading") or "")))) >= 4}
     counts: Counter = Counter()
+    titled: set[str] = set()
     for p in doc.pages:
         lines = [ln for ln in (p.get("text") or "").splitlines() if ln.strip()]
         edge = lines[:RUNNING_LINES] + lines[-RUNNING_LINES:] if len(lines) > 2 * RUNNING_LINES else lines
-        counts.update({_running_key(ln) for ln in edge
-                       if len(ln.split()) <= RUNNING_WORDS and not ln.rstrip().endswith((".", "!", "?"))})
-    return {k for k, c in counts.items() if c >= RUNNING_PAGES} | {"#"}
+        keys = {_running_key(ln): ln for ln in edge
+                if len(ln.split()) <= RUNNING_WORDS and not ln.rstrip().endswith((".", "!", "?"))}
+        counts.update(keys.keys())
+        titled.update(k for k, ln in keys.items() if re.search(r"^# |[^#] #$", k)
+                      and any(h in norm(ln) and len(norm(ln).replace(h, "").split()) <= 3 for h in heads))
+    return {k for k, c in counts.items() if c >= RUNNING_PAGES} | titled | {"#"}
 
 
 def _strip_running(text: str, keys: set[str]) -> str:
@@ -106,7 +116,7 @@ class RulesGenerator(Generator):
     def generate(self, doc: Document, segment: tuple[int, int], task: str, rng: random.Random) -> list[QARecord]:
         check_task(task)
         facts = segment_facts(doc, segment)
-        if not facts:
+        if not facts and task != "reasoning":   # reasoning may still count the segment's headings and captions
             return []
         make = {"extract-single": self._single, "extract-multi": self._multi, "reasoning": self._reasoning}[task]
         qa = make(doc, segment, facts, rng)
@@ -182,11 +192,19 @@ class RulesGenerator(Generator):
             pair = None
         if pair:
             ops += ["difference", "sum", "ratio", "compare"]
+        counts = subsection_counts(doc, segment, rng) + caption_counts(doc, segment)
+        if counts:
+            ops.append("structure")
         if not ops:
             return None
         op = rng.choice(ops)
         if op == "count":
             return self._count(doc, segment, tables[rng.randrange(len(tables))], rng)
+        if op == "structure":
+            c = counts[rng.randrange(len(counts))]
+            return QARecord(doc_id=doc.doc_id, task="reasoning", segment=tuple(segment), question=c.question,
+                            answer=str(c.answer), answer_format="Integer", evidence_pages=c.pages,
+                            evidence_sources=[c.source], evidence=c.evidence, generator=self.name)
         f1, f2 = pair
         d1, d2 = _desc(f1), _desc(f2)
         l1, l2 = _label(f1), _label(f2)

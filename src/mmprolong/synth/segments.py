@@ -6,15 +6,9 @@ import random
 from typing import Collection
 
 from ..corpus.store import Document
-from .tasks import section_spans
+from .tasks import section_level, section_spans
 
 WINDOW_DRAWS = 8   # random page windows drawn to find one not in `avoid`
-
-
-def section_level(s: dict) -> int:
-    """The outline's level, 0 = top (a section without one counts as top level)."""
-    lv = s.get("level")
-    return int(lv) if lv is not None else 0
 
 
 def choose_segment(doc: Document, rng: random.Random, min_pages: int = 8, max_pages: int = 15,

@@ -43,21 +43,64 @@ class Section:
     heading: str
     first: int  # 0-based, inclusive
     last: int
+    level: int = 0
+
+
+def section_level(s: dict) -> int:
+    """The outline's level, 0 = top (a section without one counts as top level)."""
+    lv = s.get("level")
+    return int(lv) if lv is not None else 0
+
+
+def _ordered(doc: Document) -> list[tuple[int, str, int]]:
+    """(first_page, heading, level) in document order; a chapter stays before the subsection that shares its page."""
+    return [(int(s["first_page"]), str(s.get("heading") or "").strip(), section_level(s))
+            for s in sorted(doc.sections, key=lambda s: int(s["first_page"]))]
 
 
 def section_spans(doc: Document) -> list[Section]:
-    """Sections as page spans: a section runs to the page before the next section (any level) starts."""
-    secs = sorted(((int(s["first_page"]), str(s.get("heading") or "")) for s in doc.sections), key=lambda x: x[0])
+    """Sections as flat page spans: a section runs to the page before the next section (any level) starts.
+    Consecutive and disjoint, which is what segment choice tiles."""
+    secs = _ordered(doc)
     out = []
-    for i, (first, heading) in enumerate(secs):
+    for i, (first, heading, level) in enumerate(secs):
         nxt = secs[i + 1][0] if i + 1 < len(secs) else doc.n_pages
-        out.append(Section(heading.strip(), first, max(first, nxt - 1)))
+        out.append(Section(heading, first, max(first, nxt - 1), level))
+    return out
+
+
+def section_scopes(doc: Document) -> list[Section]:
+    """Sections as a reader means them: a section holds its subsections, running to the page before the next
+    section of the same or a higher level starts (to that page itself when one of its subsections starts there:
+    the page is shared). What a question's "the section X" covers."""
+    secs = _ordered(doc)
+    out = []
+    for i, (first, heading, level) in enumerate(secs):
+        j = next((k for k in range(i + 1, len(secs)) if secs[k][2] <= level), len(secs))
+        nxt = secs[j][0] if j < len(secs) else doc.n_pages
+        shared = any(f == nxt for f, _, _ in secs[i + 1:j])   # one of its subsections starts on that page too
+        out.append(Section(heading, first, max(first, nxt if shared else nxt - 1), level))
+    return out
+
+
+def subsections(doc: Document) -> list[tuple[Section, list[Section]]]:
+    """Each section with its direct subsections (the next level down, inside its scope), in document order."""
+    scopes = section_scopes(doc)
+    out = []
+    for i, s in enumerate(scopes):
+        kids = []
+        for t in scopes[i + 1:]:
+            if t.level <= s.level:
+                break
+            if t.level == s.level + 1:
+                kids.append(t)
+        out.append((s, kids))
     return out
 
 
 def unique_sections(doc: Document) -> list[Section]:
-    """Sections whose heading names exactly one section (usable as a scope anchor)."""
-    spans = [s for s in section_spans(doc) if len(norm(s.heading)) >= 3]
+    """Sections whose heading names exactly one section (usable as a scope anchor), with their scopes."""
+    spans = [s for s in section_scopes(doc) if len(norm(s.heading)) >= 3]
     counts: dict[str, int] = {}
     for s in spans:
         counts[norm(s.heading)] = counts.get(norm(s.heading), 0) + 1
@@ -83,7 +126,7 @@ def scope_pages(question: str, doc: Document) -> set[int] | None:
                     continue
                 pages.update(range(a - 1, b))
     if re.search(r"\b(?:section|chapter|part|appendix|annex)\b", q):
-        for s in section_spans(doc):
+        for s in section_scopes(doc):
             h = norm(s.heading).strip(" .:")
             bare = re.sub(r"^(?:\d+|[a-z])(?:\.\d+)*\.?\s+", "", h)  # "2.1 data sources" -> "data sources"
             for name in {h, bare}:

@@ -9,9 +9,9 @@ operand_not_in_evidence, recompute_mismatch, no_calculation, ocr_target_mismatch
 and with a model `verifier` (verifier.py): verifier_disagrees, answerable_without_document, verifier_failed.
 
 A reasoning item must be machine-checkable: a `calc:` line that recomputes its answer (operands on the evidence
-pages, on the page each names when it names one), or two numbers quoted in its evidence description whose
-difference / sum / ratio gives it. Without either it fails `no_calculation`, unless the verifier model, answering
-from the evidence pages alone, agrees with its answer.
+pages, on the page each names when it names one; a `count_named` line's items by label on the page each names), or
+two numbers quoted in its evidence description whose difference / sum / ratio gives it. Without either it fails
+`no_calculation`, unless the verifier model, answering from the evidence pages alone, agrees with its answer.
 
 Text checks read each page's text whatever its source (`text_source` layer or ocr, see corpus/ocr.py).
 """
@@ -24,7 +24,7 @@ from collections import Counter
 
 from .. import schema
 from ..corpus.store import Document
-from .calc import parse_calc
+from .calc import NAMED_OPS, parse_calc
 from .dedup import Deduper
 from .ocr import ocr_full_target
 from .record import QARecord
@@ -157,7 +157,12 @@ def verify(qa: QARecord, doc: Document, deduper: Deduper | None = None, verifier
     elif qa.task == "reasoning":
         calc = parse_calc(qa.evidence)
         if calc is not None:
-            if has_text:
+            if calc.op in NAMED_OPS:   # counted items (headings): each label on the evidence page it names
+                ok = all(pg - 1 in ev and contains(texts.get(pg - 1, ""), label)
+                         for (label, _), pg in zip(calc.operands, calc.pages))
+                ok = ok and len({norm(label) for label, _ in calc.operands}) == len(calc.operands)
+                text_check(ok, "operands_in_evidence", "operand_not_in_evidence")
+            elif has_text:
                 ok = all(any(number_close(v, x, rel=1e-9) for x in nums) for _, v in calc.operands)
                 for (_, v), pg in zip(calc.operands, calc.pages or []):
                     if ok and pg is not None and texts.get(pg - 1, "").strip():
