@@ -216,8 +216,10 @@ def _catalog(args, preset: str = "mmlongbench"):
 
 def cmd_build(args) -> int:
     from ..eval.build import build_eval_set
+    from ..eval.exclusion import check_local
     from ..eval.qaset import load_qa
 
+    check_local(args.exclude_out)
     if args.dataset and len(args.dataset) != len(args.qa):
         raise ValueError(f"--dataset given {len(args.dataset)} times for {len(args.qa)} --qa files")
     items = []
@@ -233,8 +235,10 @@ def cmd_build(args) -> int:
 
 
 def cmd_needles(args) -> int:
+    from ..eval.exclusion import check_local
     from ..eval.needles import NeedleConfig, build_needles
 
+    check_local(args.exclude_out)
     cfg = NeedleConfig(lengths=_lengths(args.lengths), depths=_floats(args.depths),
                        tasks=[t for t in args.tasks.split(",") if t], repeats=args.repeats, seed=args.seed,
                        modalities=[m for m in args.modalities.split(",") if m])
@@ -250,8 +254,9 @@ def cmd_run(args) -> int:
     from .. import tokens
     from ..corpus.store import PageStore
     from ..eval.instance import read_manifest
-    from ..eval.runner import check_inputs, run_eval
+    from ..eval.runner import check_inputs, require_local, run_eval
 
+    require_local(args.out)   # before the backend loads: predictions are appended, a local-only operation
     man = read_manifest(args.set)
     if not man:
         raise FileNotFoundError(f"{args.set}: not an eval set (no manifest.json)")
@@ -336,8 +341,10 @@ def cmd_serve_config(args) -> int:
 
 
 def cmd_import(args) -> int:
+    from ..eval.exclusion import check_local
     from ..eval.mmlongbench import import_mmlongbench
 
+    check_local(args.exclude_out)
     fields = {}
     for f in args.field:
         if "=" not in f:
