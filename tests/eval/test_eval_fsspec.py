@@ -27,6 +27,7 @@ from mmprolong.errors import EXIT_OUTPUT
 from mmprolong.eval.instance import read_instances, read_manifest
 from mmprolong.eval.qaset import load_qa
 from mmprolong.eval.runner import read_predictions
+from mmprolong.eval.serving import plan as serve_plan
 from mmprolong.run.outdir import HOLDER
 
 from .chat_server import ChatServer
@@ -103,6 +104,9 @@ def test_build_into_memory_equals_a_local_build(demo, local_set, memory_store):
     assert read_manifest(url) == read_manifest(local_set) and read_manifest(url)["n_instances"] == len(insts)
     assert not storage.exists(f"{url}/{HOLDER}") and storage.read_text(f"{url}/.mmprolong.kind").strip() == "eval-set"
     assert not any(n.endswith(".tmp") for n in storage.listdir(url))
+    config = {"model_type": "qwen2_5_vl", "text_config": {"hidden_size": 3584, "num_hidden_layers": 28,
+                                                          "num_attention_heads": 28, "num_key_value_heads": 4}}
+    assert serve_plan(url, config=config, weights_gib=15.5) == serve_plan(local_set, config=config, weights_gib=15.5)
     # a second build into the same set (the claim held and released again) writes the same bytes
     assert main(_build(qa, memory_store, url)) == 0
     assert storage.read_bytes(f"{url}/instances.jsonl") == local
