@@ -80,7 +80,8 @@ def register(sub) -> None:
                                  "evidence. n_tokens is exact (whole prompt as sent) and never above the target.")
     b.add_argument("--qa", action="append", required=True, metavar="FILE",
                    help="QA file(s), paths or URLs: JSONL/JSON with doc_id, question, answer, answer_format, "
-                        "evidence_pages (0-based), or synthesis Parquet (repeatable; one dataset per file unless rows say)")
+                        "evidence_pages (0-based), or synthesis Parquet (repeatable; one dataset per file unless "
+                        "rows say)")
     b.add_argument("--dataset", action="append", default=None, help="dataset name per --qa (default: file stem)")
     b.add_argument("--limit", type=int, default=None, help="first N items per QA file (the paper: 100)")
     _counting_args(b)
