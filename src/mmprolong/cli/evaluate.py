@@ -45,8 +45,10 @@ def _prompt(args, preset: str = "mmlongbench"):
 
 
 def _counting_args(p) -> None:
-    p.add_argument("--store", required=True, metavar="STORE", help="page store with the documents (from ingest)")
-    p.add_argument("--out", required=True, metavar="SET", help="eval-set folder to write")
+    p.add_argument("--store", required=True, metavar="STORE",
+                   help="page store with the documents (from ingest; a folder or a URL)")
+    p.add_argument("--out", required=True, metavar="SET",
+                   help="eval-set folder to write (or an fsspec URL, e.g. s3://bucket/sets/v1)")
     p.add_argument("--model", default="qwen2.5-vl",
                    help="whose tokens to count: a preset (qwen2.5-vl, qwen3-vl) or a local model folder "
                         "(default %(default)s)")
@@ -77,8 +79,9 @@ def register(sub) -> None:
                                  "right with random negative documents; a longer one keeps a page window around the "
                                  "evidence. n_tokens is exact (whole prompt as sent) and never above the target.")
     b.add_argument("--qa", action="append", required=True, metavar="FILE",
-                   help="QA file(s): JSONL/JSON with doc_id, question, answer, answer_format, evidence_pages "
-                        "(0-based), or synthesis Parquet (repeatable; one dataset per file unless rows say)")
+                   help="QA file(s), paths or URLs: JSONL/JSON with doc_id, question, answer, answer_format, "
+                        "evidence_pages (0-based), or synthesis Parquet (repeatable; one dataset per file unless "
+                        "rows say)")
     b.add_argument("--dataset", action="append", default=None, help="dataset name per --qa (default: file stem)")
     b.add_argument("--limit", type=int, default=None, help="first N items per QA file (the paper: 100)")
     _counting_args(b)
@@ -101,9 +104,11 @@ def register(sub) -> None:
     r = s.add_parser("run", help="answer an eval set with a backend (resumable)",
                      description="Writes RUN/predictions.jsonl one answer at a time; run again to resume "
                                  "(failed instances are retried, finished ones kept).")
-    r.add_argument("set", metavar="SET", help="eval-set folder (from eval build / eval needles)")
-    r.add_argument("--store", default=None, metavar="STORE", help="page store the set's pages come from")
-    r.add_argument("--out", required=True, metavar="RUN", help="run folder (created or resumed)")
+    r.add_argument("set", metavar="SET", help="eval-set folder or URL (from eval build / eval needles)")
+    r.add_argument("--store", default=None, metavar="STORE",
+                   help="page store the set's pages come from (a folder or a URL)")
+    r.add_argument("--out", required=True, metavar="RUN",
+                   help="run folder (created or resumed; local: predictions are appended per answer)")
     r.add_argument("--backend", choices=("openai", "hf"), required=True,
                    help="openai: any OpenAI-compatible server (vLLM, SGLang); hf: a local transformers model")
     r.add_argument("--limit", type=int, default=None, help="first N instances per length")
@@ -216,8 +221,10 @@ def _catalog(args, preset: str = "mmlongbench"):
 
 def cmd_build(args) -> int:
     from ..eval.build import build_eval_set
+    from ..eval.exclusion import check_local
     from ..eval.qaset import load_qa
 
+    check_local(args.exclude_out)
     if args.dataset and len(args.dataset) != len(args.qa):
         raise ValueError(f"--dataset given {len(args.dataset)} times for {len(args.qa)} --qa files")
     items = []
@@ -233,8 +240,10 @@ def cmd_build(args) -> int:
 
 
 def cmd_needles(args) -> int:
+    from ..eval.exclusion import check_local
     from ..eval.needles import NeedleConfig, build_needles
 
+    check_local(args.exclude_out)
     cfg = NeedleConfig(lengths=_lengths(args.lengths), depths=_floats(args.depths),
                        tasks=[t for t in args.tasks.split(",") if t], repeats=args.repeats, seed=args.seed,
                        modalities=[m for m in args.modalities.split(",") if m])
@@ -250,8 +259,9 @@ def cmd_run(args) -> int:
     from .. import tokens
     from ..corpus.store import PageStore
     from ..eval.instance import read_manifest
-    from ..eval.runner import check_inputs, run_eval
+    from ..eval.runner import check_inputs, require_local, run_eval
 
+    require_local(args.out)   # before the backend loads: predictions are appended, a local-only operation
     man = read_manifest(args.set)
     if not man:
         raise FileNotFoundError(f"{args.set}: not an eval set (no manifest.json)")
@@ -336,8 +346,10 @@ def cmd_serve_config(args) -> int:
 
 
 def cmd_import(args) -> int:
+    from ..eval.exclusion import check_local
     from ..eval.mmlongbench import import_mmlongbench
 
+    check_local(args.exclude_out)
     fields = {}
     for f in args.field:
         if "=" not in f:

@@ -1,10 +1,22 @@
-"""The held-out list: doc_ids (sha256 of the PDF bytes), one per line, that ingestion and synthesis must skip."""
+"""The held-out list: doc_ids (sha256 of the PDF bytes), one per line, that ingestion and synthesis must skip.
+
+It is a local file: `ingest --exclude` reads local files, so a list on object storage could not be honoured; a URL
+is refused (`check_local`) before any work."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 from typing import Iterable
+
+
+def check_local(path: str | Path | None) -> None:
+    """A usage error (ValueError) when the exclusion list is a URL (see the module doc)."""
+    from .. import storage
+
+    if path is not None and not storage.is_local(path):
+        raise ValueError(f"--exclude-out {path}: the exclusion list must be a local file (ingest --exclude reads "
+                         "local files)")
 
 
 def read_exclusion(path: str | Path) -> set[str]:
@@ -16,6 +28,7 @@ def read_exclusion(path: str | Path) -> set[str]:
 
 def add_to_exclusion(path: str | Path, doc_ids: Iterable[str]) -> int:
     """Merge doc_ids into the list (sorted, unique, atomic write); returns how many were new."""
+    check_local(path)
     p = Path(path)
     have = read_exclusion(p)
     new = {d for d in doc_ids if d} - have

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from .. import storage
 from ..corpus.store import PageStore
 from ..tokens import TokenCounter
 
@@ -31,7 +32,8 @@ def at_counted_size(im: Image.Image, counter: TokenCounter, max_pixels: int | No
 class ImageResolver:
     def __init__(self, store: PageStore | None, set_dir: str | Path, counter: TokenCounter,
                  max_pixels: int | None = None, resize: bool = True, cache_docs: int = 64):
-        self.store, self.set_dir, self.counter = store, Path(set_dir), counter
+        self.store, self.counter = store, counter
+        self.set_dir = storage.normalize(set_dir)   # a local folder or a URL: needle assets are read from it
         self.max_pixels, self.resize = max_pixels, resize
         self._cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()
         self._text: dict[tuple[str, int], str] = {}
@@ -73,7 +75,7 @@ class ImageResolver:
 
     def _raw(self, part: dict) -> bytes:
         if "asset" in part:
-            return (self.set_dir / part["asset"]).read_bytes()
+            return storage.read_bytes(storage.join(self.set_dir, part["asset"]))
         return self._cache[(part["doc_id"], int(part["page"]))]
 
     def images(self, messages: list[dict]) -> list[Image.Image]:

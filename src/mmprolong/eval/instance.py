@@ -5,14 +5,20 @@ The context is a list of items in order; images are *referenced*, never copied, 
   {"asset": "assets/ab12.jpg", "width": W, "height": H}      an image written beside the set (needle pages)
   {"text": "..."}                                             a text part between pages (text needles)
 This keeps a 512K set a few MB and lets the same set be run against any store copy holding those documents.
+
+A set is a local folder or an fsspec URL (s3://bucket/sets/x, memory://...): its files are written and read through
+`mmprolong.storage` (locally: tmp, fsync, rename; on object storage: one whole-object write per file).
 """
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Iterable, Iterator
+
+from .. import storage
 
 INSTANCES = "instances.jsonl"
 MANIFEST = "manifest.json"
@@ -54,29 +60,34 @@ class EvalInstance:
         return [(c["doc_id"], int(c["page"])) for c in self.context if "doc_id" in c]
 
 
-def write_instances(out: str | Path, instances: Iterable[EvalInstance], manifest: dict) -> Path:
-    """Write instances.jsonl (atomically) and manifest.json into folder `out`."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / (INSTANCES + ".tmp")
+def write_instances(out: str | Path, instances: Iterable[EvalInstance], manifest: dict) -> Path | str:
+    """Write instances.jsonl, then manifest.json, into folder `out` (a local folder or a URL), each committed
+    whole (`storage.write_with`: atomic and durable locally, one object remotely). Returns instances.jsonl's path
+    (a Path for a local folder, else the URL)."""
+    storage.makedirs(out)
     n = 0
-    with open(tmp, "w") as f:
+
+    def write(f) -> None:
+        nonlocal n
         for inst in instances:
-            f.write(inst.to_json() + "\n")
+            f.write((inst.to_json() + "\n").encode("utf-8"))
             n += 1
-    tmp.replace(out / INSTANCES)
-    (out / MANIFEST).write_text(json.dumps({**manifest, "n_instances": n}, indent=2, ensure_ascii=False))
-    return out / INSTANCES
+
+    path = storage.join(out, INSTANCES)
+    storage.write_with(path, write)
+    storage.write_text(storage.join(out, MANIFEST), json.dumps({**manifest, "n_instances": n}, indent=2,
+                                                                  ensure_ascii=False))
+    return storage.local_path(path) if storage.is_local(path) else path
 
 
 def read_instances(path: str | Path) -> Iterator[EvalInstance]:
-    """Instances from an eval-set folder (or its instances.jsonl)."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / INSTANCES
-    if not p.exists():
+    """Instances from an eval-set folder (or its instances.jsonl), local or on a URL."""
+    p = storage.normalize(path)
+    if storage.isdir(p):
+        p = storage.join(p, INSTANCES)
+    if not storage.exists(p):
         raise FileNotFoundError(f"{p}: no eval instances (run `mmprolong eval build` or `eval needles` first)")
-    with open(p) as f:
+    with storage.open_input(p) as raw, io.TextIOWrapper(raw, encoding="utf-8") as f:
         for i, line in enumerate(f, 1):
             if line.strip():
                 try:
@@ -86,5 +97,5 @@ def read_instances(path: str | Path) -> Iterator[EvalInstance]:
 
 
 def read_manifest(set_dir: str | Path) -> dict:
-    p = Path(set_dir) / MANIFEST
-    return json.loads(p.read_text()) if p.exists() else {}
+    p = storage.join(set_dir, MANIFEST)
+    return json.loads(storage.read_text(p)) if storage.exists(p) else {}

@@ -20,6 +20,8 @@ outside the document, golds MMLongBench's scorer cannot read (an Integer gold th
 that is not a list). Malformed input is an error naming the file and line: bad JSON, a missing field.
 PDFs are ingested with the project's ingester (doc_id = sha256 of the PDF bytes); image folders are written to the
 store as one committed part (doc_id = sha256 of the page images' bytes). Gold documents go to the exclusion list.
+The QA file read, the store and the QA JSONL written may be local paths or fsspec URLs (`mmprolong.storage`); the
+documents folder is local (the ingester reads local PDFs).
 """
 
 from __future__ import annotations
@@ -34,11 +36,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
-from .. import schema
+from .. import schema, storage
 from ..corpus.store import PageStore
 from .exclusion import add_to_exclusion
 from .qaset import QAItem, item_from_row, normalize_format
@@ -84,10 +85,10 @@ def _as_list(v) -> list:
 def read_rows(path: str | Path) -> list[tuple[str, dict]]:
     """(where, row) pairs: where = "file:line" (JSONL) or "file: item N" (a JSON array). Malformed JSON is an
     error naming the file and line."""
-    p = Path(path)
-    if not p.exists():
+    p = storage.normalize(path)
+    if not storage.exists(p):
         raise FileNotFoundError(f"{p}: no such QA file")
-    text = p.read_text()
+    text = storage.read_text(p)
     if text.lstrip().startswith("["):
         try:
             rows = json.loads(text)
@@ -143,10 +144,10 @@ def _image_doc(folder: Path, dpi: int = 144) -> tuple[str, list[dict], list[int]
     return h.hexdigest(), pages, nums
 
 
-def _write_image_docs(store_root: Path, docs: dict[str, tuple[str, list[dict]]]) -> None:
+def _write_image_docs(store_root: str, docs: dict[str, tuple[str, list[dict]]]) -> None:
     """One committed part (pages file first, then the docs file that commits it), named for its content."""
-    (store_root / "docs").mkdir(parents=True, exist_ok=True)
-    (store_root / "pages").mkdir(parents=True, exist_ok=True)
+    storage.makedirs(storage.join(store_root, "docs"))
+    storage.makedirs(storage.join(store_root, "pages"))
     doc_rows, page_rows = [], []
     for source, (doc_id, pages) in sorted(docs.items()):
         doc_rows.append({"doc_id": doc_id, "source": source, "n_pages": len(pages), "title": Path(source).name,
@@ -155,9 +156,8 @@ def _write_image_docs(store_root: Path, docs: dict[str, tuple[str, list[dict]]])
         page_rows += [{"doc_id": doc_id, **p} for p in pages]
     name = "import-" + hashlib.sha256("".join(sorted(d for d, _ in docs.values())).encode()).hexdigest()[:16]
     for sub, rows, sch in (("pages", page_rows, schema.PAGES), ("docs", doc_rows, schema.DOCS)):
-        tmp = store_root / sub / f"{name}.parquet.tmp"
-        pq.write_table(pa.Table.from_pylist(rows, schema=sch), tmp)
-        tmp.replace(store_root / sub / f"{name}.parquet")
+        table = pa.Table.from_pylist(rows, schema=sch)
+        storage.write_parquet(table, storage.join(store_root, sub, f"{name}.parquet"))   # tmp, fsync, rename
 
 
 def rename_fields(rows: list[tuple[str, dict]], mapping: dict[str, str]) -> list[tuple[str, dict]]:
@@ -230,11 +230,11 @@ def import_mmlongbench(qa_file: str | Path, docs_dir: str | Path, store: str | P
         raise ValueError(f"unknown import preset {preset!r}; use one of {', '.join(PRESETS)}")
     pre = PRESETS[preset]
     base = pre.pages_base if pages_base is None else pages_base
-    docs_dir, store = Path(docs_dir), Path(store)
+    docs_dir, store = Path(docs_dir), storage.normalize(store)
     if not docs_dir.is_dir():
         raise FileNotFoundError(f"{docs_dir}: no documents folder")
     rows = rename_fields(read_rows(qa_file), {**pre.fields, **(fields or {})})
-    ds_name = dataset or Path(qa_file).stem
+    ds_name = dataset or Path(storage.name(qa_file)).stem
     names = sorted({str(r["doc_id"]) for _, r in rows})
     ids: dict[str, str] = {}
     numbering: dict[str, list[int] | None] = {}
@@ -258,7 +258,7 @@ def import_mmlongbench(qa_file: str | Path, docs_dir: str | Path, store: str | P
     if pdfs:
         from ..corpus.ingest import IngestConfig, ingest
         ingest(pdfs, store, IngestConfig(workers=workers, progress=progress))
-    have = set(PageStore(store).doc_ids()) if (store / "docs").is_dir() else set()
+    have = set(PageStore(store).doc_ids()) if storage.isdir(storage.join(store, "docs")) else set()
     new_images = {n: v for n, v in image_docs.items() if v[0] not in have}
     if new_images:  # written beside ingest's parts: held like ingest holds the store (one writer at a time)
         from ..run.outdir import claim
@@ -299,16 +299,17 @@ def import_mmlongbench(qa_file: str | Path, docs_dir: str | Path, store: str | P
             "doc_id": doc_id, "question": r["question"], "answer": answer, "answer_format": fmt,
             "evidence_pages": pages, "evidence_sources": [str(s) for s in _as_list(r.get("evidence_sources"))],
             "dataset": r.get("dataset") or ds_name}, ds_name))
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("".join(json.dumps(asdict(i), ensure_ascii=False) + "\n" for i in items))
-    rej = out.with_name(out.name + ".refused.jsonl")
+    out = storage.normalize(out)
+    if storage.is_local(out):
+        storage.local_path(out).parent.mkdir(parents=True, exist_ok=True)
+    storage.write_text(out, "".join(json.dumps(asdict(i), ensure_ascii=False) + "\n" for i in items))
+    rej = out + ".refused.jsonl"
     if refused:
-        rej.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in refused))
+        storage.write_text(rej, "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in refused))
         for x in refused[:20]:
             log.warning("refused %s: %s", x["where"], x["reason"])
-    elif rej.exists():
-        rej.unlink()
+    else:
+        storage.remove(rej)
     added = add_to_exclusion(exclusion, set(ids.values())) if exclusion else 0
     return {"qa": len(items), "skipped": skipped, "refused": refused, "documents": len(ids), "pdfs": len(pdfs),
             "image_documents": len(image_docs), "exclusion_added": added, "preset": preset, "pages_base": base}

@@ -21,7 +21,7 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 from PIL import Image, ImageDraw, ImageFont
 from pydantic import BaseModel, ConfigDict
 
-from .. import __version__
+from .. import __version__, storage
 from ..corpus.store import PageStore
 from .catalog import PageCatalog
 from .instance import EvalInstance, write_instances
@@ -157,7 +157,7 @@ def _insert_index(costs: list[int], depth: float) -> int:
     return len(costs)
 
 
-def build_probe(cat: PageCatalog, store: PageStore, out: Path, probe: Probe, modality: str, target: int,
+def build_probe(cat: PageCatalog, store: PageStore, out: str | Path, probe: Probe, modality: str, target: int,
                 hay: list[dict], rep: int) -> EvalInstance:
     context = [dict(h) for h in hay]
     costs = [cat.item_cost(c) for c in context]
@@ -177,8 +177,8 @@ def build_probe(cat: PageCatalog, store: PageStore, out: Path, probe: Probe, mod
             page = context[i]
             img = render_on_page(_page_jpeg(store, page["doc_id"], page["page"]), s)
             name = "assets/" + hashlib.sha256(img).hexdigest()[:20] + ".jpg"
-            (out / name).parent.mkdir(parents=True, exist_ok=True)
-            (out / name).write_bytes(img)
+            storage.makedirs(storage.join(out, "assets"))
+            storage.write_bytes(storage.join(out, name), img)   # committed whole (local: tmp, fsync, rename)
             context[i] = {"asset": name, "width": page["width"], "height": page["height"],
                           "from": [page["doc_id"], page["page"]]}
     n = cat.count(context, probe.question)
@@ -213,8 +213,8 @@ def _build_needles(cat: PageCatalog, store: PageStore, out: str | Path, cfg: Nee
     from rich.progress import track
 
     cfg.check()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = storage.normalize(out)   # a local folder or a URL (written through mmprolong.storage)
+    storage.makedirs(out)
     insts: list[EvalInstance] = []
     jobs = [(L, r, t, m, d) for L in cfg.lengths for r in range(cfg.repeats) for t in cfg.tasks
             for m in cfg.modalities for d in cfg.depths]

@@ -2,17 +2,21 @@
 
 Accepted files: JSONL, a JSON array, or Parquet (schema.QA rows from synthesis; rejected records are skipped).
 Required fields: doc_id (a page-store doc_id), question, answer. Optional: answer_format, evidence_pages
-(0-based), evidence_sources, dataset, qa_id.
+(0-based), evidence_sources, dataset, qa_id. A QA file (or a folder of Parquet parts) may be a local path or an
+fsspec URL (s3://..., memory://...; `mmprolong.storage`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.parquet as pq
+
+from .. import storage
 
 FORMATS = {"str": "String", "string": "String", "int": "Integer", "integer": "Integer", "float": "Float",
            "list": "List", "none": "None", "": "String"}
@@ -53,21 +57,32 @@ def item_from_row(row: dict, dataset: str) -> QAItem:
                   evidence_sources=list(row.get("evidence_sources") or []), task=row.get("task") or "")
 
 
+def _read_parquet(url: str):
+    """A Parquet file or a folder of parts (a synthesis `qa/`), local or on a URL."""
+    if storage.is_local(url):
+        return pq.read_table(storage.local_path(url))
+    fs, path = storage.arrow_filesystem(url)
+    return pq.read_table(path, filesystem=fs, use_threads=storage.scan_threads(url))
+
+
 def load_qa(path: str | Path, dataset: str | None = None) -> list[QAItem]:
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"{p}: no such QA file")
-    ds_name = dataset or p.stem
-    if p.suffix == ".parquet" or p.is_dir():
-        rows = pq.read_table(p).to_pylist()
+    url = storage.normalize(path)
+    if not storage.exists(url):
+        raise FileNotFoundError(f"{url}: no such QA file")
+    base = storage.name(url)
+    suffix = posixpath.splitext(base)[1]
+    ds_name = dataset or posixpath.splitext(base)[0]
+    if suffix == ".parquet" or storage.isdir(url):
+        rows = _read_parquet(url).to_pylist()
         rows = [r for r in rows if not r.get("checks_failed")]
-    elif p.suffix == ".json":
-        rows = json.loads(p.read_text())
+    elif suffix == ".json":
+        rows = json.loads(storage.read_text(url))
     else:
-        rows = [json.loads(ln) for ln in p.read_text().splitlines() if ln.strip()]
+        rows = [json.loads(ln) for ln in storage.read_text(url).splitlines() if ln.strip()]
     return [item_from_row(r, ds_name) for r in rows]
 
 
 def write_qa(path: str | Path, items: list[QAItem]) -> None:
+    """The items as JSONL, committed whole (`storage.write_text`), to a local path or a URL."""
     from dataclasses import asdict
-    Path(path).write_text("".join(json.dumps(asdict(i), ensure_ascii=False) + "\n" for i in items))
+    storage.write_text(path, "".join(json.dumps(asdict(i), ensure_ascii=False) + "\n" for i in items))

@@ -218,7 +218,11 @@ def write_report(run_dirs: list[str | Path], out: str | Path, lengths: list[int]
     predictions changed). Runs covering different length sets are refused unless `force` (then flagged); with two
     or more runs every run is compared with the first on their common instances (paired bootstrap 95% CI)."""
     from ..run.outdir import claim
+    from .runner import require_local
 
+    require_local(out, "an eval report folder")
+    for r in run_dirs:
+        require_local(r)
     with claim(out, "eval-report", "eval report"):   # one writer; never into a folder of another kind
         return _write_report(run_dirs, out, lengths, names, force)
 

@@ -2,6 +2,9 @@
 
 On restart, instances whose last row has no error are skipped; failed ones are tried again (the last row for an
 instance wins when scoring). Rows carry everything scoring and reports need, so they never reopen the set.
+
+The set (and the page store) may be fsspec URLs (`mmprolong.storage`); the run folder is local only: appending
+one answer at a time and cutting a torn last line are not object-storage operations (`require_local`).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
+from .. import storage
 from ..corpus.store import PageStore
 from ..redact import redact
 from ..tokens import TokenCounter
@@ -20,6 +24,15 @@ from .prompt import PromptConfig, build_messages
 
 PREDICTIONS = "predictions.jsonl"
 RUN = "run.json"
+
+
+def require_local(path: str | Path, what: str = "an eval run folder") -> None:
+    """OutputError (one line) when `path` is a URL: run folders (eval run, score) and report folders are local."""
+    from ..errors import OutputError
+
+    if not storage.is_local(path):
+        raise OutputError(f"{path}: {what} must be a local folder (a run's predictions are appended one answer "
+                          "at a time, which object storage cannot do); eval sets and page stores may be URLs")
 
 
 def read_predictions(run_dir: str | Path) -> dict[str, dict]:
@@ -68,7 +81,7 @@ def check_inputs(set_dir: str | Path, backend, store: PageStore | None) -> None:
     from ..errors import SetupError
 
     if store is None:
-        for inst in read_instances(Path(set_dir)):
+        for inst in read_instances(set_dir):
             if inst.pages():
                 raise SetupError(f"{set_dir}: the set's instances are made of page-store pages; pass --store "
                                  "(the page store the set was built from)")
@@ -82,6 +95,7 @@ def run_eval(set_dir: str | Path, backend, out: str | Path, store: PageStore | N
     exclusively for the run (`run.outdir.claim`)."""
     from ..run.outdir import claim
 
+    require_local(out)
     with claim(out, "eval-run", "eval run"):
         return _run_eval(set_dir, backend, out, store, counter, limit, lengths, progress)
 
@@ -89,7 +103,7 @@ def run_eval(set_dir: str | Path, backend, out: str | Path, store: PageStore | N
 def _run_eval(set_dir, backend, out, store, counter, limit, lengths, progress) -> dict:
     from rich.progress import Progress
 
-    set_dir, out = Path(set_dir), Path(out)
+    set_dir, out = storage.normalize(set_dir), storage.local_path(out)
     out.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(set_dir)
     prompt = PromptConfig(**manifest.get("prompt", {}))

@@ -65,6 +65,9 @@ def score_run(run_dir: str | Path, metric: str | None = None, judge=None, length
               progress: bool = True, scorer: str = DEFAULT_SCORER) -> dict:
     from rich.progress import track
 
+    from .runner import require_local
+
+    require_local(run_dir)
     run_dir = Path(run_dir)
     method = _method(scorer, metric, judge)
     digest = predictions_digest(run_dir)
