@@ -26,7 +26,7 @@ demo: install
 	$(BIN)/mmprolong demo --out $(DEMO_OUT)
 
 test: install
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 bench: install
 	$(BIN)/python bench/run_all.py

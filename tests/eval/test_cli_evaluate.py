@@ -8,8 +8,6 @@ import pytest
 
 from mmprolong import tokens
 from mmprolong.cli.main import main
-from mmprolong.corpus.filters import sha256_file
-from mmprolong.demo.corpus import plan_demo_corpus, write_demo_corpus
 from mmprolong.eval.catalog import PageCatalog
 from mmprolong.eval.exclusion import read_exclusion
 from mmprolong.eval.instance import read_instances
@@ -17,22 +15,12 @@ from mmprolong.eval.prompt import PromptConfig
 from mmprolong.corpus.store import PageStore
 
 from .chat_server import ChatServer
+from .demo_qa import write_demo_qa
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("demo")
-    paths = write_demo_corpus(root / "pdfs", n_docs=3, pages=(20, 22))
-    assert main(["ingest", str(root / "pdfs"), "--out", str(root / "store"), "--workers", "1", "--quiet"]) == 0
-    plans = plan_demo_corpus(3, 0, (20, 22))
-    rows = []
-    for path, plan in zip(paths, plans):
-        for f in plan.facts[:2]:
-            rows.append({"doc_id": sha256_file(path), "question": f"What was the {f.attribute} of {f.subject} "
-                         f"in {f.when}?", "answer": f.value, "answer_format": "String", "evidence_pages": [f.page],
-                         "evidence_sources": [f.source]})
-    (root / "qa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return root
+    return write_demo_qa(tmp_path_factory.mktemp("demo"), (20, 22))
 
 
 def test_build_all_lengths_exact(demo):

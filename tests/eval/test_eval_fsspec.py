@@ -20,9 +20,7 @@ from PIL import Image
 
 from mmprolong import storage
 from mmprolong.cli.main import main
-from mmprolong.corpus.filters import sha256_file
 from mmprolong.corpus.store import PageStore
-from mmprolong.demo.corpus import plan_demo_corpus, write_demo_corpus
 from mmprolong.errors import EXIT_OUTPUT
 from mmprolong.eval.instance import read_instances, read_manifest
 from mmprolong.eval.qaset import load_qa
@@ -31,23 +29,14 @@ from mmprolong.eval.serving import plan as serve_plan
 from mmprolong.run.outdir import HOLDER
 
 from .chat_server import ChatServer
+from .demo_qa import write_demo_qa
 
 PAGES = (6, 8)
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("evalfs")
-    paths = write_demo_corpus(root / "pdfs", n_docs=3, pages=PAGES)
-    assert main(["ingest", str(root / "pdfs"), "--out", str(root / "store"), "--workers", "1", "--quiet"]) == 0
-    rows = []
-    for path, plan in zip(paths, plan_demo_corpus(3, 0, PAGES)):
-        for f in plan.facts[:2]:
-            rows.append({"doc_id": sha256_file(path), "question": f"What was the {f.attribute} of {f.subject} "
-                         f"in {f.when}?", "answer": f.value, "answer_format": "String", "evidence_pages": [f.page],
-                         "evidence_sources": [f.source]})
-    (root / "qa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return root
+    return write_demo_qa(tmp_path_factory.mktemp("evalfs"), PAGES)
 
 
 def _build(qa, store, out, *more) -> list[str]:

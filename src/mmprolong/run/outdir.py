@@ -13,10 +13,13 @@
 
 On object storage (an fsspec URL such as s3://bucket/store, `mmprolong.storage`) there is no lock the service
 drops when its holder dies, so the claim is best effort and says so in a log warning: the holder record
-FOLDER/.mmprolong.lock.json is the lock object; a claim is refused while it exists (naming the holder and the
-object to delete if that holder is gone, e.g. after a kill -9), and removed when the claim ends. Two writers
-starting in the same instant can both pass (the record is written, then read back, which narrows but does not close
-that window). The kind check reads FOLDER/.mmprolong.kind and the manifest's format.
+FOLDER/.mmprolong.lock.json is the lock object, removed when the claim ends. While it is held, its holder rewrites
+it every LOCK_BEAT_S seconds (`beat`). A claim is refused while the record is live, naming the holder; a dead
+holder's record (a kill -9, a lost node) is taken over with a warning: on the same host when its pid no longer runs,
+from any host when its last beat is older than LOCK_STALE_S (clocks assumed within minutes of each other; a record
+without beats, e.g. written by hand, is never taken over: delete it). Two writers starting in the same instant can
+both pass (the record is written, then read back, which narrows but does not close that window). The kind check
+reads FOLDER/.mmprolong.kind and the manifest's format.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import logging
 import os
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Iterator
@@ -39,6 +43,10 @@ log = logging.getLogger(__name__)
 
 LOCK = ".mmprolong.lock"
 HOLDER = ".mmprolong.lock.json"
+# object storage: how often a holder rewrites its record, and how old a record's last beat is when its holder is
+# taken for dead (environment overrides, for tests and for clusters whose stores answer slowly)
+LOCK_BEAT_S = float(os.environ.get("MMPROLONG_LOCK_BEAT_S", 60))
+LOCK_STALE_S = float(os.environ.get("MMPROLONG_LOCK_STALE_S", 600))
 KIND_FILE = ".mmprolong.kind"
 HIDDEN = {LOCK, HOLDER, HOLDER + ".tmp", KIND_FILE}
 KINDS = ("page-store", "build", "eval-set", "eval-run", "eval-report", "export", "train", "sft-import",
@@ -141,8 +149,11 @@ def _claim_remote(url: str, kind: str, command: str) -> Iterator[str]:
             return "another process"
 
     if storage.exists(lock):
-        raise OutputError(f"{url}: in use by {holder()}; if that process is gone (killed), delete {lock} and run "
-                          f"again, or use another output folder")
+        dead = _dead_holder(storage.read_text(lock))
+        if dead is None:
+            raise OutputError(f"{url}: in use by {holder()}; if that process is gone (killed), delete {lock} and "
+                              f"run again, or use another output folder")
+        log.warning("%s: taking over the record of %s: %s", url, holder(), dead)
     found = None
     kind_url = storage.join(url, KIND_FILE)
     if storage.exists(kind_url):
@@ -155,7 +166,7 @@ def _claim_remote(url: str, kind: str, command: str) -> Iterator[str]:
         found = "page-store" if str(man.get("format", "")).startswith("mmprolong-page-store") else None
     if found is not None and found != kind:
         raise OutputError(f"{url}: holds {_a(found)} folder, not {_a(kind)}; use another output folder")
-    info = {**_holder_info(command), "token": uuid.uuid4().hex}
+    info = {**_holder_info(command), "token": uuid.uuid4().hex, "beat": time.time()}
     storage.makedirs(url)
     storage.write_text(lock, json.dumps(info))
     try:
@@ -165,10 +176,49 @@ def _claim_remote(url: str, kind: str, command: str) -> Iterator[str]:
         raise OutputError(f"{url}: claimed at the same moment by another process") from None
     if not storage.exists(kind_url):
         storage.write_text(kind_url, kind + "\n")
+    stop = threading.Event()
+    beat = threading.Thread(target=_beat, args=(lock, info, stop), name="mmprolong-lock-beat", daemon=True)
+    beat.start()
     try:
         yield url
     finally:
+        stop.set()
+        beat.join()
         storage.remove(lock)
+
+
+def _dead_holder(record: str) -> str | None:
+    """Why the holder of this lock record is dead, or None while it may be alive (see the module docstring)."""
+    try:
+        h = json.loads(record)
+        pid, beat = int(h.get("pid", 0)), h.get("beat")
+    except (ValueError, TypeError):
+        return None
+    if h.get("host") == socket.gethostname() and pid > 0:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return f"its process {pid} no longer runs on this host"
+        except PermissionError:   # alive, another user's
+            return None
+    if isinstance(beat, (int, float)) and time.time() - beat > LOCK_STALE_S:
+        return f"its last beat was {time.time() - beat:.0f} s ago (over {LOCK_STALE_S:.0f} s)"
+    return None
+
+
+def _beat(lock: str, info: dict, stop: threading.Event) -> None:
+    """Rewrite the holder record every LOCK_BEAT_S seconds while the claim is held."""
+    from .. import storage
+
+    while not stop.wait(LOCK_BEAT_S):
+        try:
+            if json.loads(storage.read_text(lock)).get("token") != info["token"]:
+                log.error("%s: another process took over this output's lock record; two writers may be running",
+                          lock)
+                return
+            storage.write_text(lock, json.dumps({**info, "beat": time.time()}))
+        except (OSError, ValueError) as e:   # a store that does not answer now: the next beat tries again
+            log.debug("%s: lock beat failed: %s", lock, e)
 
 
 @contextlib.contextmanager
