@@ -38,7 +38,7 @@ from typing import Iterator
 from .. import __version__, storage
 from ..corpus.store import PageStore
 from ..recipe import Recipe, load_recipe, recipe_hash
-from ..run.outdir import HIDDEN
+from ..run.outdir import is_bookkeeping
 from .document import DocItem, DocumentJob
 from .parts import PROGRESS, STAGING, TABLES, PartWriter
 from .planner import Plan, make_plan
@@ -90,7 +90,7 @@ def _check_out(out: str, digest: str) -> None:
                              f"plan {prev['plan']}); use a new --out or delete it")
         return
     for name in storage.listdir(out) if storage.isdir(out) else []:
-        if name in HIDDEN or name.startswith("mmprolong."):   # the lock, log files
+        if is_bookkeeping(name):   # the lock, log files
             continue
         p = storage.join(out, name)
         if not (name in OWN_DIRS and storage.isdir(p) and not storage.listdir(p)):

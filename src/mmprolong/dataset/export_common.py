@@ -22,6 +22,8 @@ from typing import Iterator
 import pyarrow.parquet as pq
 from PIL import Image
 
+from ..durable import durable_replace
+
 log = logging.getLogger(__name__)
 
 IMAGE_TOKEN = "<image>"
@@ -203,8 +205,33 @@ def iter_export_samples(build: Build, image_sink, files: list[Path] | None = Non
 
 
 def write_text(path: Path, text: str, mode: int = 0o644) -> None:
-    """Write atomically with a readable file mode."""
+    """Write atomically and durably, with a readable file mode."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     os.chmod(tmp, mode)
-    tmp.replace(path)
+    durable_replace(tmp, path)
+
+
+def write_conversations(build: Build, to: Path, file_name: str, as_array: bool,
+                        progress: bool) -> tuple[Path, int, int, ImageWriter]:
+    """TO/FILE_NAME: one `{"messages": [user, assistant], "images": [...]}` record per sample, as a JSON array
+    (LLaMA-Factory) or JSON lines (ms-swift), its images written under TO/images/ at their counted size; committed
+    whole (tmp, fsync, rename). Returns (path, samples, images referenced, the image writer)."""
+    data = to / file_name
+    tmp = data.with_name(data.name + ".tmp")
+    n = n_images = 0
+    writer = ImageWriter(to, build.counter)
+    bar, task = progress_bar(progress, build.n_samples, "export")
+    with bar, tmp.open("w") as f:
+        f.write("[\n" if as_array else "")
+        for s in iter_export_samples(build, writer):
+            rec = {"messages": [{"role": "user", "content": s.user}, {"role": "assistant", "content": s.assistant}],
+                   "images": s.images}
+            f.write(("," if as_array and n else "") + json.dumps(rec, ensure_ascii=False) + "\n")
+            n += 1
+            n_images += len(s.images)
+            bar.advance(task)
+        f.write("]\n" if as_array else "")
+    tmp.chmod(0o644)
+    durable_replace(tmp, data)
+    return data, n, n_images, writer

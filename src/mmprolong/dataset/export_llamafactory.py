@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from .export_common import ConsumerSettings, ImageWriter, iter_export_samples, open_build, progress_bar, write_text
+from .export_common import ConsumerSettings, open_build, write_conversations, write_text
 
 
 def dataset_info_entry(file_name: str) -> dict:
@@ -88,23 +88,7 @@ def _export_llamafactory(build_dir, to, name, model, progress) -> dict:
     settings = build.settings(model)
     to = Path(to)
     to.mkdir(parents=True, exist_ok=True)
-    data = to / f"{name}.json"
-    tmp = data.with_name(data.name + ".tmp")
-    n = n_images = 0
-    writer = ImageWriter(to, build.counter)
-    bar, task = progress_bar(progress, build.n_samples, "export")
-    with bar, tmp.open("w") as f:
-        f.write("[\n")
-        for s in iter_export_samples(build, writer):
-            rec = {"messages": [{"role": "user", "content": s.user}, {"role": "assistant", "content": s.assistant}],
-                   "images": s.images}
-            f.write(("," if n else "") + json.dumps(rec, ensure_ascii=False) + "\n")
-            n += 1
-            n_images += len(s.images)
-            bar.advance(task)
-        f.write("]\n")
-    tmp.chmod(0o644)
-    tmp.replace(data)
+    data, n, n_images, writer = write_conversations(build, to, f"{name}.json", as_array=True, progress=progress)
     info_path = to / "dataset_info.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
     info[name] = dataset_info_entry(data.name)

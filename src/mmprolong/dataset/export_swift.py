@@ -15,7 +15,7 @@ import math
 import shlex
 from pathlib import Path
 
-from .export_common import ConsumerSettings, ImageWriter, iter_export_samples, open_build, progress_bar, write_text
+from .export_common import ConsumerSettings, open_build, write_conversations, write_text
 
 
 def swift_env(s: ConsumerSettings) -> dict[str, str]:
@@ -65,21 +65,7 @@ def _export_swift(build_dir, to, name, model, progress) -> dict:
     settings = build.settings(model)
     to = Path(to)
     to.mkdir(parents=True, exist_ok=True)
-    data = to / f"{name}.jsonl"
-    tmp = data.with_name(data.name + ".tmp")
-    n = n_images = 0
-    writer = ImageWriter(to, build.counter)
-    bar, task = progress_bar(progress, build.n_samples, "export")
-    with bar, tmp.open("w") as f:
-        for s in iter_export_samples(build, writer):
-            rec = {"messages": [{"role": "user", "content": s.user}, {"role": "assistant", "content": s.assistant}],
-                   "images": s.images}
-            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-            n += 1
-            n_images += len(s.images)
-            bar.advance(task)
-    tmp.chmod(0o644)
-    tmp.replace(data)
+    data, n, n_images, writer = write_conversations(build, to, f"{name}.jsonl", as_array=False, progress=progress)
     script = to / f"{name}_train.sh"
     write_text(script, script_text(settings, data.name), mode=0o755)
     write_text(to / f"{name}_swift.json", json.dumps({"env": swift_env(settings), "args": swift_args(settings, data.name),

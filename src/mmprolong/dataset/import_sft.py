@@ -45,6 +45,7 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from .. import __version__, schema, storage, tokens
+from ..run.outdir import is_bookkeeping
 from .parts import PROGRESS
 
 log = logging.getLogger(__name__)
@@ -585,7 +586,7 @@ def _check_out(out: Path, digest: str) -> None:
         if json.loads(rec.read_text())["digest"] != digest:
             raise ValueError(f"{out} holds an import of other inputs or settings; use a new --out or delete it")
     elif out.exists() and any(not (p.is_dir() and p.name in (*TABLES, PROGRESS) and not any(p.iterdir()))
-                              for p in out.iterdir() if not p.name.startswith((".mmprolong.", "mmprolong."))):
+                              for p in out.iterdir() if not is_bookkeeping(p.name)):
         raise ValueError(f"{out} exists and is not an import folder; use a new --out")
 
 

@@ -57,15 +57,17 @@ def _a(kind: str) -> str:
     return ("an " if kind[0] in "aeiou" else "a ") + kind
 
 
-def _is_log(name: str) -> bool:
-    return name.startswith("mmprolong.")   # mmprolong.log, mmprolong.rank<N>.log: the CLI's log files
+def is_bookkeeping(name: str) -> bool:
+    """A file the claim or the CLI writes into any output folder (the lock, its record, the kind marker, the log
+    files mmprolong.log / mmprolong.rank<N>.log): not content, so it says nothing about what a folder holds."""
+    return name in HIDDEN or name.startswith((".mmprolong.", "mmprolong."))
 
 
 def detect_kind(folder: Path) -> str | None:
     """What a folder holds, from its own markers (None: empty, or nothing mmprolong wrote)."""
     if not folder.is_dir():
         return None
-    names = {p.name for p in folder.iterdir() if not _is_log(p.name)} - HIDDEN
+    names = {p.name for p in folder.iterdir() if not is_bookkeeping(p.name)}
     try:
         marked = (folder / KIND_FILE).read_text().strip()
     except OSError:
