@@ -225,7 +225,8 @@ def _driver(label_file: Path) -> dict | None:
     if not label_file.exists():
         return None
     m = json.loads(label_file.read_text())
-    out = {"label": m["label"], "commit": m["commit"]}
+    out = {"label": m["label"], "commit": m["commit"], "load_before": m.get("load_before"),
+           "load_after": m.get("load_after")}
     for phase in ("ingest", "build"):
         rs = sorted((r for r in m["rows"] if r["phase"] == phase), key=lambda r: r["scale"])
         a, b = rs[0], rs[-1]
@@ -397,9 +398,11 @@ def report() -> str:
               f"a document): {cores_eq}. It also moves "
               f"{pages * (d['ingest']['recv_bytes_per_page'] + d['ingest']['sent_bytes_per_page']) / 1e12:,.2f} TB "
               f"of pickled pages through one process.")
+    loads = "; ".join(f"{name}: load average {d.get('load_before', float('nan')):.1f} before, "
+                      f"{d.get('load_after', float('nan')):.1f} after" for name, d in sorted(runs.items()))
     w("- Caveat: the driver floors come from the growth of the driver's CPU between the smallest and the largest "
-      "scale on a shared 2-core machine (load average 7-14); a growth under a second or two is near its noise. "
-      "Rerun `bench/scaleout.py` on a quiet machine (or larger `--scales`) for a firmer floor.")
+      f"scale on a 2-core machine ({loads}); a growth under a second or two is near its noise. "
+      "Rerun `bench/scaleout.py` with larger `--scales` (or on the cluster itself) for a firmer floor.")
     ocr10 = pages * 0.10 / E["ocr_pages_per_core_s"] / 3600
     w(f"- Sensitivity: if 10% of the pages needed OCR, tesseract at the measured {E['ocr_pages_per_core_s']} pages/s "
       f"per core adds {ocr10:,.0f} core-hours ({ocr10 / (core_s / 3600):,.0f} x the rendering), i.e. "
