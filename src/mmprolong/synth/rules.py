@@ -43,23 +43,40 @@ def _running_key(line: str) -> str:
     return re.sub(r"\d+", "#", " ".join(line.split()).lower())
 
 
-def running_lines(doc: Document) -> set[str]:
+def running_lines(doc: Document) -> frozenset[str]:
     """Keys of running headers and footers ("Chapter 1: Introduction 6", "Page 12 of 80"), and bare page numbers.
     A line is one when it repeats (numbers aside) at the page edges, or, seen once (a short chapter), when it is
-    a page number and a section's heading ("Chapter 3: Importing from other statistical systems 16")."""
-    heads = {h for s in doc.sections
-             if len(h := re.sub(r"^(?:\d+|[a-z])(?:\.\d+)*\.?\s+", "", norm(str(s.get("heading") or "")))) >= 4}
+    a page number and a section's heading ("Chapter 3: Importing from other statistical systems 16"). Memoised per
+    document text: a document is asked many times."""
+    return _running_lines(tuple(p.get("text") or "" for p in doc.pages),
+                          tuple(str(s.get("heading") or "") for s in doc.sections))
+
+
+_NUMBERING = re.compile(r"^(?:\d+|[a-z])(?:\.\d+)*\.?\s+")
+
+
+@functools.lru_cache(maxsize=16)
+def _running_lines(texts: tuple[str, ...], headings: tuple[str, ...]) -> frozenset[str]:
+    heads = {h for h in (_NUMBERING.sub("", norm(x)) for x in headings) if len(h) >= 4}
     counts: Counter = Counter()
     titled: set[str] = set()
-    for p in doc.pages:
-        lines = [ln for ln in (p.get("text") or "").splitlines() if ln.strip()]
+    for text in texts:
+        lines = [ln for ln in text.splitlines() if ln.strip()]
         edge = lines[:RUNNING_LINES] + lines[-RUNNING_LINES:] if len(lines) > 2 * RUNNING_LINES else lines
         keys = {_running_key(ln): ln for ln in edge
                 if len(ln.split()) <= RUNNING_WORDS and not ln.rstrip().endswith((".", "!", "?"))}
         counts.update(keys.keys())
-        titled.update(k for k, ln in keys.items() if re.search(r"^# |[^#] #$", k)
-                      and any(h in norm(ln) and len(norm(ln).replace(h, "").split()) <= 3 for h in heads))
-    return {k for k, c in counts.items() if c >= RUNNING_PAGES} | titled | {"#"}
+        titled.update(k for k, ln in keys.items() if _titled(ln, heads))
+    return frozenset({k for k, c in counts.items() if c >= RUNNING_PAGES} | titled | {"#"})
+
+
+def _titled(line: str, heads: set[str]) -> bool:
+    """A page number at one end and a section heading after at most three leading words ("Chapter 3:")."""
+    words = norm(line).split()
+    if len(words) < 2 or not (words[0].isdigit() or words[-1].isdigit()):
+        return False
+    words = words[:-1] if words[-1].isdigit() else words[1:]
+    return any(" ".join(words[k:]) in heads for k in range(min(4, len(words))))
 
 
 def _strip_running(text: str, keys: set[str]) -> str:
