@@ -52,10 +52,17 @@ def test_the_record_beats_while_held_and_is_removed_after(monkeypatch):
 def test_a_dead_process_on_this_host_is_taken_over(caplog):
     url = _url()
     pid = _dead_pid()
-    _record(url, pid=pid, host=socket.gethostname(), beat=time.time())
+    here = dict(host=socket.gethostname(), pid_space=outdir._process_space())
+    assert here["pid_space"]     # Linux: boot id and pid namespace
+    _record(url, pid=pid, **here, beat=time.time())
     with caplog.at_level("WARNING", logger="mmprolong.run.outdir"), claim(url, "page-store", "ingest"):
         assert json.loads(storage.read_text(f"{url}/{HOLDER}"))["pid"] == os.getpid()
     assert f"its process {pid} no longer runs on this host" in caplog.text
+    # the same host name in another pid namespace (a container with host networking): its pid means nothing here
+    _record(url, pid=pid, host=here["host"], pid_space="other-boot pid:[1]", beat=time.time())
+    with pytest.raises(OutputError, match="in use"):
+        with claim(url, "page-store", "ingest"):
+            pass
 
 
 def test_live_records_are_refused_and_stale_ones_taken_over(caplog):
@@ -65,7 +72,8 @@ def test_live_records_are_refused_and_stale_ones_taken_over(caplog):
     with pytest.raises(OutputError, match="in use by pid 4242 on host node-17.cluster"):
         with claim(url, "page-store", "ingest"):
             pass
-    _record(url, pid=os.getpid(), host=socket.gethostname(), beat=time.time() - 30)   # this very process
+    _record(url, pid=os.getpid(), host=socket.gethostname(), pid_space=outdir._process_space(),
+            beat=time.time() - 30)                                            # this very process
     with pytest.raises(OutputError, match="in use"):
         with claim(url, "page-store", "ingest"):
             pass

@@ -15,7 +15,8 @@ On object storage (an fsspec URL such as s3://bucket/store, `mmprolong.storage`)
 drops when its holder dies, so the claim is best effort and says so in a log warning: the holder record
 FOLDER/.mmprolong.lock.json is the lock object, removed when the claim ends. While it is held, its holder rewrites
 it every LOCK_BEAT_S seconds (`beat`). A claim is refused while the record is live, naming the holder; a dead
-holder's record (a kill -9, a lost node) is taken over with a warning: on the same host when its pid no longer runs,
+holder's record (a kill -9, a lost node) is taken over with a warning: on the same host (same boot, same pid
+namespace) when its pid no longer runs,
 from any host when its last beat is older than LOCK_STALE_S (clocks assumed within minutes of each other; a record
 without beats, e.g. written by hand, is never taken over: delete it). Two writers starting in the same instant can
 both pass (the record is written, then read back, which narrows but does not close that window). The kind check
@@ -124,8 +125,21 @@ def _mkdir(folder: Path) -> None:
         raise (output_error_from(e) or e) from None
 
 
+def _process_space() -> str:
+    """Which processes a pid names here: this boot of this machine and this pid namespace. Two containers can
+    share a host name (host networking) but not both, so a pid is only looked up where it means the same process."""
+    parts = []
+    for path, read in (("/proc/sys/kernel/random/boot_id", lambda p: Path(p).read_text().strip()),
+                       ("/proc/self/ns/pid", os.readlink)):
+        try:
+            parts.append(read(path))
+        except OSError:
+            return ""
+    return " ".join(parts)
+
+
 def _holder_info(command: str) -> dict:
-    return {"pid": os.getpid(), "host": socket.gethostname(),
+    return {"pid": os.getpid(), "host": socket.gethostname(), "pid_space": _process_space(),
             "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "command": command or " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv[:3]))}
 
@@ -196,7 +210,8 @@ def _dead_holder(record: str) -> str | None:
         pid, beat = int(h.get("pid", 0)), h.get("beat")
     except (ValueError, TypeError):
         return None
-    if h.get("host") == socket.gethostname() and pid > 0:
+    space = _process_space()
+    if space and h.get("pid_space") == space and h.get("host") == socket.gethostname() and pid > 0:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
