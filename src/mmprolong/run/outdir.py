@@ -46,8 +46,19 @@ LOCK = ".mmprolong.lock"
 HOLDER = ".mmprolong.lock.json"
 # object storage: how often a holder rewrites its record, and how old a record's last beat is when its holder is
 # taken for dead (environment overrides, for tests and for clusters whose stores answer slowly)
-LOCK_BEAT_S = float(os.environ.get("MMPROLONG_LOCK_BEAT_S", 60))
-LOCK_STALE_S = float(os.environ.get("MMPROLONG_LOCK_STALE_S", 600))
+def _env_seconds(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, default))
+        if value > 0:
+            return value
+    except ValueError:
+        pass
+    log.warning("%s=%r is not a positive number of seconds; using %g", name, os.environ.get(name), default)
+    return default
+
+
+LOCK_BEAT_S = _env_seconds("MMPROLONG_LOCK_BEAT_S", 60)
+LOCK_STALE_S = _env_seconds("MMPROLONG_LOCK_STALE_S", 600)
 KIND_FILE = ".mmprolong.kind"
 HIDDEN = {LOCK, HOLDER, HOLDER + ".tmp", KIND_FILE}
 KINDS = ("page-store", "build", "eval-set", "eval-run", "eval-report", "export", "train", "sft-import",
