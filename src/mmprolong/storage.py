@@ -71,7 +71,13 @@ def filesystem(url):
         return _fs("file"), os.fspath(local_path(url).absolute())
     import fsspec
 
-    fs, path = fsspec.core.url_to_fs(normalize(url))
+    try:
+        fs, path = fsspec.core.url_to_fs(normalize(url))
+    except ValueError as e:      # "Protocol not known: nope"
+        raise ValueError(f"{url}: {e} (a local path, or a URL of an fsspec filesystem: s3:// with s3fs, gs:// with "
+                         "gcsfs, memory://, ...)") from None
+    except ImportError as e:     # s3:// without s3fs installed
+        raise ValueError(f"{url}: {e}") from None
     return fs, path
 
 

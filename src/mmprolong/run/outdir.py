@@ -163,6 +163,7 @@ def _claim_remote(url: str, kind: str, command: str) -> Iterator[str]:
     from .. import storage
 
     url = storage.normalize(url)
+    storage.filesystem(url)   # an unknown protocol or a missing fsspec package fails here, before any warning
     lock = storage.join(url, HOLDER)
     log.warning("%s: object storage has no process locks; holding it with the record %s (best effort: start one "
                 "writer at a time)", url, HOLDER)
