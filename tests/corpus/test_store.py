@@ -48,3 +48,28 @@ def test_index_points_only_at_the_row_groups_of_a_document(tmp_path):
     total = sum(pq.ParquetFile(f).metadata.num_row_groups for f in {f for v in index.values() for f, _ in v})
     for d in ids:  # 10 pages in row groups of 4: a document touches at most 4 of the 16 row groups
         assert 1 <= len(index[d]) <= 4 < total
+
+
+def test_a_store_whose_rows_say_where_their_pages_are_is_never_listed(tmp_path, monkeypatch):
+    """Written by StoreWriter (every docs row names its pages file and row groups): locating documents reads the
+    docs rows only; listing pages/ (1.5M objects at the paper's scale) is for stores written before those columns."""
+    from mmprolong import storage
+    from mmprolong.corpus.ingest import doc_row
+    from mmprolong.corpus.writer import StoreWriter
+
+    w = StoreWriter(tmp_path / "s", flush_pages=50)
+    ids = []
+    for i, n in enumerate((3, 70, 12)):
+        d = f"{i:064x}"
+        ids.append(d)
+        w.add(doc_row(f"d{i}.pdf", "ok", doc_id=d, n_pages=n, title=""),
+              [{"doc_id": d, "page": k, "width": 1.0, "height": 1.0, "image": b"j", "image_width": 1,
+                "image_height": 1, "text": f"{i}:{k}", "text_source": "layer"} for k in range(n)])
+    w.close()
+    listed = []
+    real = storage.listdir
+    monkeypatch.setattr(storage, "listdir", lambda url, suffix="": listed.append(url) or real(url, suffix))
+    store = PageStore(tmp_path / "s")
+    where = store.locate(ids)
+    assert not any(str(u).endswith("pages") for u in listed), listed
+    assert [len(store.read_pages([d], ["page"])) for d in ids] == [3, 70, 12] and all(where.values())
