@@ -73,15 +73,15 @@ def test_a_document_over_the_deadline_is_not_done_until_retry_failed(tmp_path):
     teacher = TeacherServer()
     teacher.default = ("json", GOOD)
     try:
-        proc, _ = run_build(tmp_path, [("sleep", 8, ("json", GOOD))], ["--timeout", "3"], teacher=teacher)
+        proc, _ = run_build(tmp_path, [("sleep", 20, ("json", GOOD))], ["--timeout", "6"], teacher=teacher)
         assert proc.returncode == 0, proc.stderr
         assert "errors (not done, retried)" in proc.stderr and "document-failed: timeout 1" in proc.stderr
         assert len(read_table(tmp_path / "out", "shards")) == 2
         assert not len(read_table(tmp_path / "out", "rejected"))   # not "done", not a rejection: it waits
-        again, _ = run_build(tmp_path, [], ["--timeout", "3"], teacher=teacher)
+        again, _ = run_build(tmp_path, [], ["--timeout", "6"], teacher=teacher)
         assert again.returncode == 0 and len(read_table(tmp_path / "out", "shards")) == 2  # a plain rerun: waits
         assert "1 documents are not done" in again.stderr
-        again, _ = run_build(tmp_path, [], ["--timeout", "3", "--retry-failed"], teacher=teacher)
+        again, _ = run_build(tmp_path, [], ["--timeout", "6", "--retry-failed"], teacher=teacher)
         assert again.returncode == 0, again.stderr
         assert len(read_table(tmp_path / "out", "shards")) == 3 and "errors (not done, retried) │ 0" in again.stderr
     finally:
