@@ -51,8 +51,8 @@ def test_index_points_only_at_the_row_groups_of_a_document(tmp_path):
 
 
 def test_a_store_whose_rows_say_where_their_pages_are_is_never_listed(tmp_path, monkeypatch):
-    """Written by StoreWriter (every docs row names its pages file and row groups): locating documents reads the
-    docs rows only; listing pages/ (1.5M objects at the paper's scale) is for stores written before those columns."""
+    """Written by StoreWriter (every docs row names its pages file and row groups): locating and reading documents
+    go by the docs rows; listing pages/ (1.5M objects at the paper's scale) is for stores written before them."""
     from mmprolong import storage
     from mmprolong.corpus.ingest import doc_row
     from mmprolong.corpus.writer import StoreWriter
@@ -71,5 +71,6 @@ def test_a_store_whose_rows_say_where_their_pages_are_is_never_listed(tmp_path, 
     monkeypatch.setattr(storage, "listdir", lambda url, suffix="": listed.append(url) or real(url, suffix))
     store = PageStore(tmp_path / "s")
     where = store.locate(ids)
-    assert not any(str(u).endswith("pages") for u in listed), listed
     assert [len(store.read_pages([d], ["page"])) for d in ids] == [3, 70, 12] and all(where.values())
+    assert [d.n_pages for d in store.iter_documents(with_images=False)] == [3, 70, 12]     # a full read too
+    assert not any(str(u).endswith("pages") for u in listed), listed

@@ -66,7 +66,18 @@ class PageStore:
         return d.to_table(columns=columns, filter=flt, use_threads=self.threads)
 
     def pages_dataset(self) -> ds.Dataset:
-        return self._dataset("pages", schema.PAGES)
+        """Every committed pages file as one dataset: the files the docs rows name when they all name theirs (no
+        listing of pages/, which at the paper's scale is 1.5M objects), else a listing (stores written before the
+        location columns)."""
+        return storage.parquet_dataset(self._pages_files(), schema.PAGES, base=self.url)
+
+    def _pages_files(self) -> list[str]:
+        t = self.docs_table(columns=["pages_file", "page_row_groups"])
+        names = t.column("pages_file").to_pylist()
+        if all(n and rgs is not None for n, rgs in zip(names, t.column("page_row_groups").to_pylist())):
+            pages_dir = storage.join(self.url, "pages")
+            return [storage.join(pages_dir, n) for n in sorted(set(names))]
+        return self._files("pages")
 
     def doc_ids(self) -> list[str]:
         return self.docs_table(columns=["doc_id"]).column("doc_id").to_pylist()
