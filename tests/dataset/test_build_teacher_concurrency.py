@@ -27,23 +27,35 @@ class SlowTeacher:
     def __init__(self):
         self.server = TeacherServer()
         self.lock, self.now, self.peak = threading.Lock(), 0, 0
+        self.spans: list[tuple[float, float]] = []   # (start, end) of each request, on the server's clock
         self.server.default = ("fn", self.reply)
 
     def reply(self, body):
         with self.lock:
             self.now += 1
             self.peak = max(self.peak, self.now)
+        start = time.monotonic()
         time.sleep(SLEEP)
         with self.lock:
             self.now -= 1
+            self.spans.append((start, time.monotonic()))
         return GOOD
+
+    def busy_seconds(self) -> float:
+        """How long at least one request was being answered: the union of the spans (overlap counts once)."""
+        total, end = 0.0, float("-inf")
+        for a, b in sorted(self.spans):
+            if b > end:
+                total += b - max(a, end)
+                end = b
+        return total
 
 
 def run_build(tmp_path, store, teacher, name, concurrency, extra_args=()):
-    """One CLI build in a subprocess, the key only in its environment: (peak in flight, requests, seconds). The base
-    URL is in the recipe hash: both builds of a comparison use the same teacher."""
+    """One CLI build in a subprocess, the key only in its environment: (peak in flight, requests, seconds the teacher
+    was busy). The base URL is in the recipe hash: both builds of a comparison use the same teacher."""
     with teacher.lock:
-        teacher.peak, teacher.server.requests[:] = 0, []
+        teacher.peak, teacher.server.requests[:], teacher.spans[:] = 0, [], []
     recipe = {"max_length": 4096, "lengths": {"mode": "pool-native", "min_pages": 1, "max_pages": 100},
               "mixture": {"tasks": {"extract-single": 1.0}}, "segment": {"min_pages": 3, "max_pages": 6},
               "budget_tokens": 10**6, "shard_size": 3,
@@ -54,12 +66,10 @@ def run_build(tmp_path, store, teacher, name, concurrency, extra_args=()):
     env = dict(os.environ, TEST_TEACHER_KEY=SECRET)
     cmd = [sys.executable, "-m", "mmprolong.cli.main", "build", "--recipe", str(tmp_path / f"{name}.yaml"),
            "--store", str(store), "--out", str(tmp_path / name), "--quiet", "--no-report", *extra_args]
-    t0 = time.monotonic()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
-    seconds = time.monotonic() - t0
     assert proc.returncode == 0, proc.stderr
     assert SECRET not in proc.stdout + proc.stderr
-    return teacher.peak, len(teacher.server.requests), seconds
+    return teacher.peak, len(teacher.server.requests), teacher.busy_seconds()
 
 
 def tables(out):
@@ -78,7 +88,9 @@ def test_openai_build_keeps_concurrency_requests_in_flight(tmp_path):
     finally:
         teacher.server.close()
     assert n1 == n8 == 8 and peak1 == 1 and peak8 > 4
-    assert t_wide < t_serial - 2 * SLEEP  # 8 x 0.5 s of teacher time overlapped, not queued
+    # the teacher's time, measured where it is spent (not the builds' wall clock, which start-up and a loaded
+    # machine blur): one at a time it is 8 x 0.5 s end to end; 8 wide, the requests overlap
+    assert t_serial >= 8 * SLEEP and t_wide < 0.75 * t_serial
     a, b = tables(tmp_path / "c1"), tables(tmp_path / "c8")
     assert len(a["shards"]) == 8 and a == b  # same rows, same (plan) order
     for f in (tmp_path / "c8").rglob("*"):

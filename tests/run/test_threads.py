@@ -30,7 +30,7 @@ def test_up_to_workers_calls_in_flight_and_no_more():
 
     t0 = time.monotonic()
     assert sorted(x for x, _ in map_unordered(fn, range(16), executor="threads", workers=8)) == list(range(16))
-    assert peak[0] == 8 and time.monotonic() - t0 < 1.5  # 2 waves of 0.2 s, not 16
+    assert peak[0] == 8 and time.monotonic() - t0 < 3.0  # 2 waves of 0.2 s, not 16 (3.2 s); slack for a busy machine
 
 
 def test_items_are_pulled_lazily():
