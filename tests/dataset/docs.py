@@ -55,3 +55,13 @@ def write_store(root: Path, docs: list[Document]) -> Path:
     pq.write_table(pa.Table.from_pylist(prows, schema=schema.PAGES), root / "pages" / "part-00000.parquet")
     (root / "manifest.json").write_text(json.dumps({"docs": len(docs)}))
     return root
+
+
+def write_tiny_store(root: Path, n_docs: int) -> Path:
+    """The build tests' store: n_docs small documents of 8-20 pages with facts, and one blank one (no text: nothing
+    to ask, a no-qa document)."""
+    docs = [make_document(f"doc{i:02d}", 8 + 3 * (i % 5), size=(308, 396)) for i in range(n_docs)]
+    nofacts = make_document("doc99-blank", 10, size=(308, 396))
+    for p in nofacts.pages:
+        p["text"] = ""
+    return write_store(root, docs + [nofacts])

@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from .docs import make_document, write_store
+from .docs import write_tiny_store
 
 from mmprolong import schema, tokens
 from mmprolong.cli.main import main
@@ -29,11 +29,7 @@ RECIPE = {"name": "tiny", "max_length": 2048, "max_pixels": 200_704,
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> Path:
-    docs = [make_document(f"doc{i:02d}", 8 + 3 * (i % 5), size=(308, 396)) for i in range(10)]
-    nofacts = make_document("doc99-blank", 10, size=(308, 396))
-    for p in nofacts.pages:
-        p["text"] = ""
-    return write_store(tmp_path_factory.mktemp("store"), docs + [nofacts])
+    return write_tiny_store(tmp_path_factory.mktemp("store"), 10)
 
 
 def shard_bytes(out: Path) -> dict[str, bytes]:

@@ -21,7 +21,7 @@ from mmprolong.dataset.document import DocItem
 from mmprolong.dataset.parts import PartWriter, read_table
 from mmprolong.recipe import parse_recipe
 
-from .docs import make_document, write_store
+from .docs import write_tiny_store
 from .test_build import RECIPE
 
 pytestmark = pytest.mark.slow   # several processes each: started first under xdist (tests/conftest.py)
@@ -29,11 +29,7 @@ pytestmark = pytest.mark.slow   # several processes each: started first under xd
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> Path:
-    docs = [make_document(f"doc{i:02d}", 8 + 3 * (i % 5), size=(308, 396)) for i in range(8)]
-    nofacts = make_document("doc99-blank", 10, size=(308, 396))
-    for p in nofacts.pages:
-        p["text"] = ""
-    return write_store(tmp_path_factory.mktemp("store"), docs + [nofacts])
+    return write_tiny_store(tmp_path_factory.mktemp("store"), 8)
 
 
 def part_bytes(out: Path) -> dict[str, bytes]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ..corpus.store import Document
 from .calc import calc_line, clean_label
-from .tasks import Section, subsections, unique_sections
+from .tasks import Section, section_scopes, subsections, unique_sections
 from .text import contains, norm, parse_number
 
 MIN_ITEMS = 2    # counting one thing is a lookup, not reasoning
@@ -55,9 +55,10 @@ def subsection_counts(doc: Document, segment: tuple[int, int], rng: random.Rando
     """'How many subsections does the section "X" have?' for each section inside the segment whose heading names
     one section and whose direct subsections (2-12) are each found, by heading, on the page the outline gives."""
     texts = _texts(doc)
-    named = {norm(s.heading) for s in unique_sections(doc)}
+    scopes = section_scopes(doc)
+    named = {norm(s.heading) for s in unique_sections(doc, scopes)}
     out = []
-    for parent, kids in subsections(doc):
+    for parent, kids in subsections(doc, scopes):
         if not (segment[0] <= parent.first and parent.last <= segment[1]) or norm(parent.heading) not in named \
                 or '"' in parent.heading or not MIN_ITEMS <= len(kids) <= MAX_ITEMS:
             continue

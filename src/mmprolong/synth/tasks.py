@@ -83,9 +83,10 @@ def section_scopes(doc: Document) -> list[Section]:
     return out
 
 
-def subsections(doc: Document) -> list[tuple[Section, list[Section]]]:
-    """Each section with its direct subsections (the next level down, inside its scope), in document order."""
-    scopes = section_scopes(doc)
+def subsections(doc: Document, scopes: list[Section] | None = None) -> list[tuple[Section, list[Section]]]:
+    """Each section with its direct subsections (the next level down, inside its scope), in document order
+    (`scopes`: `section_scopes(doc)` when the caller has them already)."""
+    scopes = section_scopes(doc) if scopes is None else scopes
     out = []
     for i, s in enumerate(scopes):
         kids = []
@@ -98,9 +99,9 @@ def subsections(doc: Document) -> list[tuple[Section, list[Section]]]:
     return out
 
 
-def unique_sections(doc: Document) -> list[Section]:
+def unique_sections(doc: Document, scopes: list[Section] | None = None) -> list[Section]:
     """Sections whose heading names exactly one section (usable as a scope anchor), with their scopes."""
-    spans = [s for s in section_scopes(doc) if len(norm(s.heading)) >= 3]
+    spans = [s for s in (section_scopes(doc) if scopes is None else scopes) if len(norm(s.heading)) >= 3]
     counts: dict[str, int] = {}
     for s in spans:
         counts[norm(s.heading)] = counts.get(norm(s.heading), 0) + 1
