@@ -120,4 +120,25 @@ def run(args) -> int:
         if summary.docs_planned == 0:
             console.print("[yellow]no document of the store fits the recipe's lengths; "
                           "`mmprolong build --plan` says which were left out and why")
+    if nothing_built(summary):   # every document tried failed or was rejected: an error, as in `eval run`
+        import sys
+
+        print(nothing_built(summary), file=sys.stderr)
+        return 1
     return 0
+
+
+def nothing_built(s) -> str:
+    """The one-line error of a build that kept no instance although documents were tried (each failed or had all
+    its QA rejected), or "" when the build made something or had nothing to try."""
+    if s.samples or not (s.failed or s.rejected):
+        return ""
+    parts = []
+    if s.failed:
+        parts.append(f"{s.failed} documents failed (" + ", ".join(f"{k} {v}" for k, v in
+                                                                   sorted(s.failed_by_reason.items())) + ")")
+    if s.rejected:
+        parts.append(f"{s.rejected} QA/instances rejected (" + ", ".join(
+            f"{k} {v}" for k, v in sorted(s.rejected_by_reason.items())) + ")")
+    return (f"build kept no instances: {'; '.join(parts)}; see {s.out}/rejected and mmprolong.log; fix the cause and "
+            "run the same command again (failed documents are retried)")
