@@ -171,6 +171,17 @@ def limit_worker_memory(mb: int | None) -> None:
     _memory_limited = True
 
 
+def died_of_memory(failure, cfg: "IngestConfig") -> bool:
+    """A local worker that died of SIGABRT while under the memory limit: native code (pdfium) aborts when an
+    allocation fails, so this is the limit at work (out_of_memory, final), not a transient error to retry."""
+    import re
+    import signal
+
+    m = re.search(r"exit code (-?\d+)", failure.error) if failure.kind == "crashed" else None
+    return (m is not None and int(m.group(1)) == -signal.SIGABRT and cfg.executor == "local"
+            and bool(cfg.max_worker_memory_mb))
+
+
 def ingest_document(task: DocTask) -> DocResult:
     """Render one PDF into a docs row and its page rows; unreadable or filtered files give a failure row."""
     cfg = task.config
@@ -368,8 +379,13 @@ def _ingest(inputs: list[str], out: str | Path, config: IngestConfig | None, con
                 if isinstance(result, Failure):
                     remove_pages_file(task.pages_url)   # what a killed worker left of its pages: never committed
                     status = result.kind if result.kind in ("timeout", "out_of_memory") else "error"
+                    error = str(result)
+                    if died_of_memory(result, cfg):
+                        status = "out_of_memory"
+                        error = (f"the worker died of SIGABRT under its {cfg.max_worker_memory_mb} MB memory limit "
+                                 f"(a failed allocation; {result.error})")
                     record(doc_row(task.source, status, doc_id=task.doc_id, file_bytes=task.file_bytes,
-                                   error=str(result), dpi=cfg.dpi, seconds=result.seconds), [])
+                                   error=error, dpi=cfg.dpi, seconds=result.seconds), [])
                 else:
                     record(result.doc, result.pages)
     finally:
