@@ -105,3 +105,10 @@ def test_a_key_echoed_in_an_answer_is_redacted_and_a_huge_reply_is_refused(serve
     assert rows[0]["prediction"] == "Answer: 3 (you sent ***)" and not rows[0]["error"]
     assert rows[1]["prediction"] is None and "reply_too_large" in rows[1]["error"]
     assert "1,048,576 bytes" in rows[1]["error"]
+
+
+@pytest.mark.parametrize("key, value", [("concurrency", 0), ("timeout", -1.0), ("timeout", float("inf")),
+                                        ("max_new_tokens", 0), ("max_retries", -1), ("max_reply_bytes", 10)])
+def test_backend_settings_no_run_can_use_are_errors_naming_the_key(key, value):
+    with pytest.raises(ValueError, match=key):
+        OpenAIConfig(base_url="http://127.0.0.1:1/v1", model="m", **{key: value})

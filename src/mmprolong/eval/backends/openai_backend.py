@@ -25,17 +25,17 @@ from ..images import jpeg_data_url
 
 
 class OpenAIConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     base_url: str
     model: str
     api_key_env: str = "OPENAI_API_KEY"
-    max_new_tokens: int = 256
-    temperature: float = 0.0
-    timeout: float = 600.0
-    max_retries: int = 3
-    concurrency: int = 4
-    jpeg_quality: int = 90
+    max_new_tokens: int = Field(default=256, ge=1)
+    temperature: float = Field(default=0.0, ge=0)
+    timeout: float = Field(default=600.0, gt=0)
+    max_retries: int = Field(default=3, ge=0)
+    concurrency: int = Field(default=4, ge=1)
+    jpeg_quality: int = Field(default=90, ge=1, le=100)
     max_reply_bytes: int = Field(default=2**20, ge=1024)  # a whole HTTP reply body; 256 tokens take ~2 KB
 
 
