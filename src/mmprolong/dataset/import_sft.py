@@ -14,11 +14,11 @@ Inputs, found in files and folders (recursively) in a stable order:
 Images are paths (relative to `image_root`, default the input file's folder), {bytes, path} dicts or `data:` URIs;
 URLs are rejected (nothing is downloaded). A path must stay inside the image root once `..` is resolved (an absolute
 path too): a row naming `../../etc/passwd` is rejected (`image-outside-root`), not read; `image_root="/"` allows any
-path. Symbolic links inside the root are followed (they are the user's own layout). A string content is split at each `<image>` into an image part and text, as
-LLaMA-Factory and ms-swift expand it, so the rendered chat is the one those tools train on. Images larger than the
-pixel bound are resized to the TokenCounter's grid (as `dataset.export_common` does), so the stored bytes stay small
-and the model's processor keeps the counted grid; smaller ones are stored as they are (re-encoded to JPEG when not
-JPEG). `n_tokens` is `TokenCounter.count_messages` of the sample: exactly what transformers' processor gives.
+path. Symbolic links inside the root are followed (they are the user's own layout). A string content is split at
+each `<image>` into an image part and text, as LLaMA-Factory and ms-swift expand it, so the rendered chat is the
+one those tools train on. Images larger than the pixel bound are resized to the TokenCounter's grid (as
+`dataset.export_common` does), so the stored bytes stay small and the model's processor keeps the counted grid;
+smaller ones are stored as they are (re-encoded to JPEG when not JPEG). `n_tokens` is `TokenCounter.count_messages` of the sample: exactly what transformers' processor gives.
 
 A row that cannot be imported is a row of `rejected/` with its source, index and reason ("kind: detail"): a line that
 is not UTF-8 or a string with a lone surrogate (`bad-encoding`), a sample over `max_length` tokens (`too-long`;

@@ -6,7 +6,7 @@ Presets (`--preset`) name each benchmark's fields, page numbering and answer typ
 |---|---|---|---|
 | mmlongbench-doc (default) | doc_id (file name) | evidence_pages, 1-based, "[3, 4]" | Str, Int, Float, List, None |
 | mmlongbench | doc_name | ans_page_list, 0-based | String, Integer, Float, List, None |
-| longdocurl | doc_no | evidence_pages, 1-based document pages; page files `<doc>_<k>.png` hold page k+1 | as MMLongBench |
+| longdocurl | doc_no | evidence_pages, 1-based; page file `<doc>_<k>.png` holds page k+1 | as MMLongBench |
 | slidevqa | deck_name | evidence_pages, 1-based | numbers -> Integer / Float, a list -> List, else String |
 
 `fields` ({our_field: their_field}) and `pages_base` override a preset. Documents live in a folder, each a PDF

@@ -88,8 +88,9 @@ class OptimConfig(_Strict):
     weight_decay: float = Field(default=0.1, ge=0)
     grad_clip: float = Field(default=1.0, gt=0)
     tokens_per_step: int = Field(default=4 * 1024 * 1024, ge=1)  # global batch in tokens (paper: 4M = 32 x 128K)
-    total_tokens: int = Field(default=5_000_000_000, ge=1)       # budget (paper: 5B) in packed tokens: training runs until the packs
-    #                                          reach it (loop.planned_steps; packs are never quite full)
+    # budget (paper: 5B) in packed tokens: training runs until the packs reach it (loop.planned_steps; packs are
+    # never quite full)
+    total_tokens: int = Field(default=5_000_000_000, ge=1)
     steps: int | None = Field(default=None, ge=1)  # override the derived step count
 
     @field_validator("betas")
@@ -106,7 +107,7 @@ class ParallelConfig(_Strict):
     cpu_offload: bool = False
     grad_checkpointing: bool = True    # language model and vision tower
     activation_offload: bool = False   # checkpointed layer inputs in pinned host memory (GPU)
-    loss_chunk: int = Field(default=4096, ge=1)            # tokens per cross-entropy chunk (never the full [L, vocab] logits)
+    loss_chunk: int = Field(default=4096, ge=1)  # tokens per cross-entropy chunk (never the full [L, vocab] logits)
 
 
 class TrainConfig(_Strict):
