@@ -18,7 +18,8 @@ path. Symbolic links inside the root are followed (they are the user's own layou
 each `<image>` into an image part and text, as LLaMA-Factory and ms-swift expand it, so the rendered chat is the
 one those tools train on. Images larger than the pixel bound are resized to the TokenCounter's grid (as
 `dataset.export_common` does), so the stored bytes stay small and the model's processor keeps the counted grid;
-smaller ones are stored as they are (re-encoded to JPEG when not JPEG). `n_tokens` is `TokenCounter.count_messages` of the sample: exactly what transformers' processor gives.
+smaller ones are stored as they are (re-encoded to JPEG when not JPEG). `n_tokens` is `TokenCounter.count_messages`
+of the sample: exactly what transformers' processor gives.
 
 A row that cannot be imported is a row of `rejected/` with its source, index and reason ("kind: detail"): a line that
 is not UTF-8 or a string with a lone surrogate (`bad-encoding`), a sample over `max_length` tokens (`too-long`;
