@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -30,16 +31,30 @@ def _parts(folder: Path) -> list[Path]:
     return sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
 
 
-def _reason_kind(reason: str) -> str:
-    """"verify: a, b" -> "verify"; "mix: with this ..." -> "mix"."""
-    return (reason or "").split(":", 1)[0].strip() or "unknown"
+def _failed_checks(checks_failed: pa.ChunkedArray, reason: pa.Array) -> pa.Array:
+    """Per row, the sorted union of checks_failed and the checks a verify reason names ("verify: a, b"):
+    vectorised, a build of 100K rejections is indexed in milliseconds."""
+    n = len(reason)
+    tail = pc.if_else(pc.starts_with(reason, "verify:"), pc.utf8_slice_codeunits(reason, 7), "")
+    named = pc.split_pattern(tail, ",")
+    cf = checks_failed.combine_chunks()
+    pairs = pa.table({"p": pa.concat_arrays([pc.list_parent_indices(named), pc.list_parent_indices(cf)]),
+                      "v": pa.concat_arrays([pc.utf8_trim_whitespace(pc.list_flatten(named)),
+                                             pc.list_flatten(cf).cast(pa.string())])})
+    pairs = pairs.filter(pc.not_equal(pairs.column("v"), ""))
+    pairs = pairs.group_by(["p", "v"], use_threads=False).aggregate([]).sort_by([("p", "ascending"),
+                                                                                  ("v", "ascending")])
+    counts = np.bincount(pairs.column("p").to_numpy(), minlength=n) if pairs.num_rows else np.zeros(n, np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), pairs.column("v").combine_chunks()
+                                    if pairs.num_rows else pa.array([], pa.string()))
 
 
 def _located(files: list[Path], columns: list[str]) -> pa.Table:
     """These columns of every part, with the part's index (`_f`) and the row's index inside it (`_r`)."""
     tables = []
     for i, f in enumerate(files):
-        t = pq.read_table(f, columns=columns)
+        t = pq.ParquetFile(f).read(columns=columns)   # one file, no dataset discovery
         t = t.append_column("_f", pa.array([i] * t.num_rows, pa.int32()))
         tables.append(t.append_column("_r", pa.array(range(t.num_rows), pa.int32())))
     return pa.concat_tables(tables) if tables else None
@@ -110,10 +125,9 @@ class BuildData:
                                    "bucket": shards.column("bucket"),
                                    "n_pages": pc.list_value_length(shards.column("pages")).cast(pa.int32()),
                                    "_sf": shards.column("_f"), "_sr": shards.column("_r")})
-                pos = pa.table({"qa_id": kept.column("qa_id"), "_pos": pa.array(range(kept.num_rows), pa.int64())})
-                j = pos.join(shards, "qa_id", join_type="left outer", use_threads=False).sort_by("_pos")
+                at = pc.index_in(kept.column("qa_id"), value_set=shards.column("qa_id"))   # kept row -> shard row
                 for c in ("n_tokens", "bucket", "n_pages", "_sf", "_sr"):
-                    kept = kept.append_column(c, j.column(c))
+                    kept = kept.append_column(c, shards.column(c).take(at))
             else:
                 kept = kept.append_column("n_tokens", pa.nulls(kept.num_rows, pa.int32())) \
                     .append_column("bucket", pa.nulls(kept.num_rows, pa.string())) \
@@ -131,15 +145,13 @@ class BuildData:
         rej = _located(self.rej_files, cols + ["reason"])
         if rej is not None:
             n = rej.num_rows
-            reasons = rej.column("reason").to_pylist()
-            # a verify rejection names its checks in the reason ("verify: a, b"): those are failed checks too
-            checks = [sorted(set(c or []) | ({x.strip() for x in r.split(":", 1)[1].split(",") if x.strip()}
-                                             if (r or "").startswith("verify:") else set()))
-                      for c, r in zip(rej.column("checks_failed").to_pylist(), reasons)]
+            reason = pc.fill_null(rej.column("reason").combine_chunks(), "")
+            kind = pc.utf8_trim_whitespace(pc.list_element(pc.split_pattern(reason, ":", max_splits=1), 0))
+            kind = pc.if_else(pc.equal(kind, ""), "unknown", kind)
             parts.append(pa.table({
                 "status": pa.array(["rejected"] * n), "qa_id": rej.column("qa_id"), "doc_id": rej.column("doc_id"),
-                "task": rej.column("task"), "checks": pa.array(checks, pa.list_(pa.string())),
-                "reason": pa.array([_reason_kind(r) for r in reasons]), "n_tokens": pa.nulls(n, pa.int32()),
+                "task": rej.column("task"), "checks": _failed_checks(rej.column("checks_failed"), reason),
+                "reason": kind, "n_tokens": pa.nulls(n, pa.int32()),
                 "bucket": pa.nulls(n, pa.string()), "n_pages": pa.nulls(n, pa.int32()),
                 "_f": rej.column("_f"), "_r": rej.column("_r"), "_sf": pa.nulls(n, pa.int32()),
                 "_sr": pa.nulls(n, pa.int32())}))

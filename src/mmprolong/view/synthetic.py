@@ -17,7 +17,8 @@ from ..dataset.parts import REJECTED
 
 TASKS = ("extract-single", "extract-multi", "reasoning", "ocr-full", "ocr-needle")
 BUCKETS = ((4096, 8192), (8192, 16384), (16384, 32768), (32768, 65536), (65536, 131072))
-CHECKS = ("no_scope_anchor", "answer_not_in_evidence", "evidence_outside_scope", "format_mismatch", "recompute_mismatch")
+CHECKS = ("no_scope_anchor", "answer_not_in_evidence", "evidence_outside_scope", "format_mismatch",
+          "recompute_mismatch")
 
 
 def _label(a: int, b: int) -> str:

@@ -134,7 +134,7 @@ function itemDetail(i, it) {
   ];
   if (it.reason) rows.splice(1, 0, ["rejection reason", el("span", { class: "error", id: "reason" }, it.reason)]);
   if (inst.n_tokens != null) rows.push(["tokens", `${inst.n_tokens.toLocaleString()} (${inst.n_image_tokens.toLocaleString()} image) · bucket ${inst.bucket}`],
-    ["instance pages", `${inst.pages.length}: ${inst.pages[0] + 1}–${inst.pages[inst.pages.length - 1] + 1}` + (inst.depth != null ? ` · evidence depth ${inst.depth.toFixed(2)}` : "")]);
+    ["instance pages", `${inst.pages.length} pages (${inst.pages[0] + 1}–${inst.pages[inst.pages.length - 1] + 1})` + (inst.depth != null ? ` · evidence depth ${inst.depth.toFixed(2)}` : "")]);
   const grid = el("div", { class: "grid" }, ...rows.flatMap(([k, v]) => [el("div", {}, k), el("div", {}, v)]));
   return el("div", { id: "detail" },
     el("div", { class: "card" }, el("h3", { id: "question" }, it.question),
@@ -214,7 +214,7 @@ async function evalPage(i, q) {
   const keys = [["length", "length"], ["format", "format"], ["dataset", "dataset"], ["kind", "kind"]];
   if (run) keys.splice(2, 0, ["score", "score"]);
   const head = el("div", {}, el("h2", {}, inf.title),
-    el("div", { class: "muted" }, `${inf.n} ${run ? "predictions" : "instances"}` + (run ? ` · model ${inf.model} · ${inf.failed} failed requests · set ${inf.set || "unknown"}` : "")),
+    el("div", { class: "muted" }, `${inf.n} ${run ? "predictions" : "instances"}` + (run ? ` · model ${inf.model} · ${inf.failed} failed request${inf.failed === 1 ? "" : "s"} · set ${inf.set || "unknown"}` : "")),
     inf.store_error ? el("div", { class: "muted" }, inf.store_error) : null);
   const cols = run ? ["length", "tokens", "dataset", "format", "score", "question", "gold", "prediction / error"]
     : ["length", "tokens", "dataset", "format", "kind", "question", "gold", "pages"];
