@@ -18,10 +18,13 @@ def register(sub) -> None:
     p.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0: a free port; default %(default)s)")
     p.add_argument("--no-browser", action="store_true", help="do not open a web browser, only print the address")
     p.add_argument("--store", default=None,
-                   help="page store for page images (default: the one a build's manifest names; eval runs need it)")
+                   help="page store of eval sets and runs (for their page images); a build uses the store its "
+                        "manifest names, this one only when that is gone")
     p.add_argument("--grader", default=None, help="grader name for hand grades (default: $USER)")
     p.add_argument("--sample", type=int, default=100, help="items in the grading sample (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the grading sample (default %(default)s)")
+    p.add_argument("--stop-after-idle", type=float, default=0, metavar="SECONDS",
+                   help="stop serving after this many seconds without a request (default: never)")
     p.set_defaults(func=run)
 
 
@@ -39,7 +42,7 @@ def run(args) -> int:
     import webbrowser
 
     from ..view.grades import grader_name
-    from ..view.server import View, ViewConfig, address, make_server, open_folder
+    from ..view.server import View, ViewConfig, address, make_server, open_folder, stop_when_idle
 
     t0 = time.monotonic()
     sources = [open_folder(p, args.store) for p in args.paths]
@@ -51,6 +54,8 @@ def run(args) -> int:
           " Ctrl-C stops)", flush=True)
     if not args.no_browser:
         threading.Timer(0.3, webbrowser.open, (url,)).start()
+    if args.stop_after_idle > 0:
+        threading.Thread(target=stop_when_idle, args=(httpd, args.stop_after_idle), daemon=True).start()
     try:
         httpd.serve_forever()
     except KeyboardInterrupt:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import traceback
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -125,6 +126,7 @@ def _handler(view: View):
             return i, view.sources[i]
 
         def do_GET(self):
+            self.server.last_request = time.monotonic()
             url = urlparse(self.path)
             q = {k: v[-1] for k, v in parse_qs(url.query).items()}
             parts = [p for p in url.path.split("/") if p]
@@ -167,6 +169,7 @@ def _handler(view: View):
                 self._json({"error": f"{type(e).__name__}: {e}"}, 500)
 
         def do_POST(self):
+            self.server.last_request = time.monotonic()
             parts = [p for p in urlparse(self.path).path.split("/") if p]
             try:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
@@ -191,7 +194,19 @@ def make_server(view: View, port: int = 0, host: str = "127.0.0.1") -> Threading
     """A server bound to 127.0.0.1 (port 0: a free port); serve with `serve_forever()`."""
     httpd = ThreadingHTTPServer((host, port), _handler(view))
     httpd.daemon_threads = True
+    httpd.last_request = time.monotonic()
     return httpd
+
+
+def stop_when_idle(httpd: ThreadingHTTPServer, seconds: float) -> None:
+    """Shut the server down once no request came for `seconds` (a view left open on a shared machine ends)."""
+    while True:
+        left = httpd.last_request + seconds - time.monotonic()
+        if left <= 0:
+            log.info("no request for %.0f s: stopping", seconds)
+            httpd.shutdown()
+            return
+        time.sleep(min(left, 1.0))
 
 
 def address(httpd: ThreadingHTTPServer) -> str:

@@ -1,22 +1,29 @@
-"""The view's pages in a real headless chromium against `mmprolong view` on the demo build and two eval runs."""
+"""The view on the demo build and two eval runs of it (one module: the session fixtures are built once per worker):
+its pages in a real headless chromium against `mmprolong view`, the eval data behind them, the data report's samples."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
+from PIL import Image
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from mmprolong.cli.main import main
+from mmprolong.eval.instance import read_instances
+from mmprolong.view.eval_data import diff
 from mmprolong.view.grades import read_grades
+from mmprolong.view.samples import THUMB_WIDTH
 from mmprolong.view.server import View, ViewConfig, address, make_server, open_folder
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -134,3 +141,44 @@ def test_eval_run_page_shows_a_failed_request_and_two_runs_differ(browser, eval_
     browser.find_element(By.ID, "diff-link").click()
     wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#diff tr.item-row"))
     assert "failed" in browser.find_element(By.ID, "diff").text
+
+
+def test_set_run_and_diff(eval_runs, demo_store):
+    s = open_folder(eval_runs["set"], str(demo_store))
+    insts = list(read_instances(eval_runs["set"]))
+    assert s.kind == "eval-set" and s.items({})["total"] == len(insts)
+    assert s.items({"length": "8192"})["total"] == sum(i.target_length == 8192 for i in insts)
+    one = insts[-1]
+    d = s.item(one.instance_id)
+    assert d["question"] == one.question and "context" not in d
+    assert sum(len(c["pages"]) for c in d["context_docs"]) == len(one.pages())
+    assert [e["page"] for e in d["evidence_text"]] == sorted(one.evidence_pages)
+
+    a, b = open_folder(eval_runs["a"], str(demo_store)), open_folder(eval_runs["b"], str(demo_store))
+    assert a.kind == b.kind == "eval-run" and a.info()["failed"] == 1
+    failed = a.items({"score": "failed"})["items"]
+    assert len(failed) == 1 and "500" in failed[0]["error"] and failed[0]["prediction"] is None
+    assert b.items({"score": "1"})["total"] == b.info()["n"]        # the server that answers every gold
+    scored = {json.loads(x)["instance_id"]: json.loads(x) for x in (eval_runs["a"] / "scored.jsonl").open()}
+    assert all(r["score"] == scored[r["instance_id"]]["score"] for r in a.rows)
+    item = a.item(failed[0]["instance_id"])
+    assert item["error"] and item["evidence_text"] and item["doc_id"]
+    dd = diff(a, b, {})
+    assert dd["both"] == len(insts) and dd["total"] == sum(r["score"] != 1 for r in a.rows)
+    assert any(r["a"]["error"] for r in dd["items"])
+
+
+def test_report_embeds_sample_items_with_thumbnails(demo_build):
+    rep = demo_build / "report"
+    text = (rep / "report.md").read_text()
+    section = text.split("## Sample items", 1)[1]
+    assert f"mmprolong view {demo_build}" in section and f"mmprolong grades {demo_build}" in section
+    qa = pq.read_table(demo_build / "qa").to_pylist()
+    thumbs = re.findall(r"!\[page (\d+)\]\((sample-\d+\.png)\) \| ([\w-]+) \| (.+?) \|", section)
+    assert len(thumbs) == min(5, len(qa))
+    assert len({t[2] for t in thumbs}) == min(5, len({r["task"] for r in qa}))   # one per task first
+    for page, name, task, question in thumbs:    # a kept item's first evidence page
+        assert any(r["task"] == task and r["question"].startswith(question.rstrip("…"))
+                   and int(page) == min(r["evidence_pages"]) + 1 for r in qa)
+        with Image.open(rep / name) as im:
+            assert im.format == "PNG" and im.width <= THUMB_WIDTH
