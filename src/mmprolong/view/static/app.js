@@ -182,7 +182,8 @@ async function gradePage(i, q) {
 
 document.addEventListener("keydown", async e => {
   const st = GRADE_STATE;
-  if (!st || e.ctrlKey || e.metaKey || e.altKey || document.activeElement === st.note) return;
+  const typing = ["INPUT", "SELECT", "TEXTAREA"].includes((document.activeElement || {}).tagName);
+  if (!st || e.ctrlKey || e.metaKey || e.altKey || typing) return;   // keys typed into a field are not grades
   const grade = { c: "correct", w: "wrong", a: "ambiguous", u: "unnatural" }[e.key];
   if (e.key === "n") { e.preventDefault(); st.note.focus(); return; }
   if (!grade || st.busy) return;
