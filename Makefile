@@ -14,6 +14,9 @@ TEST_WORKERS ?= $(shell $(PY) -c "import os; print(min(4, len(os.sched_getaffini
 $(BIN)/.installed: pyproject.toml
 	command -v tesseract >/dev/null || (apt-get update -qq && apt-get install -y -qq tesseract-ocr) \
 		|| echo "tesseract-ocr not installed (apt-get install tesseract-ocr): ingest --ocr auto skips scanned pages"
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+		|| (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) \
+		|| echo "chromium not installed (apt-get install chromium chromium-driver): the view's browser tests fail"
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH_PIN)"

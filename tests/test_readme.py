@@ -142,6 +142,8 @@ def test_every_readme_command_runs_top_to_bottom(tmp_path):
         "--lengths 8K,16K,32K,64K,128K,256K,512K": "--lengths 8K,16K,32K",
         "--lengths 32K,128K,512K": "--lengths 8K --repeats 1",
         "--base-url http://localhost:8000/v1": f"--base-url {model.url}",
+        "view data run-a --store eval-store":     # no one to look at the page: it opens both folders and stops
+            "view data run-a --store eval-store --port 0 --no-browser --stop-after-idle 1",
     }
     used = set()
     env = dict(os.environ, OPENAI_API_KEY="sk-readme-test")

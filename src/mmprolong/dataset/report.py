@@ -301,6 +301,7 @@ def _write_report(out, rep: Path) -> Path:
         "## Documents left out by the plan", "",
         _md_table(["reason", "documents"], [[k, v] for k, v in manifest["skipped_docs"].items()])
         if manifest["skipped_docs"] else "none", "",
+        *_view_samples(out, rep, manifest),
     ]
     path = rep / "report.md"
     path.write_text("\n".join(lines))
@@ -335,3 +336,10 @@ def _lo(bucket: str) -> float:
     part = bucket.lstrip(">").split("-")[0]
     mult = 1024 if part.endswith("K") else 1
     return float(part.rstrip("K")) * mult + (1 if bucket.startswith(">") else 0)
+
+
+def _view_samples(out, rep: Path, manifest: dict) -> list[str]:
+    """A few sample items with evidence-page thumbnails, and the `mmprolong view` line (view/samples.py)."""
+    from ..view.samples import sample_section
+
+    return sample_section(out, rep, manifest)
