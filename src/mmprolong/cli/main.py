@@ -220,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         nonlocal rc
         rc = code
         log.debug("error", exc_info=True)
-        print(f"mmprolong {args.command}: error: {redact(msg)}", file=sys.stderr)
+        name = " ".join(str(c) for c in (args.command, getattr(args, "eval_command", None),
+                                          getattr(args, "train_command", None)) if c)
+        print(f"mmprolong {name}: error: {redact(msg)}", file=sys.stderr)
         return code
 
     try:
