@@ -84,3 +84,15 @@ def test_a_failed_command_keeps_a_new_folder_that_holds_output(tmp_path, monkeyp
     monkeypatch.setattr(ingest_cli, "run", half_done)
     assert main(["ingest", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
     assert (tmp_path / "out" / "docs" / "part-0.parquet").is_file()
+
+
+def test_a_missing_exclusion_list_says_where_it_comes_from(tmp_path, capsys):
+    """README step 1 uses the exclusion list step 0 writes; a user who skipped step 0 is told what it is."""
+    pdf = tmp_path / "a.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n")
+    assert main(["ingest", str(pdf), "--out", str(tmp_path / "store"), "--exclude", "eval_hashes.txt"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "--exclude eval_hashes.txt: no such file" in err and "import-mmlongbench" in err
+    assert "leave --exclude out" in err
+    assert not (tmp_path / "store").exists()
