@@ -217,3 +217,19 @@ def test_the_offline_block_parses_and_needs_no_key_or_server():
             main_steps.add(_step(parser.parse_args(argv[1:])))
     assert {"build", "train", "eval run", "eval serve-config"} <= main_steps
     assert main_steps - {"eval serve-config"} <= steps, main_steps - steps
+
+
+def test_docs_stand_alone_in_a_clone():
+    """README, docs/, bench/RESULTS.md and the tests cite neither work-tracker numbers nor files outside the
+    repository; the paper's facts they rely on are in docs/PAPER.md, and every docs/*.md they name exists."""
+    outside = re.compile(r"\bissues?[ -]?#?\d|RECIPE" r"\.md|/wo" r"rk/|DESIGN" r"\.md", re.I)
+    files = [ROOT / "README.md", ROOT / "bench" / "RESULTS.md", *sorted((ROOT / "docs").glob("*.md")),
+             *sorted((ROOT / "tests").rglob("*.py"))]
+    found = [f"{f.relative_to(ROOT)}:{n}: {line.strip()[:100]}" for f in files
+             for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1) if outside.search(line)]
+    assert not found, "\n".join(found)
+    paper = (ROOT / "docs" / "PAPER.md").read_text()
+    assert "arXiv 2605.13831" in paper
+    for f in files:
+        for name in re.findall(r"docs/([\w.-]+\.md)", f.read_text(encoding="utf-8")):
+            assert (ROOT / "docs" / name).is_file(), f"{f.relative_to(ROOT)} names docs/{name}"
