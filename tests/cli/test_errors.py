@@ -96,3 +96,11 @@ def test_a_missing_exclusion_list_says_where_it_comes_from(tmp_path, capsys):
     assert "--exclude eval_hashes.txt: no such file" in err and "import-mmlongbench" in err
     assert "leave --exclude out" in err
     assert not (tmp_path / "store").exists()
+
+
+def test_a_value_that_starts_with_a_dash_is_not_a_typo(capsys):
+    """The word after a flag that takes a value is that value: only the real error is reported."""
+    with pytest.raises(SystemExit):
+        main(["eval", "build", "--qa", "q.jsonl", "--page-label", "- page {index} -", "--store", "s"])
+    err = capsys.readouterr().err
+    assert "unrecognized" not in err and "required: --out" in err

@@ -41,16 +41,22 @@ class Parser(argparse.ArgumentParser):
         return ns, extras
 
     def _unknown_flags(self, words: list[str]) -> list[str]:
-        """Words that look like flags this parser does not have (abbreviations of its flags are known)."""
-        known = [s for a in self._actions for s in a.option_strings]
-        out = []
+        """Words that look like flags this parser does not have (abbreviations of its flags are known; the word
+        after a flag that takes a value is that value, even when it starts with a dash)."""
+        known = {s: a for a in self._actions for s in a.option_strings}
+        out, skip = [], False
         for w in words:
+            if skip:
+                skip = False
+                continue
             if w == "--":
                 break
             name = w.split("=", 1)[0]
-            if len(name) < 2 or name[0] != "-" or name[1].isdigit() or name in known:
+            if len(name) < 2 or name[0] != "-" or name[1].isdigit():
                 continue
-            if name.startswith("--") and any(k.startswith(name) for k in known):
+            hits = [a for k, a in known.items() if k == name or (name.startswith("--") and k.startswith(name))]
+            if hits:
+                skip = "=" not in w and hits[0].nargs != 0
                 continue
             out.append(w)
         return out
@@ -74,9 +80,10 @@ class Parser(argparse.ArgumentParser):
         unknown = self._unknown_flags(getattr(self, "_seen", [])) if leaf else []
         if unknown and not message.startswith("unrecognized"):   # the mistyped flag first: it is the likely cause
             message = f"unrecognized arguments: {' '.join(unknown)}{self._did_you_mean(unknown)}"
-        m = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
-        if m:   # a mistyped command name
-            close = difflib.get_close_matches(m[1], re.findall(r"'([^']*)'", m[2]), n=1, cutoff=0.6)
+        m = re.search(r"invalid choice: '?([^'\s]*)'?", message)
+        commands = [c for a in self._actions if isinstance(a, argparse._SubParsersAction) for c in a.choices]
+        if m and commands:   # a mistyped command name
+            close = difflib.get_close_matches(m[1], commands, n=1, cutoff=0.6)
             if close:
                 message += f" (did you mean {close[0]}?)"
         super().error(message)
