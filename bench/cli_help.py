@@ -47,15 +47,16 @@ def main() -> int:
     ]
     base = rows[0][1]
     load = os.getloadavg()[0]
-    lines = ["# CLI start-up", "", f"{cpu_name()}, {date.today().isoformat()}; best of {N} runs each ({N_HEAVY} for the "
-             f"last row); load average {load:.1f} at the end of the run (a shared 2-core machine).", "",
+    lines = ["# CLI start-up", "",
+             f"{cpu_name()}, {date.today().isoformat()}; best of {N} runs each ({N_HEAVY} for the last row); "
+             f"load average {load:.1f} at the end of the run (a shared 2-core machine).", "",
              "| command | seconds | vs bare python |", "|---|---:|---:|"]
     lines += [f"| `{name}` | {t:.3f} | {t / base:.1f}x |" for name, t in rows]
     lines += ["", "Target: `mmprolong --help` under 0.3 s. Building the parser imports no ML or data library "
               "(checked by tests/cli/test_help.py); each command imports what it needs when it runs. "
-              "`mmprolong plan` on a preset is arithmetic over the model's shape (train/presets.py, train/plan.py): it imports neither torch "
-              "nor transformers (checked by tests/train/test_plan.py); a model folder still goes through "
-              "transformers' AutoConfig.", "",
+              "`mmprolong plan` on a preset is arithmetic over the model's shape (train/presets.py, train/plan.py): "
+              "it imports neither torch nor transformers (checked by tests/train/test_plan.py); a model folder still "
+              "goes through transformers' AutoConfig.", "",
               f"`mmprolong plan` before -> after, in this run: {rows[-1][1]:.1f} s -> {rows[-2][1]:.2f} s "
               f"({rows[-1][1] / rows[-2][1]:.0f}x)."]
     (HERE / "results" / "cli.md").write_text("\n".join(lines) + "\n")

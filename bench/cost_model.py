@@ -42,7 +42,8 @@ SCALEOUT = ROOT / "bench" / "results" / "scaleout"
 PAPER = {
     "pool_pdfs": (1_537_504, "docs/PAPER.md (Data: pool)"),
     "pool_pages": (36_600_000, "docs/PAPER.md (Data: pool, 36.6M pages)"),
-    "pool_jpeg_bytes": (7e12, "estimate, not a paper figure: the pool's 36.6M pages (docs/PAPER.md) x about 190 KB a 144-DPI page JPEG"),
+    "pool_jpeg_bytes": (7e12, "estimate, not a paper figure: the pool's 36.6M pages (docs/PAPER.md) x about "
+                              "190 KB a 144-DPI page JPEG"),
     "tokens_per_page_paper": (2_200, "docs/PAPER.md (about 2.2K tokens a page at 144 DPI)"),
     "instance_tokens_paper": (85_300, "docs/PAPER.md (pool-native: avg 85.3K tokens)"),
     "instances_paper": (177_774, "docs/PAPER.md (pool-native: 177,774 instances)"),

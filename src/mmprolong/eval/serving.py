@@ -3,7 +3,8 @@
 From the set: the longest prompt (n_tokens, exact) and the most images in one prompt; from the model folder (when
 given): max_position_embeddings and the KV-cache bytes per token (layers x KV heads x head dim x K and V x 2 bytes).
 Out come the `vllm serve` arguments that fit the set — `--max-model-len` (longest prompt + new tokens, rounded up to
-1K, but not past `max_position_embeddings` when the prompt and answer fit within it), `--limit-mm-per-prompt '{"image": N}'`, `VLLM_ALLOW_LONG_MAX_MODEL_LEN=1` when the set is longer than the
+1K, but not past `max_position_embeddings` when the prompt and answer fit within it), `--limit-mm-per-prompt
+'{"image": N}'`, `VLLM_ALLOW_LONG_MAX_MODEL_LEN=1` when the set is longer than the
 model's `max_position_embeddings` (the paper's 256K/512K: no inference-time change to the model; an exported
 checkpoint already carries its mRoPE base, and with default RoPE that limit is only vLLM's length check),
 `--hf-overrides '{"rope_theta": ...}'` only when asked (an ablation: a base model served with a raised base),

@@ -3,7 +3,8 @@
 Light on purpose: `mmprolong plan` reads a preset through `shape(name)` without importing torch or transformers
 (which took most of its 16 s on a loaded 2-core machine); `train.model.preset_config` turns the same data into a
 transformers config. Fields transformers would fill with its defaults and `train.plan` reads are written out
-(Qwen3-VL-8B's `num_position_embeddings`; `in_channels` 3, RGB, is filled in by `shape`), so both views give the same plan (tests/train/test_plan.py).
+(Qwen3-VL-8B's `num_position_embeddings`; `in_channels` 3, RGB, is filled in by `shape`), so both views give the
+same plan (tests/train/test_plan.py).
 """
 
 from __future__ import annotations
