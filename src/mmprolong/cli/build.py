@@ -135,7 +135,11 @@ def run(args) -> int:
     if args.max_consecutive_failures < 1:
         raise ValueError(f"--max-consecutive-failures must be >= 1, got {args.max_consecutive_failures}")
     try:
-        summary = _build(build, recipe, args)
+        summary = build(recipe, args.store, args.out, executor=args.executor, workers=args.workers,
+                        progress=not args.quiet, report=not args.no_report, timeout_s=args.timeout or None,
+                        ray_address=args.ray_address, max_consecutive_failures=args.max_consecutive_failures,
+                        retry_failed=args.retry_failed, preflight=not args.no_preflight,
+                        keep_near_duplicates=args.keep_near_duplicates)
     except (SetupError, ValueError) as e:
         if "is not set" not in str(e) or "API key" not in str(e):
             raise
@@ -151,10 +155,3 @@ def run(args) -> int:
                           "`mmprolong build --plan` says which were left out and why")
     return 0
 
-
-def _build(build, recipe, args):
-    return build(recipe, args.store, args.out, executor=args.executor, workers=args.workers,
-                 progress=not args.quiet, report=not args.no_report, timeout_s=args.timeout or None,
-                 ray_address=args.ray_address, max_consecutive_failures=args.max_consecutive_failures,
-                 retry_failed=args.retry_failed, preflight=not args.no_preflight,
-                 keep_near_duplicates=args.keep_near_duplicates)
