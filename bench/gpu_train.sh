@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One GPU session for issue 14 (one H200, no network; ~8 minutes): the CUDA-only attention paths, then the
+# One GPU session (one H200, no network; ~8 minutes): the CUDA-only attention paths, then the
 # throughput bench. Run from the repository root through the device tool, e.g.
 #   run(command="bash bench/gpu_train.sh", carry=[".whl"], timeout_s=590)
 # The machine's python3 has torch 2.11 and transformers 5.17; this code was written against transformers 5.24. To run

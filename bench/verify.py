@@ -7,7 +7,7 @@ from their text (and, asked closed-book, from "world knowledge": capital cities)
 numbers measure the pipeline (which pages are sent, how answers are scored, which reason rejects), not the reading
 accuracy of a real model: a real verifier's own mistakes add false rejections and misses on top.
 
-Corruptions (issue 10): wrong value from the same page (the workers count printed beside the tonnes), wrong
+Corruptions: wrong value from the same page (the workers count printed beside the tonnes), wrong
 evidence page (question and evidence moved to another page), reasoning item with no calculation (no calc line, no
 quoted operands, the sum given for a change), a question answerable from world knowledge (a capital city named on
 the page). Control: a reasoning item with no calculation but the right answer (kept only when the verifier agrees).
@@ -110,7 +110,7 @@ def main() -> None:
     for n in settings:
         u = usage[n]
         lines.append(f"| {n} | {u['requests']} | {u['prompt_tokens']} | {u['completion_tokens']} | {secs[n]:.1f} |")
-    lines += ["", "Target (issue 10): >= 95% of each corruption caught with the verifier on. The control row is not a "
+    lines += ["", "Target: >= 95% of each corruption caught with the verifier on. The control row is not a "
               "corruption: a reasoning item without a calculation is kept when the verifier agrees with its answer.",
               ""]
     RESULTS.parent.mkdir(exist_ok=True)

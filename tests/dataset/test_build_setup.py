@@ -1,4 +1,4 @@
-"""Setup errors stop a build before work starts (issue 8, point 3), against a real teacher on 127.0.0.1, the build
+"""Setup errors stop a build before work starts, against a real teacher on 127.0.0.1, the build
 run as the CLI in a subprocess: a missing key, an unreachable server, a model the server does not list, a rejected
 key, a teacher that fails every request mid-run; and a failed generation is never "done": a rerun retries it."""
 

@@ -9,8 +9,8 @@ end with "Answer: ...", like the eval's prompt asks. What this measures is the v
 are sent, how answers are scored, which reason rejects), not a real VLM's reading accuracy.
 
 `make_corpus` builds documents (page text drawn into real JPEGs) and correct QA records, and `corrupt` the four
-corruptions of issue 10: wrong value from the same page, wrong evidence page, reasoning without a calculation
-(wrong answer), a question answerable from world knowledge.
+corruptions bench/verify.py measures: wrong value from the same page, wrong evidence page, reasoning without a
+calculation (wrong answer), a question answerable from world knowledge.
 """
 
 from __future__ import annotations

@@ -120,3 +120,12 @@ def test_page_tokens_are_what_a_page_adds_to_a_sample_not_its_text_layer(small_s
     r = token_report(small_store, c, progress=False)
     assert r.page_tokens() == [t for x in r.docs for t in x.page_sample_tokens]
     assert max(r.page_tokens()) < max(x + y for x, y in zip(d.page_image_tokens, d.page_text_tokens))
+
+
+def test_the_report_names_documents_by_file_name_with_the_title_beside(small_store, tmp_path):
+    """A title is metadata or a guess from the first page; the file name is what the user finds on disk."""
+    paths = write_report(token_report(small_store, load("qwen2.5-vl"), progress=False), tmp_path / "r")
+    md = paths["md"].read_text()
+    table = md.split("## Longest documents", 1)[1]
+    assert "| file | title |" in table
+    assert "| b.pdf | B | 30 |" in table and "| a.pdf | A | 3 |" in table

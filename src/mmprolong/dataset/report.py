@@ -26,11 +26,11 @@ from .buckets import bucket_of, fmt_tokens, labels, report_edges  # noqa: E402
 from .parts import read_table  # noqa: E402
 
 LONG = 100_000   # "instances >= 100K tokens" (the paper's long-biased headline: 83.9%)
-# The paper's dataset figures (RECIPE.md), per length mode; tokens with Qwen2.5-VL-7B's processor at 144 DPI.
+# The paper's dataset figures (docs/PAPER.md), per length mode; tokens with Qwen2.5-VL-7B's processor at 144 DPI.
 PAPER = {
     "pool-native": {"instances": "177,774", "pages": "avg 38.4", "tokens": "avg 85.3K, range 32.8K-126.8K",
-                    "long": "23.6%", "page_tokens": "about 2.2K",   # 23.6%: the paper's figure as cited in
-                    "tasks": {"extract-single": 0.4, "extract-multi": 0.4, "reasoning": 0.2}},   # issue 11
+                    "long": "23.6%", "page_tokens": "about 2.2K",   # 23.6%: the paper's figure (not restated in
+                    "tasks": {"extract-single": 0.4, "extract-multi": 0.4, "reasoning": 0.2}},   # docs/PAPER.md)
     "long-biased": {"instances": "179,130", "pages": "50-100 per document", "tokens": "avg 114.3K",
                     "long": "83.9%", "page_tokens": "about 2.2K",
                     "tasks": {"extract-single": 0.4, "extract-multi": 0.4, "reasoning": 0.2}},

@@ -150,6 +150,17 @@ def summary_rows(report: TokenReport) -> list[tuple[str, str]]:
     return rows
 
 
+def file_name(d: DocTokens) -> str:
+    """How a report names a document: its file name, which the user can find on disk. The title is secondary: it is
+    read from the PDF's metadata or guessed from its first page (a package manual's title page can give a person's
+    name)."""
+    return d.source.rstrip("/").rsplit("/", 1)[-1] or d.doc_id
+
+
+def _cell(text: str | None) -> str:
+    return " ".join((text or "").split()).replace("|", "/")
+
+
 def _markdown(report: TokenReport) -> str:
     lines = [f"# Token lengths of {report.store}", "",
              "Exact counts by the TokenCounter. A document is counted as its full-document chat sample "
@@ -157,10 +168,11 @@ def _markdown(report: TokenReport) -> str:
              "sample: image tokens, image wrap and page marker (samples carry no text layer).", "", "| | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in summary_rows(report)]
     lines += ["", "![tokens per document](tokens_hist.png)", "", "## Longest documents", "",
-              "| document | pages | tokens | image tokens | text-layer tokens |", "|---|---:|---:|---:|---:|"]
+              "| file | title | pages | tokens | image tokens | text-layer tokens |",
+              "|---|---|---:|---:|---:|---:|"]
     for d in sorted(report.docs, key=lambda d: -d.tokens)[:20]:
-        name = (d.title or Path(d.source).name).replace("|", "/")
-        lines.append(f"| {name} | {d.n_pages} | {d.tokens:,} | {d.image_tokens:,} | {d.text_layer_tokens:,} |")
+        lines.append(f"| {_cell(file_name(d))} | {_cell(d.title) or '-'} | {d.n_pages} | {d.tokens:,} | "
+                     f"{d.image_tokens:,} | {d.text_layer_tokens:,} |")
     return "\n".join(lines) + "\n"
 
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import torch
-
 GIB = 2**30
 
 # Dense bf16 tensor-core peaks (FLOP/s), by a substring of torch.cuda.get_device_name().
@@ -23,6 +21,8 @@ PEAK_BF16 = {"H200": 989e12, "H100": 989e12, "H800": 989e12, "H20": 148e12, "A10
 
 
 def device_peak_flops(device: torch.device | str) -> float | None:
+    import torch   # here, not at the top: `mmprolong plan` imports this module and needs no torch
+
     dev = torch.device(device)
     if dev.type != "cuda":
         return None
@@ -137,7 +137,7 @@ def plan(config, name: str, length: int, gpus: int, sp: int = 1, checkpointing: 
     answer tokens (the only ones the chunked loss projects onto the vocabulary). `state_bytes` per parameter: 16 for
     fp32 weights, gradients and AdamW moments; 4 for bf16 weights and gradients without an optimizer (what
     bench/train.py times). `fsdp=False`: the weights are used in place, no unsharded working copy."""
-    from .ulysses import check_degree
+    from .sp_degree import check_degree
 
     tc, vc = config.get_text_config(), config.vision_config
     d = _text_dims(tc)
