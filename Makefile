@@ -2,7 +2,7 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# torch==2.13.0 is pinned here so this machine takes its on-disk CPU wheel; users may use any torch>=2.6.
+# torch==2.13.0 is pinned here so this machine takes its on-disk CPU wheel; users need torch>=2.13 (the floor the tests run).
 TORCH_PIN ?= torch==2.13.0
 DEMO_OUT ?= demo-out
 # make test runs the suite on this many processes (pytest-xdist): one per core, at most 4 (each may start its own
