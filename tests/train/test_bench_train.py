@@ -34,6 +34,7 @@ def rehearsal(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_rehearsal_runs_every_stage_and_writes_its_files(rehearsal):
     env = json.loads((rehearsal / "env.json").read_text())
     assert env["trainer_support"]["mm_encoder_outputs"] and env["card"] == "CPU (rehearsal)"
