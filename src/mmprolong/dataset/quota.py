@@ -1,17 +1,20 @@
-"""What the build keeps: instances taken in plan order until the token budget, holding the recipe's task mix.
+"""What the build keeps: instances taken in plan order until the token budget, holding the recipe's task mix,
+without throwing verified instances away.
 
-The per-document stage retries a failed slot (another segment, then another task, see document.slot_attempts), so
-a document rarely comes back short; what still comes back short or with another task than planned is evened out
-here, in plan order (so the choice is the same for any number of workers):
+Before generation, each slot's task is chosen from the running deficit (`Steer`: the task furthest below its share
+of the instances kept, held and projected for the documents already chosen), so that a task the corpus rarely
+yields is asked for more often. The per-document stage retries a failed slot (another segment, then the other tasks,
+most short first, see document.slot_attempts), so a document rarely comes back short; what still comes back with a
+task ahead is held in the build's reserve and taken as soon as the mix allows (build._take_document), in plan
+order (so the choice is the same for any number of workers):
 
 - task mix: the deviation of a build is max over tasks of |count - share x n| (in instances). An instance is taken
   when, with it, the deviation stays within max(1, MIX_TOLERANCE x n), or does not grow, or when its task is the
   one furthest below its share (without that rule a state where every task would widen the deviation stalls the
   build). Measured over random supplies, as planned and with a task twenty times scarcer than planned
   (tests/dataset/test_quota.py): from 100 instances on, every task stays within MIX_TOLERANCE (1 point) of its
-  share for mixes of up to three tasks (every shipped recipe), within 1.25 points for five. Another instance is left
-  out ("mix: ...") and the build reads on, later documents topping up the tasks that are short; within the bound,
-  instances are taken as they come, so few are left out when tasks arrive in their planned shares;
+  share for mixes of up to three tasks (every shipped recipe), within 1.25 points for five. Another instance waits
+  in the reserve; only what the reserve still holds when the build ends is left out ("mix: ...");
 - budget: an instance that would take the tokens past budget x (1 + BUDGET_TOLERANCE) is left out ("budget: ...")
   unless it ends the build nearer the budget than stopping short would (instances large against the budget); the
   build stops once the tokens reach the budget, or reach budget x (1 - BUDGET_TOLERANCE) and an instance did not
