@@ -21,9 +21,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from .. import __version__, storage
 from ..run import PROCESS_EXECUTORS, Failure, default_workers, map_unordered
@@ -32,7 +30,12 @@ from .inputs import expand_inputs, printable
 from .ocr import ENGINES, OCR_MODES, apply_ocr, check_engine
 from .pdf import DEFAULT_MAX_PAGE_PIXELS, PdfError, metadata_title, open_pdf, render_pages
 from .sections import first_heading, heuristic_sections, outline_sections
-from .writer import PagesFile, StoreWriter, doc_pages_name, remove_pages_file
+
+if TYPE_CHECKING:   # the worker processes import this module: pyarrow (writer) and rich load only where used
+    from rich.console import Console
+    from rich.table import Table
+
+    from .writer import PagesFile
 
 SECTION_MODES = ("auto", "outline", "heuristic", "none")
 RETRY_STATUSES = ("error", "timeout")   # transient failures: `--retry-failed` gives them another try
@@ -213,17 +216,21 @@ def _ingest_document(task: DocTask) -> DocResult:
         outline = outline_sections(pdf) if cfg.sections in ("auto", "outline") else []
         pages, heads, scaled = [], [], []
         need_heads = cfg.sections == "heuristic" or (cfg.sections == "auto" and not outline)
+        auto = cfg.ocr == "auto"
         for rendered in render_pages(pdf, cfg.dpi, cfg.jpeg_quality, headings=need_heads,
-                                     max_pixels=cfg.max_page_pixels):
+                                     max_pixels=cfg.max_page_pixels, classify=auto):
             rendered.row["doc_id"] = task.doc_id
             if rendered.scaled:
                 scaled.append(rendered.row["page"])
-            apply_ocr(rendered.row, cfg.ocr, cfg.ocr_engine)
+            apply_ocr(rendered.row, cfg.ocr, cfg.ocr_engine, scan=rendered.scan if auto else None)
             pages.append(rendered.row)
             heads.append(rendered.headings)
             # past spill_pages the worker writes the pages itself, a row group at a time: memory stays bounded
             if task.pages_url and (out is not None or len(pages) >= task.spill_pages):
-                out = out or PagesFile(task.pages_url)
+                if out is None:
+                    from .writer import PagesFile   # noqa: F811 - pyarrow, only in a worker that writes pages
+
+                    out = PagesFile(task.pages_url)
                 out.write(pages)
                 pages = []
         location = {}
@@ -306,6 +313,11 @@ def ingest(inputs: list[str], out: str | Path, config: IngestConfig | None = Non
 
 def _ingest(inputs: list[str], out: str | Path, config: IngestConfig | None, console: Console | None
             ) -> IngestSummary:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .writer import StoreWriter, doc_pages_name, remove_pages_file
+
     cfg = config or IngestConfig()
     check_engine(cfg.ocr, cfg.ocr_engine)
     t0 = time.monotonic()
@@ -398,6 +410,8 @@ def _ingest(inputs: list[str], out: str | Path, config: IngestConfig | None, con
 
 def summary_table(s: IngestSummary) -> Table:
     """The one-screen summary: outcomes of this run by status, pages, time, and the store's totals."""
+    from rich.table import Table
+
     t = Table(title=f"ingest -> {s.store}", show_header=True)
     t.add_column("status")
     t.add_column("documents", justify="right")

@@ -1,6 +1,9 @@
 """OCR for pages without a usable text layer (scans), at ingest: `--ocr auto|off|force`.
 
-- auto (default): OCR a page whose text layer is empty or unusable (`text_usable`); keep the layer otherwise.
+- auto (default): OCR a scanned page: its text layer is empty or unusable (`text_usable`) and its content is
+  essentially a raster image (`pdf.looks_scanned`, from the page's own objects). A born-digital page of vector
+  figures, or of small images and little text, is not OCR'd: OCR finds nothing its layer lacks, at up to seconds a
+  page (tesseract on a dense figure page: 23 s). Keep the layer otherwise.
 - off: never OCR; a scanned page keeps its empty text.
 - force: OCR every page (e.g. a text layer known to be wrong).
 
@@ -131,11 +134,14 @@ def check_engine(mode: str, engine: str = DEFAULT_ENGINE) -> None:
     log.warning("%s: pages without a usable text layer keep their (empty) text", msg)
 
 
-def apply_ocr(row: dict, mode: str, engine: str = DEFAULT_ENGINE) -> dict:
-    """Give a PAGES row its `text_source`, OCR-ing its JPEG first when `mode` asks for it (see `needs_ocr`).
+def apply_ocr(row: dict, mode: str, engine: str = DEFAULT_ENGINE, scan: bool | None = None) -> dict:
+    """Give a PAGES row its `text_source`, OCR-ing its JPEG first when `mode` asks for it (see `needs_ocr`; in
+    `auto` mode only a page that `scan` says is scanned, when given: ingest decides it from the page's objects).
     OCR that finds nothing keeps the layer's text (often empty) and source "layer"; so does a page in `auto` mode
     when the engine is not installed (check_engine warned)."""
     row.setdefault("text_source", "layer")
+    if mode == "auto" and scan is False:
+        return row
     if not needs_ocr(row.get("text"), mode) or (mode == "auto" and not _available_cached(engine)):
         return row
     text = ocr_image(row["image"], engine)
