@@ -378,19 +378,14 @@ def _build(recipe, store, out, executor, workers, progress, report, timeout_s, r
     return summary
 
 
-SMALL_STORE_PARTS = 2   # a store of this many docs parts or fewer is deduplicated in the build's own process
-
-
 def deduplicate(store: PageStore, executor: str, workers: int | None, ray_address: str | None) -> str:
     """Find the store's near-duplicates before planning unless they are current: "ran" or "current". On the
-    build's executor (Ray stays Ray; threads, which wait on a teacher, become the local process pool), except a
-    small store, done in this process because starting workers would cost more than the work."""
-    from ..corpus.dedup import ensure_dedup, workdir
+    build's executor: Ray stays Ray; threads (which wait on a teacher) become the local process pool on all cores
+    (corpus/dedup/ does a small store in this process)."""
+    from ..corpus.dedup import ensure_dedup
 
-    if len(workdir.docs_parts(store.url)) <= SMALL_STORE_PARTS:
-        executor, workers = "threads", 1
-    elif executor != "ray":
-        executor, workers = "local", workers if executor == "local" else None
+    if executor not in ("ray", "local"):
+        executor, workers = "local", None
     state = ensure_dedup(store.url, executor=executor, workers=workers, ray_address=ray_address)
     return "ran" if state["ran"] else "current"
 

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 META_KEY = b"mmprolong.dedup"
 PARTITIONS = 32
+SMALL_STORE_PARTS = 2   # a store of this many docs parts or fewer is deduplicated in the calling process
 
 
 def recorded_settings(store_url: str) -> dict | None:
@@ -56,6 +57,7 @@ def run_dedup(store_url: str, threshold: float, num_perm: int, against: Iterable
               executor: str = "local", workers: int | None = None, ray_address: str | None = None,
               partitions: int | None = None, force: bool = False):
     """Run the stages (skipping what a killed run finished) and write STORE/near_duplicates.parquet.
+    A store of SMALL_STORE_PARTS docs parts or fewer is done in this process whatever the executor.
     `partitions`: of the band-key shuffle (default: PARTITIONS, fewer for a store of few docs parts).
     Returns (records, stats): stats has per-stage seconds and tasks and the workers' peak RSS by process."""
     from ..neardup import FILE, SCHEMA, reference_texts
@@ -73,9 +75,11 @@ def run_dedup(store_url: str, threshold: float, num_perm: int, against: Iterable
         log.info("%s: near-duplicates are up to date (same docs parts and settings)", store_url)
         stats["up_to_date"] = True
         return sorted(read_near_duplicates(store_url).values(), key=lambda d: d.doc_id), stats
-    if storage.protocol(store_url) == "memory":
-        executor = "threads"   # workers in other processes cannot see memory://
     parts = workdir.docs_parts(store_url)
+    if storage.protocol(store_url) == "memory" or len(parts) <= SMALL_STORE_PARTS:
+        # workers in other processes cannot see memory://; for a store of a part or two, starting workers costs
+        # more than the work
+        executor, workers = "threads", 1
     partitions = partitions or min(PARTITIONS, 2 * len(parts) + 1)
     if partitions < 1:
         raise ValueError(f"partitions: must be >= 1, got {partitions}")

@@ -60,7 +60,7 @@ def find_pairs(task: PairTask) -> dict:
     if len(a):   # a pair sharing several bands of this partition once
         _, first = np.unique(np.stack([a, b], axis=1), axis=0, return_index=True)
         a, b, s = a[first], b[first], s[first]
-    storage.write_parquet(pa.table({"a": a, "b": b, "sim": s}, schema=EDGES), workdir.edges_file(task.work,
+    workdir.commit_parquet(pa.table({"a": a, "b": b, "sim": s}, schema=EDGES), workdir.edges_file(task.work,
                                                                                                   task.partition))
     return worker_stats(t0, band_rows=rows, buckets=len(groups), edges=len(a))
 

@@ -121,9 +121,9 @@ def write_part(work: str, part: int, docs: Iterable[tuple[str, int, list[str]]],
     matrix = np.stack(sigs) if sigs else np.zeros((0, num_perm), np.uint32)
     nodes = (np.int64(part) << np.int64(32)) + np.arange(len(ids), dtype=np.int64)
     for p, table in _buckets(matrix, nodes, bands, rows, partitions):
-        storage.write_parquet(table, workdir.bucket_file(work, p, part))
+        workdir.commit_parquet(table, workdir.bucket_file(work, p, part))
     sig = pa.FixedSizeListArray.from_arrays(pa.array(matrix.reshape(-1), pa.uint32()), num_perm)
-    storage.write_parquet(pa.table({"node": pa.array(nodes, pa.int64()), "doc_id": pa.array(ids, pa.string()),
+    workdir.commit_parquet(pa.table({"node": pa.array(nodes, pa.int64()), "doc_id": pa.array(ids, pa.string()),
                                     "n_pages": pa.array(pages, pa.int32()), "sig": sig}),
                           workdir.signature_file(work, part))
     return len(ids)

@@ -9,13 +9,16 @@ object on object storage), and each unit's last file marks it done:
     edges/p-PPPP.parquet            verified pairs of one partition
 
 A rerun skips every part whose signature file exists and every partition whose edges file exists; a finished run
-writes STORE/near_duplicates.parquet and removes its folder.
+writes STORE/near_duplicates.parquet and removes its folder. Work files are committed by rename without fsync
+(`commit_parquet`): a killed process never leaves a partial one, and they can all be recomputed; only the result is
+written durably.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 
 from ... import storage
@@ -55,6 +58,19 @@ def bucket_file(work: str, partition: int, part: int) -> str:
 
 def edges_file(work: str, partition: int) -> str:
     return storage.join(work, "edges", f"p-{partition:04d}.parquet")
+
+
+def commit_parquet(table, url: str) -> None:
+    """Write a work file whole: tmp + rename on local disk (no fsync: see the module doc), one object elsewhere."""
+    if not storage.is_local(url):
+        storage.write_parquet(table, url)
+        return
+    import pyarrow.parquet as pq
+
+    path = storage.local_path(url)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
 
 
 def remove_tree(url: str) -> None:
