@@ -44,7 +44,7 @@ def run(args) -> int:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     found = dedup_store(args.store, threshold=args.threshold, num_perm=args.num_perm, against=args.against,
                         executor=args.executor, workers=args.workers, ray_address=args.ray_address,
-                        partitions=args.partitions, force=args.force)
+                        partitions=args.partitions, force=args.force, progress=not args.quiet)
     if not args.quiet:
         c = Console(stderr=True)
         c.print(f"{len(found)} near-duplicate documents ({sum(d.kind == 'eval' for d in found)} of eval documents) "

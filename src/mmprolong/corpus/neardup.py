@@ -178,7 +178,7 @@ def reference_dedup(store: str | Path | PageStore, threshold: float = THRESHOLD,
 def dedup_store(store: str | Path | PageStore, threshold: float = THRESHOLD, num_perm: int = NUM_PERM,
                 against: Iterable[str | Path] = (), executor: str = "local", workers: int | None = None,
                 ray_address: str | None = None, partitions: int | None = None,
-                force: bool = False) -> list[NearDuplicate]:
+                force: bool = False, progress: bool = False) -> list[NearDuplicate]:
     """Find the store's near-duplicates (and those of the `against` PDFs or page stores) and write FILE, with the
     distributed stages of corpus/dedup/ on `executor` ("local" process pool or "ray"); resumes a killed run and
     does nothing when FILE is current for the store and settings (unless `force`)."""
@@ -186,7 +186,7 @@ def dedup_store(store: str | Path | PageStore, threshold: float = THRESHOLD, num
 
     url = store.url if isinstance(store, PageStore) else storage.normalize(store)
     found, _ = run_dedup(url, threshold, num_perm, against, executor=executor, workers=workers,
-                         ray_address=ray_address, partitions=partitions, force=force)
+                         ray_address=ray_address, partitions=partitions, force=force, progress=progress)
     return found
 
 

@@ -248,7 +248,7 @@ def _build(recipe, store, out, executor, workers, progress, report, timeout_s, r
                          "reach it (use --executor threads)")
     counter = recipe.counter()
     rhash = recipe_hash(recipe, counter)
-    dedup_state = deduplicate(store, executor, workers, ray_address) if dedup else "off"
+    dedup_state = deduplicate(store, executor, workers, ray_address, progress) if dedup else "off"
     plan = make_plan(recipe, store, counter, keep_near_duplicates or not dedup)
     digest = f"{rhash}:{plan.digest()}"
     _check_out(out, digest)
@@ -378,7 +378,8 @@ def _build(recipe, store, out, executor, workers, progress, report, timeout_s, r
     return summary
 
 
-def deduplicate(store: PageStore, executor: str, workers: int | None, ray_address: str | None) -> str:
+def deduplicate(store: PageStore, executor: str, workers: int | None, ray_address: str | None,
+                progress: bool = False) -> str:
     """Find the store's near-duplicates before planning unless they are current: "ran" or "current". On the
     build's executor: Ray stays Ray; threads (which wait on a teacher) become the local process pool on all cores
     (corpus/dedup/ does a small store in this process)."""
@@ -386,7 +387,7 @@ def deduplicate(store: PageStore, executor: str, workers: int | None, ray_addres
 
     if executor not in ("ray", "local"):
         executor, workers = "local", None
-    state = ensure_dedup(store.url, executor=executor, workers=workers, ray_address=ray_address)
+    state = ensure_dedup(store.url, executor=executor, workers=workers, ray_address=ray_address, progress=progress)
     return "ran" if state["ran"] else "current"
 
 

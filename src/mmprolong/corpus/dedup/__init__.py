@@ -55,11 +55,12 @@ def is_current(store_url: str, sett: dict | None = None) -> bool:
 
 def run_dedup(store_url: str, threshold: float, num_perm: int, against: Iterable[str | Path] = (),
               executor: str = "local", workers: int | None = None, ray_address: str | None = None,
-              partitions: int | None = None, force: bool = False):
+              partitions: int | None = None, force: bool = False, progress: bool = False):
     """Run the stages (skipping what a killed run finished) and write STORE/near_duplicates.parquet.
     A store of SMALL_STORE_PARTS docs parts or fewer is done in this process whatever the executor.
     `partitions`: of the band-key shuffle (default: PARTITIONS, fewer for a store of few docs parts).
-    Returns (records, stats): stats has per-stage seconds and tasks and the workers' peak RSS by process."""
+    `progress`: a bar per stage (tasks done of all). Returns (records, stats): stats has per-stage seconds and
+    tasks and the workers' peak RSS by process."""
     from ..neardup import FILE, SCHEMA, reference_texts
     from ...run import Failure, map_unordered
 
@@ -72,7 +73,7 @@ def run_dedup(store_url: str, threshold: float, num_perm: int, against: Iterable
     if not force and is_current(store_url, sett):
         from ..neardup import read_near_duplicates
 
-        log.info("%s: near-duplicates are up to date (same docs parts and settings)", store_url)
+        log.debug("%s: near-duplicates are up to date (same docs parts and settings)", store_url)
         stats["up_to_date"] = True
         return sorted(read_near_duplicates(store_url).values(), key=lambda d: d.doc_id), stats
     parts = workdir.docs_parts(store_url)
@@ -91,16 +92,25 @@ def run_dedup(store_url: str, threshold: float, num_perm: int, against: Iterable
         t0 = time.monotonic()
         failed = []
         done = 0
-        for item, out in map_unordered(fn, items, executor=executor, workers=workers, ray_address=ray_address):
-            if isinstance(out, Failure):
-                failed.append(f"{item}: {out}")
-                continue
-            done += 1
-            w = stats["workers"].setdefault((out["host"], out["pid"]), {"peak_rss": 0, "tasks": 0})
-            w["peak_rss"] = max(w["peak_rss"], out["peak_rss"])
-            w["tasks"] += 1
+        results = map_unordered(fn, items, executor=executor, workers=workers, ray_address=ray_address) if items \
+            else ()
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        with Progress(TextColumn(f"dedup {name}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      disable=not progress) as bar:
+            task = bar.add_task(name, total=len(items))
+            for item, out in results:
+                bar.advance(task)
+                if isinstance(out, Failure):
+                    failed.append(f"{item}: {out}")
+                    continue
+                done += 1
+                w = stats["workers"].setdefault((out["host"], out["pid"]), {"peak_rss": 0, "tasks": 0, "cpu_s": 0.0})
+                w["peak_rss"] = max(w["peak_rss"], out["peak_rss"])
+                w["cpu_s"] = max(w["cpu_s"], out["process_cpu_s"])
+                w["tasks"] += 1
         stats["stages"][name] = {"seconds": time.monotonic() - t0, "tasks": len(items), "skipped": 0}
-        log.info("dedup %s: %d tasks in %.1f s", name, len(items), time.monotonic() - t0)
+        log.debug("dedup %s: %d tasks in %.1f s", name, len(items), time.monotonic() - t0)
         if failed:
             raise RuntimeError(f"dedup {name}: {len(failed)} of {len(items)} tasks failed (run again to resume): "
                                + "; ".join(failed[:3]))
@@ -130,27 +140,31 @@ def run_dedup(store_url: str, threshold: float, num_perm: int, against: Iterable
     storage.write_parquet(table.replace_schema_metadata({META_KEY: json.dumps(meta)}), storage.join(store_url, FILE))
     workdir.remove_tree(storage.join(store_url, workdir.WORK))
     stats["stages"]["clusters"] = {"seconds": time.monotonic() - t0, "tasks": 1, "skipped": 0, "groups": n_groups}
-    log.info("%s: %d near-duplicate documents (%d of eval documents) in %d groups", store_url, len(found),
+    log.debug("%s: %d near-duplicate documents (%d of eval documents) in %d groups", store_url, len(found),
              sum(d.kind == "eval" for d in found), n_groups)
     return found, stats
 
 
 def ensure_dedup(store_url: str, executor: str = "local", workers: int | None = None,
-                 ray_address: str | None = None) -> dict:
+                 ray_address: str | None = None, progress: bool = False) -> dict:
     """Before a build: dedup the store unless its near_duplicates.parquet is current, with the settings that file
     was made with (eval documents included), else the defaults. Returns {"ran": bool, "settings": ...}."""
-    from ..neardup import NUM_PERM, THRESHOLD
+    from ..neardup import FILE, NUM_PERM, THRESHOLD
 
     if is_current(store_url):
         return {"ran": False, "settings": recorded_settings(store_url)}
     rec = recorded_settings(store_url) or {}
+    if not rec and storage.exists(storage.join(store_url, FILE)):
+        log.warning("%s: %s was written before dedup recorded the store state it was made from; it is used as it "
+                    "is (run `mmprolong dedup STORE --force` to refresh it)", store_url, FILE)
+        return {"ran": False, "settings": None}
     threshold, num_perm = rec.get("threshold", THRESHOLD), rec.get("num_perm", NUM_PERM)
     against = rec.get("against", [])
-    log.info("%s: %s; running dedup (threshold %s, %d permutations%s)", store_url,
+    log.debug("%s: %s; running dedup (threshold %s, %d permutations%s)", store_url,
              "the store changed since its dedup" if rec else "never deduplicated", threshold, num_perm,
              f", against {len(against)} eval paths" if against else "")
     found, stats = run_dedup(store_url, threshold, num_perm, against, executor=executor, workers=workers,
-                             ray_address=ray_address)
+                             ray_address=ray_address, progress=progress)
     return {"ran": True, "settings": recorded_settings(store_url), "found": len(found)}
 
 

@@ -53,10 +53,25 @@ def lsh_shape(threshold: float, num_perm: int) -> tuple[int, int]:
     return int(lsh.b), int(lsh.r)
 
 
+def peak_rss() -> int:
+    """This process's peak RSS in bytes (VmHWM: of its own address space; ru_maxrss would carry the peak of the
+    process it was exec'd from)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def worker_stats(t0: float, **counts) -> dict:
-    """What a task reports back: its counts, seconds, and its process (pid, peak RSS in bytes)."""
+    """What a task reports back: its counts, seconds, and its process (pid, peak RSS in bytes, CPU seconds so
+    far)."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
     return {**counts, "seconds": time.monotonic() - t0, "pid": os.getpid(), "host": os.uname().nodename,
-            "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+            "peak_rss": peak_rss(), "process_cpu_s": ru.ru_utime + ru.ru_stime}
 
 
 def sign_part(task: SignTask) -> dict:
