@@ -103,6 +103,8 @@ def _one(args) -> None:
                       "worker_peak_rss": max(workers, default=0), "workers_peak_rss": workers,
                       "cpu_s": time.process_time(), "in_process": in_process,
                       "workers_cpu_s": 0.0 if in_process else sum(w["cpu_s"] for w in stats["workers"].values()),
+                      "workers_cpu": [round(w["cpu_s"], 2) for w in stats["workers"].values()],
+                      "workers_tasks": [w["tasks"] for w in stats["workers"].values()],
                       "stages": {k: round(v["seconds"], 2) for k, v in stats["stages"].items()},
                       "found": len(records),
                       "records_sha256": hashlib.sha256(json.dumps(records).encode()).hexdigest()}))
@@ -180,49 +182,48 @@ WORDS_PER_PAGE_POOL = 400   # assumed: a dense manual page has 300-600 words; ho
 
 
 def cost_lines(pool_docs: int, pool_pages: int, nodes=(1, 8, 32, 128), cores: int = 64) -> list[str]:
-    """Dedup hours for the pool per node count, from bench/results/dedup_scale.json (largest store measured)."""
+    """Dedup hours for the pool per node count, from bench/results/dedup_scale.json: CPU seconds (not wall: the
+    measuring machine was shared), worker CPU per word signed at the largest store, the driver's CPU growth per
+    document between the smallest and the largest store."""
     path = RESULTS / "dedup_scale.json"
     if not path.exists():
         return []
     m = json.loads(path.read_text())
-    row = max(m["rows"], key=lambda r: r["store"]["docs"])
-    st = row["store"]
-    words = st["docs"] * st["pages"] * st["words"]
-    one = row["runs"]["local, 1 worker"]
-    ref = row["runs"]["reference (1 process)"]
-    pool_words = pool_pages * WORDS_PER_PAGE_POOL
-    sig_per_word = one["stages"]["signatures"] / words          # worker seconds a word (signing, writing buckets)
-    pairs_per_doc = one["stages"]["pairs"] / st["docs"]         # worker seconds a document (band rows, candidates)
-    clusters_per_doc = one["stages"]["clusters"] / st["docs"]   # driver seconds a document (grows with pairs)
-    worker_s = pool_words * sig_per_word + pool_docs * pairs_per_doc
-    driver_s = pool_docs * clusters_per_doc
+    big = max(m["rows"], key=lambda r: r["store"]["docs"])
     small = min(m["rows"], key=lambda r: r["store"]["docs"])
-    ref_mem = None
-    if small is not row:   # the reference holds every signature: its peak grows per document
-        grow = (ref["driver_peak_rss"] - small["runs"]["reference (1 process)"]["driver_peak_rss"])
-        ref_mem = grow / (st["docs"] - small["store"]["docs"]) * pool_docs
+    st = big["store"]
+    words = st["docs"] * st["pages"] * st["words"]
+    one, ref = big["runs"]["local, 1 worker"], big["runs"]["reference (1 process)"]
+    pool_words = pool_pages * WORDS_PER_PAGE_POOL
+    worker_per_word = one["workers_cpu_s"] / words
+    extra_docs = max(st["docs"] - small["store"]["docs"], 1)
+    driver_per_doc = max(0.0, one["cpu_s"] - small["runs"]["local, 1 worker"]["cpu_s"]) / extra_docs
+    worker_s = pool_words * worker_per_word
+    driver_s = pool_docs * driver_per_doc
+    ref_mem = (ref["driver_peak_rss"] - small["runs"]["reference (1 process)"]["driver_peak_rss"]) / extra_docs
     L = ["### Near-duplicate detection (`mmprolong dedup`) of the pool", "",
-         f"From `bench/dedup.py --scale` ({m['meta']['date']}, {m['meta']['machine']}, 1-min load "
-         f"{m['meta']['load_1min_at_end']:.1f}: a loaded shared machine, so the seconds are upper bounds): the "
-         f"largest store, {st['docs']:,} synthetic documents of {st['pages']} pages x {st['words']} words, measured "
-         f"with one local worker. Inputs: signing {sig_per_word * 1e6:.2f} worker-us a word "
-         f"({one['stages']['signatures']:.1f} s for {words:,} words), pairs {pairs_per_doc * 1e3:.2f} worker-ms a "
-         f"document, clusters {clusters_per_doc * 1e3:.3f} driver-ms a document; the pool: {pool_docs:,} documents, "
-         f"{pool_pages:,} pages, {WORDS_PER_PAGE_POOL} words a page (assumed; the hours scale with it).", "",
-         f"Worker CPU: {worker_s / 3600:,.1f} core-hours; the driver's part (clusters): {driver_s / 3600:.2f} h.", "",
-         "| nodes x cores | dedup wall, hours (workers / cores + driver) |", "|---|---:|"]
+         f"From `bench/dedup.py --scale` ({m['meta']['date']}, {m['meta']['machine']}, shared with other work: "
+         f"1-min load {m['meta']['load_1min_at_end']:.0f} at the end, so CPU seconds are used, not wall time): "
+         f"synthetic stores of {small['store']['docs']:,} and {st['docs']:,} documents of {st['pages']} pages x "
+         f"{st['words']} words. Inputs: worker CPU {worker_per_word * 1e6:.2f} us a word signed "
+         f"({one['workers_cpu_s']:.1f} s for {words:,} words, all stages, worker start-up included, one local "
+         f"worker); driver CPU {driver_per_doc * 1e3:.3f} ms a document (its growth from {small['store']['docs']:,} "
+         f"to {st['docs']:,} documents); the pool: {pool_docs:,} documents, {pool_pages:,} pages, "
+         f"{WORDS_PER_PAGE_POOL} words a page (assumed; the hours scale with it).", "",
+         f"Worker CPU: {worker_s / 3600:,.1f} core-hours; the driver's: {driver_s / 3600:.2f} h.", "",
+         "| nodes x cores | dedup wall, hours (worker CPU / cores + driver CPU) |", "|---|---:|"]
     for n in nodes:
-        L.append(f"| {n} x {cores} | {_hours(worker_s / (n * cores) + driver_s)} |")
-    ref_s = ref["time"] / words * pool_words
-    L += ["", f"- The one-process reference (every signature in one process, datasketch's LSH): {ref_s / 3600:,.1f} h "
-              f"on one core at its measured {ref['time'] / words * 1e6:.2f} us a word"
-          + (f", and {ref_mem / 2**30:,.1f} GiB of driver memory at its measured growth per document." if ref_mem
-             else "."),
-          "- Per-process memory of the stages does not grow with the pool: a signing worker holds one docs part "
-          "and one pages file's text; a pairs task holds 1/P of the band keys (9 bands x ~62 bytes a document: "
-          f"{pool_docs * 9 * 62 / 2**30:.1f} GiB for the pool over P = 32 partitions: "
-          f"{pool_docs * 9 * 62 / 32 / 2**20:,.0f} MiB a task; raise `--partitions` to shrink it); the driver holds "
-          "the verified pairs only.", ""]
+        L.append(f"| {n} x {cores} | {_hours((worker_s / (n * cores) + driver_s) / 3600)} |")
+    ref_s = ref["cpu_s"] / words * pool_words
+    L += ["", f"- The one-process reference (every signature in one process, datasketch's LSH) at its measured "
+              f"{ref['cpu_s'] / words * 1e6:.2f} us a word: {ref_s / 3600:,.1f} h on one core, and its peak memory "
+              f"grew {ref_mem / 1024:.1f} KB a document ({ref_mem * pool_docs / 2**30:,.1f} GiB for the pool).",
+          f"- The stages' memory does not grow with the store: driver peak {small['runs']['local, 1 worker']['driver_peak_rss'] / 2**20:.0f} -> "
+          f"{one['driver_peak_rss'] / 2**20:.0f} MB and each worker at most {one['worker_peak_rss'] / 2**20:.0f} MB "
+          f"from {small['store']['docs']:,} to {st['docs']:,} documents (mostly the interpreter and its libraries). "
+          "A signing worker holds one docs part and one pages file's text; a pairs task holds 1/P of the band keys "
+          f"(9 bands x ~62 bytes a document: {pool_docs * 9 * 62 / 32 / 2**20:,.0f} MiB a task for the pool at "
+          "P = 32; `--partitions` shrinks it); the driver holds the verified pairs only.", ""]
     return L
 
 
