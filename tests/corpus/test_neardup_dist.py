@@ -4,6 +4,7 @@ build's hook (dedup first, or `--no-dedup` said so)."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -194,16 +195,16 @@ def test_build_runs_dedup_first_or_says_it_is_off(tmp_path, capsys):
            "lengths": {"mode": "pool-native", "min_pages": 1, "max_pages": 64},
            "segment": {"min_pages": 1, "max_pages": 4}, "per_document": 1, "budget_tokens": 3000, "shard_size": 3}
     recipe = parse_recipe(raw)
-    off = build(recipe, store, tmp_path / "off", executor="threads", progress=False, report=False, dedup=False)
-    assert off.dedup == "off" and off.near_duplicates_removed == 0 and not (store / FILE).exists()
+    recipe_file = tmp_path / "recipe.yaml"
+    recipe_file.write_text(yaml.safe_dump(raw))
+    capsys.readouterr()
+    assert main(["build", "--recipe", str(recipe_file), "--store", str(store), "--out", str(tmp_path / "off"),
+                 "--executor", "threads", "--no-report", "--no-dedup"]) == 0
+    assert "dedup off (--no-dedup)" in capsys.readouterr().err and not (store / FILE).exists()
+    off = json.loads((tmp_path / "off" / "manifest.json").read_text())["summary"]
+    assert off["dedup"] == "off" and off["near_duplicates_removed"] == 0
     s = build(recipe, store, tmp_path / "on", executor="threads", progress=False, report=True)
     assert s.dedup == "ran" and (store / FILE).exists()
     assert s.near_duplicates_removed == len(read_near_duplicates(store)) == 4   # no eval documents given here
     assert "removed 4 documents" in (tmp_path / "on" / "report" / "report.md").read_text()
     assert deduplicate(PageStore(store), "threads", None, None) == "current"     # the next build does not redo it
-    recipe_file = tmp_path / "recipe.yaml"
-    recipe_file.write_text(yaml.safe_dump(raw))
-    capsys.readouterr()
-    assert main(["build", "--recipe", str(recipe_file), "--store", str(store), "--out", str(tmp_path / "cli"),
-                 "--executor", "threads", "--no-report", "--no-dedup"]) == 0
-    assert "dedup off (--no-dedup)" in capsys.readouterr().err
