@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,7 +173,8 @@ def reference_dedup(store: str | Path | PageStore, threshold: float = THRESHOLD,
     store = store if isinstance(store, PageStore) else PageStore(store)
     docs = ((d.doc_id, len(d.pages), [pg.get("text") or "" for pg in d.pages])
             for d in store.iter_documents(with_images=False))
-    return find_near_duplicates(docs, threshold, num_perm, reference_texts(against))
+    paths = sorted(os.path.abspath(str(a)) for a in against)   # the order the distributed run signs them in
+    return find_near_duplicates(docs, threshold, num_perm, reference_texts(paths))
 
 
 def dedup_store(store: str | Path | PageStore, threshold: float = THRESHOLD, num_perm: int = NUM_PERM,

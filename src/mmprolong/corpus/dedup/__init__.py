@@ -66,8 +66,8 @@ def run_dedup(store_url: str, threshold: float, num_perm: int, against: Iterable
 
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
-    against = [str(a) for a in against]
-    sett = workdir.settings(threshold, num_perm, against)
+    sett = workdir.settings(threshold, num_perm, [str(a) for a in against])
+    against = sett["against"]
     fp = workdir.fingerprint(store_url)
     stats: dict = {"stages": {}, "workers": {}, "executor": executor}
     if not force and is_current(store_url, sett):

@@ -36,7 +36,10 @@ def fingerprint(store_url: str) -> str:
 
 
 def settings(threshold: float, num_perm: int, against: list[str]) -> dict:
-    return {"threshold": float(threshold), "num_perm": int(num_perm), "against": sorted(map(str, against))}
+    """What the records depend on besides the store; eval paths made absolute, so that a later build run from
+    another folder finds them again."""
+    return {"threshold": float(threshold), "num_perm": int(num_perm),
+            "against": sorted(os.path.abspath(a) for a in map(str, against))}
 
 
 def run_dir(store_url: str, fp: str, sett: dict, partitions: int) -> str:
