@@ -24,8 +24,6 @@ from ... import storage
 from . import workdir
 from .minhash import minhash
 
-SIG_COLUMNS = ("node", "doc_id", "n_pages", "sig")
-
 
 @dataclass(frozen=True)
 class SignTask:
