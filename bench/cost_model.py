@@ -266,6 +266,16 @@ def _n(x: float) -> str:
     return f"{x:,.0f}"
 
 
+def _dedup_lines(docs: int, pages: int, nodes, cores: int) -> list[str]:
+    """The dedup section (bench/dedup.py `cost_lines`, from bench/results/dedup_scale.json)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_dedup", ROOT / "bench" / "dedup.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.cost_lines(docs, pages, nodes, cores)
+
+
 def report() -> str:
     m = json.loads(INPUTS.read_text())
     P = {k: v for k, (v, _) in PAPER.items()}
@@ -480,6 +490,7 @@ def report() -> str:
               f"{pages_read * b['cpu_s_per_page'] / 3600:,.1f} h for the 5B-token build's pages; "
               f"{pages_read * (b['recv_bytes_per_page'] + b['sent_bytes_per_page']) / 1e12:,.2f} TB through the driver.")
     w("")
+    L += _dedup_lines(P["pool_pdfs"], P["pool_pages"], NODES, A["cores_per_node"])
     w("## 4. What this leaves out")
     w("")
     w("- GPU-hours of the teacher: they depend on the serving stack (tokens/s of a 72B VLM on the user's GPUs); "

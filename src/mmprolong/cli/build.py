@@ -56,6 +56,10 @@ def register(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.add_argument("--keep-near-duplicates", action="store_true",
                    help="keep documents `mmprolong dedup` found near-duplicate of a kept one (eval ones stay out)")
+    p.add_argument("--no-dedup", action="store_true",
+                   help="do not find near-duplicate documents first (by default a store never deduplicated, or "
+                        "changed since, is deduplicated before planning, as `mmprolong dedup` does); pool "
+                        "near-duplicates are then kept")
     p.set_defaults(func=run)
 
 
@@ -75,6 +79,8 @@ def summary_table(s):
     t.add_row("rejections", ", ".join(f"{k} {v}" for k, v in sorted(s.rejected_by_reason.items())) or "-")
     t.add_row("errors (not done, retried)", f"{s.failed:,}" + (": " + ", ".join(
         f"{k} {v}" for k, v in sorted(s.failed_by_reason.items())) if s.failed else ""))
+    t.add_row("near-duplicates removed", "dedup off (--no-dedup)" if s.dedup == "off" else
+              f"{s.near_duplicates_removed:,}" + (" (dedup ran first)" if s.dedup == "ran" else ""))
     t.add_row("seconds", f"{s.seconds:.1f}")
     t.add_row("output", s.out)
     return t
@@ -122,11 +128,16 @@ def run(args) -> int:
     if args.generator == "rules":
         recipe = offline(recipe)
     if args.plan:
+        from ..corpus.dedup import is_current
         from ..corpus.store import PageStore
         from ..dataset.planner import make_plan
 
-        Console().print(plan_table(make_plan(recipe, PageStore(args.store),
-                                             keep_near_duplicates=args.keep_near_duplicates)))
+        store = PageStore(args.store)
+        Console().print(plan_table(make_plan(recipe, store,
+                                             keep_near_duplicates=args.keep_near_duplicates or args.no_dedup)))
+        if not args.no_dedup and not is_current(store.url):
+            Console(stderr=True).print("[yellow]the store's near-duplicates are not current: this plan keeps them; "
+                                       "`mmprolong build` runs dedup first (or `mmprolong dedup STORE`)")
         return 0
     if not args.out:
         raise ValueError("--out is required (unless --plan)")
@@ -139,7 +150,7 @@ def run(args) -> int:
                         progress=not args.quiet, report=not args.no_report, timeout_s=args.timeout or None,
                         ray_address=args.ray_address, max_consecutive_failures=args.max_consecutive_failures,
                         retry_failed=args.retry_failed, preflight=not args.no_preflight,
-                        keep_near_duplicates=args.keep_near_duplicates)
+                        keep_near_duplicates=args.keep_near_duplicates, dedup=not args.no_dedup)
     except (SetupError, ValueError) as e:
         if "is not set" not in str(e) or "API key" not in str(e):
             raise

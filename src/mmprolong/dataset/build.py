@@ -69,6 +69,8 @@ class BuildSummary:
     pool_exhausted: bool = False   # every planned document was read before the budget was reached
     failed: int = 0             # documents not done (failed generation, deadline, dead worker): retried later
     failed_by_reason: dict[str, int] = field(default_factory=dict)
+    dedup: str = ""             # "ran" (this build deduplicated the store), "current" (it was), "off" (--no-dedup)
+    near_duplicates_removed: int = 0   # documents the plan left out as near-duplicates (pool and eval)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -290,7 +292,7 @@ def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str |
           workers: int | None = None, progress: bool = True, report: bool = True,
           timeout_s: float | None = DEFAULT_DOC_TIMEOUT_S, ray_address: str | None = None,
           max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE, retry_failed: bool = False,
-          preflight: bool = True, keep_near_duplicates: bool = False) -> BuildSummary:
+          preflight: bool = True, keep_near_duplicates: bool = False, dedup: bool = True) -> BuildSummary:
     """Build (or resume building) the dataset of `recipe` over `store` into `out` (see the module docstring). `out`
     is held exclusively for the run (`run.outdir.claim`).
 
@@ -299,14 +301,18 @@ def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str |
     failure or a setup error, not a rejected reply) is never done: it is deferred, written nowhere, and retried by
     the next run; a document over the `timeout_s` deadline or whose worker died is deferred too and retried with
     `retry_failed`. `max_consecutive_failures` failures of the same kind in a row stop the build (SetupError with
-    that cause) after committing what was done."""
+    that cause) after committing what was done.
+
+    `dedup`: a store whose near-duplicates were never found (or that changed since) is deduplicated first
+    (corpus/dedup/, on the build's executor); False builds without it and keeps pool near-duplicates (eval ones
+    recorded earlier stay out). The summary says which and how many documents near-duplicates removed."""
     from ..run.outdir import claim
 
     if max_consecutive_failures < 1:
         raise ValueError(f"max_consecutive_failures: must be >= 1, got {max_consecutive_failures}")
     with claim(out, "build", "build"):
         return _build(recipe, store, out, executor, workers, progress, report, timeout_s, ray_address,
-                      max_consecutive_failures, retry_failed, preflight, keep_near_duplicates)
+                      max_consecutive_failures, retry_failed, preflight, keep_near_duplicates, dedup)
 
 
 def check_generator(recipe: Recipe) -> None:
@@ -323,7 +329,7 @@ def _retryable(reason: str, retry_failed: bool) -> bool:
 
 
 def _build(recipe, store, out, executor, workers, progress, report, timeout_s, ray_address,
-           max_consecutive, retry_failed, preflight, keep_near_duplicates) -> BuildSummary:
+           max_consecutive, retry_failed, preflight, keep_near_duplicates, dedup) -> BuildSummary:
     from itertools import chain
 
     from ..errors import SetupError
@@ -341,7 +347,8 @@ def _build(recipe, store, out, executor, workers, progress, report, timeout_s, r
                          "reach it (use --executor threads)")
     counter = recipe.counter()
     rhash = recipe_hash(recipe, counter)
-    plan = make_plan(recipe, store, counter, keep_near_duplicates)
+    dedup_state = deduplicate(store, executor, workers, ray_address, progress) if dedup else "off"
+    plan = make_plan(recipe, store, counter, keep_near_duplicates or not dedup)
     digest = f"{rhash}:{plan.digest()}"
     _check_out(out, digest)
     storage.makedirs(storage.join(out, PROGRESS))
@@ -451,6 +458,8 @@ def _build(recipe, store, out, executor, workers, progress, report, timeout_s, r
         raise SetupError(redact(f"build stopped: {stopped}")[:600] + hint)
     summary = summarize(out, recipe, rhash, plan, writer.progress.docs_done, resumed, time.monotonic() - t0,
                         writer.progress.deferred)
+    summary.dedup = dedup_state
+    summary.near_duplicates_removed = sum(v for k, v in plan.skipped.items() if k.startswith("near-duplicate"))
     summary.pool_exhausted = (summary.docs_done >= len(plan.docs)
                               and summary.tokens < budget * (1 - BUDGET_TOLERANCE))
     manifest = {"recipe": recipe.canonical(), "recipe_hash": rhash, "plan": plan.digest(),
@@ -464,6 +473,19 @@ def _build(recipe, store, out, executor, workers, progress, report, timeout_s, r
 
         write_report(out)
     return summary
+
+
+def deduplicate(store: PageStore, executor: str, workers: int | None, ray_address: str | None,
+                progress: bool = False) -> str:
+    """Find the store's near-duplicates before planning unless they are current: "ran" or "current". On the
+    build's executor: Ray stays Ray; threads (which wait on a teacher) become the local process pool on all cores
+    (corpus/dedup/ does a small store in this process)."""
+    from ..corpus.dedup import ensure_dedup
+
+    if executor not in ("ray", "local"):
+        executor, workers = "local", None
+    state = ensure_dedup(store.url, executor=executor, workers=workers, ray_address=ray_address, progress=progress)
+    return "ran" if state["ran"] else "current"
 
 
 def store_record(store: PageStore) -> dict:

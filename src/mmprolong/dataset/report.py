@@ -299,6 +299,7 @@ def _write_report(out, rep: Path) -> Path:
         "", f"![rejections]({figs['rejections']})", "",
         *verification_section(manifest, rejected),
         "## Documents left out by the plan", "",
+        *dedup_line(manifest.get("summary") or {}),
         _md_table(["reason", "documents"], [[k, v] for k, v in manifest["skipped_docs"].items()])
         if manifest["skipped_docs"] else "none", "",
         *_view_samples(out, rep, manifest),
@@ -306,6 +307,17 @@ def _write_report(out, rep: Path) -> Path:
     path = rep / "report.md"
     path.write_text("\n".join(lines))
     return path
+
+
+def dedup_line(summary: dict) -> list[str]:
+    """Whether the build deduplicated the store, and how many documents near-duplicates removed."""
+    state = summary.get("dedup")
+    if not state:
+        return []
+    if state == "off":
+        return ["Near-duplicate detection was off (`--no-dedup`): pool near-duplicates were kept.", ""]
+    how = "found by this build before planning" if state == "ran" else "as recorded for the store"
+    return [f"Near-duplicates ({how}) removed {summary.get('near_duplicates_removed', 0):,} documents.", ""]
 
 
 def verification_section(manifest: dict, rejected: list[dict]) -> list[str]:
