@@ -17,6 +17,7 @@ EDGE = 2            # lines at the top and bottom of a page where page numbers a
 SMALL = 99          # list numbers and footnote markers are small integers
 SHARED_DOCS = 3     # a line printed in this many documents of a store is boilerplate
 
+_PAGE_LINE = re.compile(r"(?:page\s+)?\d{1,4}(?:\s+of\s+\d+)?", re.I)
 _LICENCE = re.compile(r"\b(?:gnu (?:free documentation|general public|lesser general public) licen[cs]e|"
                       r"permission is granted to (?:copy|make)|all rights reserved|creative commons|"
                       r"free software foundation|without any warranty|copyright (?:©|\(c\)|\d{4})|©\s*\d{4}|"
@@ -51,10 +52,10 @@ def reason(answer: str, texts: list[str], doc: Document, shared: frozenset[str] 
     def edge(k, i):
         return i < EDGE or i >= len(per_page[k]) - EDGE
 
-    if not in_sentence and all(edge(k, i) and (_running_key(ln) in running or re.fullmatch(r"(?:page\s+)?\d{1,4}(?:\s+of\s+\d+)?",
-                                                                           ln, re.I)) for k, i, ln in hits):
-        return "page_number" if v is not None and all(re.fullmatch(r"(?:page\s+)?\d{1,4}(?:\s+of\s+\d+)?", ln, re.I)
-                                                      for _, _, ln in hits) else "running_header"
+    if not in_sentence and all(edge(k, i) and (_running_key(ln) in running or _PAGE_LINE.fullmatch(ln))
+                               for k, i, ln in hits):
+        return "page_number" if v is not None and all(_PAGE_LINE.fullmatch(ln) for _, _, ln in hits) \
+            else "running_header"
     if small:
         n = int(v)
         enum = re.compile(rf"^\(?{n}[.)]?(?:\s|$)")
@@ -68,7 +69,7 @@ def reason(answer: str, texts: list[str], doc: Document, shared: frozenset[str] 
         note = re.compile(rf"^{n}\s+[A-Za-z\u00c0-\u024f]")
         after_word = re.compile(rf"[a-z\u00e0-\u024f]\s{n}(?:\s+[a-z\u00e0-\u024f]|\s*$|[.,;])")
         foot = any(note.match(x) for lines in per_page for x in lines[-6:])
-        body = [ln for _, _, ln in hits if not note.match(ln)]
+        body = [ln for _, _, ln in hits if not note.match(ln) and not _PAGE_LINE.fullmatch(ln)]
         if body and all(glued.search(ln) or (foot and after_word.search(ln)) for ln in body):
             return "footnote_marker"
     if all(_LICENCE.search(ln) or _shared_key(ln) in shared for _, _, ln in hits):

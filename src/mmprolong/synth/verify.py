@@ -274,19 +274,25 @@ def _extractive_checks(qa: QARecord, doc: Document, items: list[str], ev: list[i
     table cell or fact the page's own parse gives, else the value closest to the question's labels; not a
     degenerate value; and not also at those labels on another page of the scope."""
     ev_texts = [texts.get(p, "") for p in ev]
+    parts = _parts(qa.question, len(items))
+    cloze_any = any(anchor.filled(part) is not None for part in parts)
+    for x in items:   # first: a degenerate value is refused for what it is, wherever the labels point
+        why = degenerate.reason(x, ev_texts, doc, shared, in_sentence=cloze_any)
+        if why:
+            text_check(False, "not_degenerate", why)
+            return
+    text_check(True, "not_degenerate", "")
     facts = None
-    ok, cloze_any = True, False
-    for x, part in zip(items, _parts(qa.question, len(items))):
+    ok = True
+    for x, part in zip(items, parts):
         heads = begins_on(part, doc)
         if heads is not None:
-            ok = ok and norm(x).strip(" .") in heads
-            if not ok:
+            if norm(x).strip(" .") not in heads:
                 text_check(False, "heading_matches_sections", "heading_mismatch")
                 return
             continue
         cloze = anchor.cloze_fits(part, x, ev_texts)
         if cloze is not None:
-            cloze_any = True
             ok = ok and cloze
             continue
         facts = _page_facts_of(doc, ev) if facts is None else facts
@@ -297,12 +303,6 @@ def _extractive_checks(qa: QARecord, doc: Document, items: list[str], ev: list[i
             ok = ok and anchor.at_labels(ev_texts, x, anchor.label_words(part, items))[0]
     if not text_check(ok, "answer_at_labels", "answer_not_at_labels"):
         return
-    for x in items:
-        why = degenerate.reason(x, ev_texts, doc, shared, in_sentence=cloze_any)
-        if why:
-            text_check(False, "not_degenerate", why)
-            return
-    text_check(True, "not_degenerate", "")
     others = sorted(p for p in (scope or set()) - set(ev) if texts.get(p, "").strip())[:80]
     if others and len(items) == 1:
         text_check(not anchor.ambiguous(qa.question, items[0], ev_texts, [texts[p] for p in others]),
