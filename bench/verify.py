@@ -135,8 +135,10 @@ def generate(docs: list[Document], segments: int, teacher_url: str, cache: Path)
             for t in TASKS:
                 jobs.append((d, seg, t, rng.getrandbits(31)))
     items = []
+    print(f"{len(jobs)} jobs", flush=True)
     for d, seg, t, seed in jobs:
         items += [("rules", q, d) for q in rules.generate(d, seg, t, random.Random(seed))]
+    print(f"{len(items)} rules items", flush=True)
     by_id = {d.doc_id: d for d in docs}
     for res in teacher.generate_many([(d, seg, t, seed) for d, seg, t, seed in jobs]):
         for q in res.records:
@@ -173,7 +175,8 @@ def corrupt(kind: str, qa, doc: Document, rng: random.Random):
         near = []
         for o in occ:   # numbers of the answer's own unit first: the hardest case
             near += [parse_number(t) for t in o.unit.toks if parse_number(t) is not None]
-        pool = [v for v in dict.fromkeys(near + numbers_in(texts[ev[0]])) if v != a and v not in q_nums]
+        pool = [v for v in dict.fromkeys(near + numbers_in(texts[ev[0]])) if v != a and v not in q_nums
+                and (v.is_integer() or qa.answer_format == "Float")]
         if not pool:
             return None
         v = pool[0] if near and pool[0] in near and rng.random() < 0.6 else rng.choice(pool)
@@ -219,7 +222,7 @@ def corrupt(kind: str, qa, doc: Document, rng: random.Random):
             pages.append(pg)
         new = calc_line(calc.op, ops, calc.param, pages if any(p is not None for p in pages) else None)
         n = len(ops) if calc.op != "count_gt" else sum(v > calc.param for _, v in ops)
-        ev_text = re.sub(r"calc:.*$", new, qa.evidence, flags=re.S)
+        ev_text = re.sub(r"calc:.*$", lambda _: new, qa.evidence, flags=re.S)
         return replace(qa, answer=str(n), evidence=ev_text), doc
     if kind == "page_moved":
         if qa.task == "reasoning" or len(ev) != 1 or qa.answer_format == "List":
@@ -319,10 +322,13 @@ def main() -> None:
     ap.add_argument("--segments", type=int, default=24, help="segments per document (x3 tasks x 2 generators)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    import faulthandler
+    faulthandler.dump_traceback_later(900, exit=False)
     cache = Path(args.cache)
     t0 = time.perf_counter()
     pdfs = fetch_pdfs(cache)
     docs = load_store(cache, pdfs)
+    print(f"{len(docs)} documents", flush=True)
     t_ingest = time.perf_counter() - t0
     shared = shared_lines(docs)
     teacher = TeacherServer()
@@ -331,6 +337,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         items = generate(docs, args.segments, teacher.base_url, Path(tmp))
     t_gen = time.perf_counter() - t1
+    print(f"{len(items)} items in {t_gen:.0f} s", flush=True)
     teacher.close()
 
     reader = MistakenReader()
@@ -355,6 +362,7 @@ def main() -> None:
         if v.ok:
             kept.append((gen, qa, d))
     t_rules_clean = time.perf_counter() - t2
+    print(f"clean checked in {t_rules_clean:.0f} s", flush=True)
     cases = []
     for gen, qa, d in kept:
         rng = random.Random(qa.question + qa.doc_id)
@@ -376,6 +384,7 @@ def main() -> None:
         r["both"] += not bv.ok
         r["reasons"].update(rv.checks_failed)
     t_cases = time.perf_counter() - t3
+    print(f"{len(cases)} cases in {t_cases:.0f} s", flush=True)
     # clean items through the verifier: its own false rejections
     vclean = defaultdict(lambda: [0, 0, 0])   # generator -> [verifier alone rejects, both reject, n]
     for gen, qa, d in items:

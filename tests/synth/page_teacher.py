@@ -15,7 +15,8 @@ import json
 import random
 import re
 
-from mmprolong.synth.facts import page_facts
+from mmprolong.corpus.store import Document
+from mmprolong.synth.rules import _plain, segment_facts
 from mmprolong.synth.structure import _CAPTION, _KIND
 from mmprolong.synth.text import fmt_number
 
@@ -65,11 +66,12 @@ def page_teacher(body: dict) -> dict:
     task = _task(body)
     rng = random.Random(hashlib.sha256(json.dumps(body["messages"][-1]["content"][-1]).encode()
                                        + json.dumps(sorted(pages)).encode()).hexdigest())
-    facts = [f for n, t in sorted(pages.items()) for f in page_facts(t, n - 1)
+    # a careful reader skips running headers, page numbers, list numbers, footnote markers and licence text
+    shown = Document("shown", "", max(pages), "", [], [{"page": n - 1, "text": t} for n, t in sorted(pages.items())])
+    facts = [f for f in _plain(shown, segment_facts(shown, (min(pages) - 1, max(pages) - 1)))
              if f.kind in ("number", "name", "date", "year") and not f.anchored or f.source in ("Table", "Figure")]
     if not facts:
-        return {"question": "", "answer": "", "answer_format": "String", "evidence": "", "evidence_pages": [],
-                "evidence_sources": []}
+        return {"error": "nothing on these pages to ask about"}   # no question: the generator rejects the reply
     if task == "extract-single":
         f = rng.choice(facts)
         return _one(f)
@@ -86,7 +88,7 @@ def page_teacher(body: dict) -> dict:
         return {"question": q, "answer": [a.answer, b.answer], "answer_format": "List",
                 "evidence": f"Page {a.page + 1}: {a.span}. Page {b.page + 1}: {b.span}.",
                 "evidence_pages": [a.page + 1, b.page + 1], "evidence_sources": sorted({a.source, b.source})}
-    return _reasoning(facts, pages, rng) or _one(rng.choice(facts))
+    return _reasoning(facts, pages, rng) or {"error": "no calculation these pages support"}
 
 
 def _desc(f) -> str:

@@ -81,10 +81,14 @@ def _shared_key(line: str) -> str:
     return re.sub(r"\d+", "#", norm(line))
 
 
-def shared_lines(docs: Iterable[Document], min_docs: int = SHARED_DOCS) -> frozenset[str]:
-    """Keys of lines (numbers aside) of four or more words printed in at least `min_docs` documents: licence
-    blocks, copyright and publisher lines that answer a question without its document."""
+def shared_lines(docs: Iterable[Document], min_docs: int | None = None) -> frozenset[str]:
+    """Keys of lines (numbers aside) of four or more words printed in many documents of a store: licence blocks,
+    copyright and publisher lines that answer a question without its document. Many: `min_docs`, by default a
+    quarter of the documents, at least SHARED_DOCS and at most 20 (three layouts of one sample are not many)."""
     seen: Counter = Counter()
+    docs = list(docs)
+    if min_docs is None:
+        min_docs = max(SHARED_DOCS, min(20, -(-len(docs) // 4)))
     for d in docs:
         keys = {_shared_key(ln) for p in d.pages for ln in _lines(p.get("text") or "") if len(ln.split()) >= 4}
         seen.update(keys)

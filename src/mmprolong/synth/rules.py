@@ -106,6 +106,16 @@ def segment_facts(doc: Document, segment: tuple[int, int]) -> list[Fact]:
     return out
 
 
+def _plain(doc: Document, facts: list[Fact]) -> list[Fact]:
+    """Facts whose answer is not degenerate (a list number, footnote marker, page number, running line or licence
+    boilerplate: what verification refuses, degenerate.py)."""
+    from .degenerate import reason
+
+    texts = {int(p["page"]): p.get("text") or "" for p in doc.pages}
+    return [f for f in facts if f.kind == "heading" or reason(f.answer, [texts.get(f.page, "")], doc,
+                                                               in_sentence="___" in f.ask) is None]
+
+
 def _cap(s: str) -> str:
     return s[:1].upper() + s[1:]
 
@@ -133,7 +143,7 @@ class RulesGenerator(Generator):
 
     def generate(self, doc: Document, segment: tuple[int, int], task: str, rng: random.Random) -> list[QARecord]:
         check_task(task)
-        facts = segment_facts(doc, segment)
+        facts = _plain(doc, segment_facts(doc, segment))
         if not facts and task != "reasoning":   # reasoning may still count the segment's headings and captions
             return []
         make = {"extract-single": self._single, "extract-multi": self._multi, "reasoning": self._reasoning}[task]

@@ -174,4 +174,4 @@ def begins_on(question: str, doc: Document) -> set[str] | None:
     if not m:
         return None
     page = int(m.group("page")) - 1
-    return {norm(str(s.get("heading") or "")) for s in doc.sections if int(s["first_page"]) == page}
+    return {norm(str(s.get("heading") or "")).strip(" .") for s in doc.sections if int(s["first_page"]) == page}

@@ -204,8 +204,8 @@ def verify(qa: QARecord, doc: Document, deduper: Deduper | None = None, verifier
             op_pages = [(pg - 1) if pg is not None else None for pg in (calc.pages or [None] * len(calc.operands))]
             if any(p is not None and p not in ev for p in op_pages):
                 check(False, "operands_in_evidence", "operand_not_in_evidence")
-            elif not all(texts.get(p, "").strip() for p in (ev if None in op_pages else set(op_pages))):
-                unchecked = expected is None
+            elif not has_text:
+                pass   # unchecked_by_rules below
             elif calc.op in NAMED_OPS:   # counted items (headings): each label on the evidence page it names
                 ok = all(contains(texts.get(pg, ""), label) for (label, _), pg in zip(calc.operands, op_pages))
                 ok = ok and len({norm(label) for label, _ in calc.operands}) == len(calc.operands)
@@ -229,7 +229,7 @@ def verify(qa: QARecord, doc: Document, deduper: Deduper | None = None, verifier
             check(ok, "recomputed", "recompute_mismatch")
         elif expected is None:
             needs_calc = True
-        if not has_text and expected is None and ev:
+        if not has_text and ev:   # a page of the evidence has no text to check against, whatever else agrees
             unchecked = True
 
     if verifier is not None and qa.task in EXTRACTIVE + ("reasoning",) and (
@@ -255,6 +255,18 @@ def verify(qa: QARecord, doc: Document, deduper: Deduper | None = None, verifier
     return dataclasses.replace(qa, checks_passed=passed, checks_failed=failed)
 
 
+def _split_outside_quotes(text: str) -> list[str]:
+    """`text` split at " and " where it is not inside a quoted sentence."""
+    parts, start, quoted = [], 0, False
+    for m in re.finditer(r'["“”]|\s+and\s+', text):
+        if m.group() in '"“”':
+            quoted = not quoted if m.group() == '"' else m.group() == "“"
+        elif not quoted:
+            parts.append(text[start:m.start()])
+            start = m.end()
+    return parts + [text[start:]]
+
+
 def _parts(question: str, k: int) -> list[str]:
     """The question's part that asks for each of a List answer's k items ("Give A and B. Answer with a list ..."),
     or the whole question for each when it does not split that way."""
@@ -262,7 +274,7 @@ def _parts(question: str, k: int) -> list[str]:
         return [question]
     head = re.split(r"(?<=[.?])\s+(?=Answer\b)", question, maxsplit=1)[0]
     head = anchor.PAGE_REF.sub(lambda m: m.group().replace(" and ", " & "), head)   # "pages 2 and 3" is one scope
-    parts = re.split(r"\s+and\s+", head)
+    parts = _split_outside_quotes(head)
     if len(parts) == k and all(len(anchor.label_words(p)) >= 2 for p in parts):
         return parts
     return [question] * k
@@ -276,7 +288,9 @@ def _extractive_checks(qa: QARecord, doc: Document, items: list[str], ev: list[i
     ev_texts = [texts.get(p, "") for p in ev]
     parts = _parts(qa.question, len(items))
     cloze_any = any(anchor.filled(part) is not None for part in parts)
-    for x in items:   # first: a degenerate value is refused for what it is, wherever the labels point
+    for x, part in zip(items, parts):   # first: a degenerate value is refused for what it is, wherever it sits
+        if begins_on(part, doc) is not None:
+            continue   # a heading asked by where its section begins: checked against the outline below
         why = degenerate.reason(x, ev_texts, doc, shared, in_sentence=cloze_any)
         if why:
             text_check(False, "not_degenerate", why)
@@ -286,7 +300,7 @@ def _extractive_checks(qa: QARecord, doc: Document, items: list[str], ev: list[i
     ok = True
     for x, part in zip(items, parts):
         heads = begins_on(part, doc)
-        if heads is not None:
+        if heads is not None and (part != qa.question or len(items) == 1 or norm(x).strip(" .") in heads):
             if norm(x).strip(" .") not in heads:
                 text_check(False, "heading_matches_sections", "heading_mismatch")
                 return
