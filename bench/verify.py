@@ -312,7 +312,8 @@ def _neighbour(qa, doc: Document) -> str | None:
             v = parse_number(tok)
             if v is not None and v != a:
                 return fmt_number(v)
-    return None
+    others = [v for v in numbers_in(t) if v != a]   # else the next number printed on the page
+    return fmt_number(others[0]) if others else None
 
 
 # -- the run ------------------------------------------------------------------------------------------------------
@@ -373,6 +374,7 @@ def main() -> None:
     # per kind and generator: caught by rules / verifier / both, with the reasons
     res = defaultdict(lambda: {"n": 0, "rules": 0, "verifier": 0, "both": 0, "reasons": Counter()})
     t3 = time.perf_counter()
+    misses: list[dict] = []
     for kind, gen, orig, bad, d in cases:
         r = res[(kind, gen)]
         rv = verify(bad, d, shared=shared)
@@ -383,6 +385,10 @@ def main() -> None:
         r["verifier"] += not verdict.agrees or bool(verdict.failed)
         r["both"] += not bv.ok
         r["reasons"].update(rv.checks_failed)
+        if rv.ok:
+            misses.append({"kind": kind, "generator": gen, "doc": Path(d.source).name, "question": bad.question,
+                           "answer": bad.answer, "right": orig.answer, "evidence_pages": bad.evidence_pages,
+                           "evidence": bad.evidence[-300:], "passed": rv.checks_passed})
     t_cases = time.perf_counter() - t3
     print(f"{len(cases)} cases in {t_cases:.0f} s", flush=True)
     # clean items through the verifier: its own false rejections
@@ -396,6 +402,7 @@ def main() -> None:
         x[2] += 1
     ver.close()
     reader.close()
+    (cache / "misses.json").write_text(json.dumps(misses, indent=1, ensure_ascii=False))
 
     def pct(a, n):
         return f"{a}/{n} ({100 * a / n:.1f}%)" if n else "-"

@@ -123,8 +123,13 @@ def _reasoning(facts, pages: dict[int, str], rng: random.Random) -> dict | None:
         if f.key and not f.key.startswith("cloze:"):
             by_key.setdefault(f.key, []).append(f)
     pairs = [g for g in by_key.values() if len({x.answer for x in g}) >= 2]
+    if not pairs and len({x.answer for x in nums}) >= 2:
+        pairs = [nums]   # a teacher combines what numbers there are, comparable or not
     if pairs:
         options += ["difference", "sum", "ratio", "argmax"]
+    subs = _subsections(pages)
+    if subs:
+        options.append("subsections")
     if not options:
         return None
     op = rng.choice(options)
@@ -152,6 +157,14 @@ def _reasoning(facts, pages: dict[int, str], rng: random.Random) -> dict | None:
                 "calculation": {"operation": "count", "threshold": None,
                                 "operands": [{"label": f"{k} {num}", "value": float(num.split('.')[-1]), "page": n}
                                              for n, k, num in found]}}
+    if op == "subsections":
+        parent, kids = rng.choice(subs)
+        return {"question": f'How many subsections does the section "{parent}" have?', "answer": len(kids),
+                "answer_format": "Integer", "evidence": "; ".join(f"page {n}: {h}" for n, h in kids) + ".",
+                "evidence_pages": sorted({n for n, _ in kids}), "evidence_sources": ["Layout"],
+                "calculation": {"operation": "count", "threshold": None,
+                                "operands": [{"label": h, "value": i + 1, "page": n}
+                                             for i, (n, h) in enumerate(kids)]}}
     g = rng.choice(pairs)
     a = rng.choice(g)
     b = rng.choice([x for x in g if x.answer != a.answer])
@@ -176,3 +189,32 @@ def _reasoning(facts, pages: dict[int, str], rng: random.Random) -> dict | None:
             "evidence": f"Page {pa}: {a.span}. Page {pb}: {b.span}.", "evidence_pages": sorted({pa, pb}),
             "evidence_sources": sorted({a.source, b.source}),
             "calculation": {"operation": op, "threshold": None, "operands": operands}}
+
+
+_HEAD = re.compile(r"^(?P<num>\d{1,2}(?:\.\d{1,2})?)\s+(?P<title>[A-Z][^.]{2,60})$")
+
+
+def _subsections(pages: dict[int, str]) -> list[tuple[str, list[tuple[int, str]]]]:
+    """Numbered sections whose subsections ("4 Title", then "4.1 ...", "4.2 ...") are all on the pages shown: the
+    next section ("5 ...") is shown too."""
+    heads = []
+    for n, t in sorted(pages.items()):
+        for ln in t.splitlines():
+            m = _HEAD.match(ln.strip())
+            if m:
+                heads.append((n, m.group("num"), ln.strip()))
+    out = []
+    for i, (n, num, line) in enumerate(heads):
+        if "." in num:
+            continue
+        kids = []
+        closed = False
+        for m, k, kline in heads[i + 1:]:
+            if "." not in k:
+                closed = k == str(int(num) + 1)
+                break
+            if k.split(".")[0] == num and k.split(".")[1] == str(len(kids) + 1):
+                kids.append((m, kline))
+        if closed and 2 <= len(kids) <= 12:
+            out.append((line, kids))
+    return out

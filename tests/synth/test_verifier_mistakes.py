@@ -72,14 +72,14 @@ def test_rules_catch_what_a_reader_slipping_a_row_misses(key):
 def test_an_item_the_rules_cannot_check_needs_the_models_agreement(key, switch, kept):
     reader = _reader()
     try:
-        with _verifier(reader, key) as ver:
+        with _verifier(reader, key, unchecked_if_agrees=switch) as ver:   # the recipe's switch
             doc, _, items = CORPUS[2]
             qa = items["single"]
             page = qa.evidence_pages[0]
             blank = replace(doc, pages=[dict(p, text="", text_source="none") if p["page"] == page else p
                                         for p in doc.pages])
             assert verify(qa, blank).checks_failed == ["unchecked_by_rules"]
-            v = verify(qa, blank, verifier=ver, unchecked_if_verifier_agrees=switch)
+            v = verify(qa, blank, verifier=ver)
             assert v.ok is kept
             assert ("checked_by_verifier_only" in v.checks_passed) is kept
     finally:
@@ -87,8 +87,9 @@ def test_an_item_the_rules_cannot_check_needs_the_models_agreement(key, switch, 
 
 
 def test_the_old_corruptions_still_rejected_by_rules_alone():
-    from .verifier_server import corrupt
     import random
+
+    from .verifier_server import corrupt
 
     for doc, facts, items in CORPUS:
         for kind in CORRUPTIONS:

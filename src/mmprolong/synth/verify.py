@@ -1,19 +1,25 @@
 """Automatic checks on a QA record against its document (the paper only audited 100 pairs by hand).
 
 Each check either passes (its name goes to `checks_passed`), fails (a short stable reason goes to `checks_failed`)
-or does not apply (no text on the pages, no operands recorded) and is left out of both.
+or does not apply and is left out of both. The rule checks stand on their own; the verifier model is a second line.
 
-Failure reasons: unknown_task, segment_out_of_document, no_evidence_pages, evidence_outside_segment,
-format_mismatch, bad_evidence_source, no_scope_anchor, evidence_outside_scope, answer_not_in_evidence,
-operand_not_in_evidence, recompute_mismatch, no_calculation, ocr_target_mismatch, answer_in_question, duplicate,
-and with a model `verifier` (verifier.py): verifier_disagrees, answerable_without_document, verifier_failed.
+- Extracted answers: printed on the evidence pages (answer_not_in_evidence), at the question's labels there
+  (answer_not_at_labels; anchor.py: the unit of the stored text holding the answer has as many of the question's
+  label words as any unit holding a value of its kind; a table cell is the one at the row and column the question
+  names, by the page's own table parse; a blank's sentence is printed with the answer in it), not also at those
+  labels on another page of the scope (ambiguous_in_scope), not degenerate (degenerate.py: list_numbering,
+  footnote_marker, page_number, running_header, boilerplate); a heading asked by where its section begins is one
+  of the stored sections starting there (heading_mismatch).
+- Reasoning: the `calc:` line's operands, each printed on the page it names next to its own label words
+  (operand_not_in_evidence, operand_not_at_labels), and the cited operation on exactly those operands gives the
+  answer at the format's rounding (recompute_mismatch); no search over other numbers of the page. Counts of
+  subsections and numbered figures/tables are recounted from the stored outline and the pages' captions, and a
+  count over table rows must list every row of its column (recount_mismatch). Without a calc line a reasoning
+  item fails no_calculation, unless the verifier model, answering from the evidence pages alone, agrees.
+- Text you can trust: an item whose evidence pages have no trustworthy text (empty, or `text_source: none`, OCR
+  noise, corpus/ocr.py) fails unchecked_by_rules, unless the verifier model agrees and the recipe allows that.
 
-A reasoning item must be machine-checkable: a `calc:` line that recomputes its answer (operands on the evidence
-pages, on the page each names when it names one; a `count_named` line's items by label on the page each names), or
-two numbers quoted in its evidence description whose difference / sum / ratio gives it. Without either it fails
-`no_calculation`, unless the verifier model, answering from the evidence pages alone, agrees with its answer.
-
-Text checks read each page's text whatever its source (`text_source` layer or ocr, see corpus/ocr.py).
+Text checks read each page's text whatever its source; a passed check that read OCR text says so (":ocr").
 """
 
 from __future__ import annotations
@@ -242,7 +248,8 @@ def verify(qa: QARecord, doc: Document, deduper: Deduper | None = None, verifier
         if needs_calc and verdict.agrees:
             passed.append("calculation_by_verifier")
             needs_calc = False
-        if unchecked and verdict.agrees and unchecked_if_verifier_agrees:
+        if unchecked and verdict.agrees and unchecked_if_verifier_agrees and getattr(
+                verifier.cfg, "unchecked_if_agrees", True):
             passed.append("checked_by_verifier_only")
             unchecked = False
     if needs_calc:
