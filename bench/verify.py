@@ -234,7 +234,7 @@ def corrupt(kind: str, qa, doc: Document, rng: random.Random):
         q = qa.question[:m.start()] + f"page {p + 2}" + qa.question[m.end():]
         # the same question truly answered on the next page (the same fact printed there) is not a corruption
         if any(norm(f.answer) == norm(qa.answer) and norm(f.ask).rstrip("?") in norm(q)
-               for f in segment_facts(doc, (p + 1, p + 1))):
+               for f in segment_facts(doc, (p + 1, p + 1))) or anchor.cloze_fits(q, qa.answer, [texts[p + 1]]):
             return None
         seg = (qa.segment[0], max(qa.segment[1], p + 1))
         return replace(qa, question=q, evidence_pages=[p + 1], segment=seg), doc
@@ -323,8 +323,6 @@ def main() -> None:
     ap.add_argument("--segments", type=int, default=24, help="segments per document (x3 tasks x 2 generators)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    import faulthandler
-    faulthandler.dump_traceback_later(900, exit=False)
     cache = Path(args.cache)
     t0 = time.perf_counter()
     pdfs = fetch_pdfs(cache)
@@ -353,7 +351,7 @@ def main() -> None:
     # clean items: every generated item; kept ones are corrupted
     t2 = time.perf_counter()
     clean = defaultdict(lambda: [0, 0, Counter()])        # generator -> [rejected, n, reasons]
-    kept = []
+    kept, clean_rejects = [], []
     for gen, qa, d in items:
         v = verify(qa, d, shared=shared)
         r = clean[gen]
@@ -362,6 +360,10 @@ def main() -> None:
         r[2].update(v.checks_failed)
         if v.ok:
             kept.append((gen, qa, d))
+        else:
+            clean_rejects.append({"generator": gen, "doc": Path(d.source).name, "question": qa.question,
+                                  "answer": qa.answer, "evidence_pages": qa.evidence_pages,
+                                  "evidence": qa.evidence[-300:], "failed": v.checks_failed})
     t_rules_clean = time.perf_counter() - t2
     print(f"clean checked in {t_rules_clean:.0f} s", flush=True)
     cases = []
@@ -403,6 +405,7 @@ def main() -> None:
     ver.close()
     reader.close()
     (cache / "misses.json").write_text(json.dumps(misses, indent=1, ensure_ascii=False))
+    (cache / "clean_rejects.json").write_text(json.dumps(clean_rejects, indent=1, ensure_ascii=False))
 
     def pct(a, n):
         return f"{a}/{n} ({100 * a / n:.1f}%)" if n else "-"

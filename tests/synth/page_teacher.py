@@ -16,7 +16,7 @@ import random
 import re
 
 from mmprolong.corpus.store import Document
-from mmprolong.synth.rules import _plain, segment_facts
+from mmprolong.synth.rules import _leaks, _plain, segment_facts
 from mmprolong.synth.structure import _CAPTION, _KIND
 from mmprolong.synth.text import fmt_number
 
@@ -79,6 +79,9 @@ def page_teacher(body: dict) -> dict:
         a = rng.choice(facts)
         others = [g for g in facts if g.page != a.page and g.answer != a.answer] or \
             [g for g in facts if g is not a and g.answer != a.answer]
+        if not others:
+            return _one(a)
+        others = [g for g in others if not _leaks(_desc(a) + _desc(g), [a.answer, g.answer])]
         if not others:
             return _one(a)
         b = rng.choice(others)

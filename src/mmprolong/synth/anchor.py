@@ -193,20 +193,32 @@ def filled(question: str) -> tuple[str, str] | None:
     return left.removeprefix("...").strip(), right.removesuffix("...").strip()
 
 
-def cloze_fits(question: str, answer: str, texts: list[str]) -> bool | None:
-    """For a fill-the-blank question: whether the sentence with the answer in the blank is printed on one of the
-    pages (None: not a cloze question)."""
+def _flat(text: str) -> str:
+    return re.sub(r"\s+", " ", _SEP.sub("", clean(text).casefold())).strip()
+
+
+def cloze_fills(question: str, texts: list[str], longest: int = 80) -> set[str] | None:
+    """For a fill-the-blank question: what the pages print in the blank (normalised), found between the
+    sentence's text before and after it; None when the question is not a cloze question."""
     lr = filled(question)
     if lr is None:
         return None
-    sent = " ".join(x for x in (lr[0], answer.strip(), lr[1]) if x)
-    want = words(sent)
+    left, right = (re.escape(_flat(x)).replace(r"\ ", r"\s+") for x in lr)
+    fill = rf"((?:[^.!?]|[.!?](?=\S)){{1,{longest}}}?)"   # within the sentence ("10.13", "R.A." stay whole)
+    pat = re.compile((r"(?<!\w)" + left + r"\s*" if left else r"(?:^|(?<=\s))") + fill
+                     + (r"\s*" + right + (r"(?!\w)" if right[-1:].isalnum() else "") if right else r"(?=[.;:!?]|$)"))
+    out: set[str] = set()
     for t in texts:
-        toks = [w for ln in (t or "").splitlines() for w in words(ln)]
-        n = len(want)
-        if any(toks[i:i + n] == want for i in range(len(toks) - n + 1)):
-            return True
-    return False
+        flat = _flat(" ".join((t or "").splitlines()))
+        out.update(m.group(1).strip() for m in pat.finditer(flat))
+    return out
+
+
+def cloze_fits(question: str, answer: str, texts: list[str]) -> bool | None:
+    """For a fill-the-blank question: whether the sentence with the answer in the blank is printed on one of the
+    pages (None: not a cloze question)."""
+    fills = cloze_fills(question, texts)
+    return None if fills is None else _flat(answer) in fills
 
 
 def ambiguous(question: str, answer: str, ev_texts: list[str], other_texts: list[str]) -> bool:

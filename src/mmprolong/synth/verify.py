@@ -312,9 +312,13 @@ def _extractive_checks(qa: QARecord, doc: Document, items: list[str], ev: list[i
                 text_check(False, "heading_matches_sections", "heading_mismatch")
                 return
             continue
-        cloze = anchor.cloze_fits(part, x, ev_texts)
-        if cloze is not None:
-            ok = ok and cloze
+        named = {int(n) - 1 for m in anchor.PAGE_REF.finditer(part) for n in re.findall(r"\d+", m.group())}
+        fills = anchor.cloze_fills(part, [texts.get(p, "") for p in ev if p in named] or ev_texts)
+        if fills is not None:
+            ok = ok and anchor._flat(x) in fills
+            if ok and len(fills) > 1:   # the same sentence printed with another value in its blank
+                text_check(False, "unique_in_scope", "ambiguous_in_scope")
+                return
             continue
         facts = _page_facts_of(doc, ev) if facts is None else facts
         again = _rederived(part, facts) if part != qa.question or len(items) == 1 else None
