@@ -444,7 +444,8 @@ def main() -> None:
     lines += ["", "## Clean items rejected (false rejections)", "",
               "Every generated item, before corruption. A rejection here is either a false rejection or a generator "
               "item that is in fact wrong; the reasons say which checks fired.", "",
-              "| generator | items | rules alone | verifier alone | both | rules' reasons |", "|---|---:|---:|---:|---:|---|"]
+              "| generator | items | rules alone | verifier alone | both | rules' reasons |",
+              "|---|---:|---:|---:|---:|---|"]
     for gen in ("rules", "teacher"):
         r, x = clean[gen], vclean[gen]
         reasons = ", ".join(f"{k} {v}" for k, v in r[2].most_common(6))

@@ -47,7 +47,8 @@ def _task(body: dict) -> str:
 def _ask(f, page: int) -> str:
     """A teacher's wording of one fact's question, anchored to its page (1-based)."""
     if f.source == "Table":
-        return f"On page {page}, in {f.where.split(' on ')[0]}, what number is listed for {f.label} in the {f.col} column?"
+        where = f.where.split(" on ")[0]
+        return f"On page {page}, in {where}, what number is listed for {f.label} in the {f.col} column?"
     if f.source == "Figure":
         return f"On page {page}, what value does {f.where.split(' on ')[0]} give for {f.label}?"
     return f"Looking at page {page}, {f.ask}"
@@ -72,6 +73,9 @@ def page_teacher(body: dict) -> dict:
              if f.kind in ("number", "name", "date", "year") and not f.anchored or f.source in ("Table", "Figure")]
     if not facts:
         return {"error": "nothing on these pages to ask about"}   # no question: the generator rejects the reply
+    facts = [f for f in facts if not _leaks(_ask(f, f.page + 1), [f.answer])]   # no answer given away
+    if not facts:
+        return {"error": "nothing on these pages to ask about"}
     if task == "extract-single":
         f = rng.choice(facts)
         return _one(f)

@@ -62,9 +62,6 @@ def reason(answer: str, texts: list[str], doc: Document, shared: frozenset[str] 
         sibling = re.compile(rf"^\(?(?:{n - 1}|{n + 1})[.)]?\s")
         if all(enum.match(ln) for _, _, ln in hits) and any(sibling.match(x) for lines in per_page for x in lines):
             return "list_numbering"
-        if any(re.search(rf"\b\d+[.)]?\s+\S.*\s\(?{n}[.)]\s", ln) or re.search(rf"(?:^|\s)\(?{n}\)\s", ln)
-               for _, _, ln in hits):
-            return "list_numbering"
         glued = re.compile(rf"[a-z\u00e0-\u024f]{{3}}[.,;:]?{n}(?=\s|$)")
         note = re.compile(rf"^{n}\s+[A-Za-z\u00c0-\u024f]")
         after_word = re.compile(rf"[a-z\u00e0-\u024f]\s{n}(?:\s+[a-z\u00e0-\u024f]|\s*$|[.,;])")

@@ -159,10 +159,13 @@ class RulesGenerator(Generator):
                         evidence=(ev + (" " + evidence if evidence else "")).strip(), generator=self.name)
 
     # -- extract-single ---------------------------------------------------------------------------------------
-    def _single(self, doc, segment, facts, rng) -> QARecord:
-        f = _pick(facts, rng)
-        return self._record(doc, segment, "extract-single", self._anchored(f, doc, segment, facts, rng),
-                            f.answer, f.fmt, [f])
+    def _single(self, doc, segment, facts, rng) -> QARecord | None:
+        for _ in range(5):   # a question that gives away its answer ("a ___-bit ... 32-bits") is drawn again
+            f = _pick(facts, rng)
+            q = self._anchored(f, doc, segment, facts, rng)
+            if not _leaks(q, [f.answer]):
+                return self._record(doc, segment, "extract-single", q, f.answer, f.fmt, [f])
+        return None
 
     def _anchored(self, f: Fact, doc: Document, segment, facts: list[Fact], rng: random.Random) -> str:
         if f.anchored:

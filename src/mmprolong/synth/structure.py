@@ -144,6 +144,7 @@ def _consecutive(nums: list[str]) -> bool:
 _SUBSECTIONS_Q = re.compile(r"subsections?\b", re.I)
 _QUOTED = re.compile(r"[\"“'‘](?P<h>[^\"”’]{3,200})[\"”’]")
 _CAPTIONS_Q = re.compile(r"\bhow many (?:numbered )?(?P<kind>figure|table)s\b", re.I)
+_BARE = re.compile(r"^(?:\d+|[a-z])(?:\.\d+)*\.?\s+")
 _BEGINS_Q = re.compile(r"\bsection (?:that )?(?:begins|starts) on page (?P<page>\d+)\b", re.I)
 
 
@@ -157,6 +158,9 @@ def recount(question: str, doc: Document, scope: set[int] | None) -> int | None:
             return None
         want = norm(m.group("h"))
         found = [(s, kids) for s, kids in subsections(doc) if norm(s.heading) == want]
+        if not found:   # the outline without the number the page prints ("Usage notes" for "3 Usage notes")
+            bare = _BARE.sub("", want)
+            found = [(s, kids) for s, kids in subsections(doc) if _BARE.sub("", norm(s.heading)) == bare]
         return len(found[0][1]) if len(found) == 1 else None
     m = _CAPTIONS_Q.search(question)
     if m and scope:

@@ -115,7 +115,8 @@ def _answer_matches(answer: str, fmt: str, expected: float | str, question: str 
 
 def _trusted(page: dict | None) -> bool:
     """Text a rule can check against: present, and not marked untrustworthy at ingest (`text_source: none`)."""
-    return page is not None and (page.get("text_source") or "layer") != "none" and bool((page.get("text") or "").strip())
+    return (page is not None and (page.get("text_source") or "layer") != "none"
+            and bool((page.get("text") or "").strip()))
 
 
 def _page_facts_of(doc: Document, pages: list[int]) -> list:
@@ -130,7 +131,8 @@ def _rederived(question: str, facts: list, tabular: bool | None = None) -> set[s
     q = norm(question)
     out = {norm(f.answer) for f in facts if norm(f.ask).rstrip("?") in q}
     if not out:
-        out = {norm(f.answer) for f in facts if f.source in ("Table", "Figure") and f.label and contains(question, f.label)
+        out = {norm(f.answer) for f in facts if f.source in ("Table", "Figure") and f.label
+               and contains(question, f.label)
                and (tabular if tabular is not None else re.search(r"\b(?:table|figure|row|column|chart)\b", q))
                and (contains(question, f.col) or contains(question, clean_label(f.col)) if f.col
                     else contains(question, f.where.split(" on ")[0]))}
@@ -312,7 +314,8 @@ def _extractive_checks(qa: QARecord, doc: Document, items: list[str], ev: list[i
                 text_check(False, "heading_matches_sections", "heading_mismatch")
                 return
             continue
-        named = {int(n) - 1 for m in anchor.PAGE_REF.finditer(part) for n in re.findall(r"\d+", m.group())}
+        named = {int(n) - 1 for n in re.findall(r"\(page (\d+)\)", part)} or \
+            {int(n) - 1 for m in anchor.PAGE_REF.finditer(part) for n in re.findall(r"\d+", m.group())}
         fills = anchor.cloze_fills(part, [texts.get(p, "") for p in ev if p in named] or ev_texts)
         if fills is not None:
             ok = ok and anchor._flat(x) in fills
@@ -345,9 +348,12 @@ def _operand_checks(qa: QARecord, doc: Document, calc, op_pages: list[int | None
         pages = [pg] if pg is not None else ev
         ptexts = [texts.get(p, "") for p in pages]
         value = fmt_number(v, 6)
-        if not any(anchor.find(t, value) for t in ptexts):
+        if not any(anchor.find(t, value) for t in ptexts) and not anchor.cloze_fits(label, value, ptexts):
             text_check(False, "operands_in_evidence", "operand_not_in_evidence")
             return
+        if anchor.filled(label) is not None:   # an operand named by its sentence: the value in its blank
+            ok = ok and bool(anchor.cloze_fits(label, value, ptexts))
+            continue
         own = anchor.label_words(label)
         words = (own & q_labels) or own or q_labels
         again = _rederived(label, _page_facts_of(doc, pages),
