@@ -194,7 +194,8 @@ def filled(question: str) -> tuple[str, str] | None:
 
 
 def _flat(text: str) -> str:
-    return re.sub(r"\s+", " ", _SEP.sub("", clean(text).casefold())).strip()
+    """Casefolded, thousands separators gone, the characters a calc label cannot hold (`;=()[]@`) made spaces."""
+    return re.sub(r"\s+", " ", re.sub(r"[;=()\[\]@]", " ", _SEP.sub("", clean(text).casefold()))).strip()
 
 
 def cloze_fills(question: str, texts: list[str], longest: int = 80) -> set[str] | None:
