@@ -4,6 +4,7 @@ answer without reading this one. Each is refused with its own reason."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from typing import Iterable
@@ -25,8 +26,9 @@ _LICENCE = re.compile(r"\b(?:gnu (?:free documentation|general public|lesser gen
                       r"merchantability|fitness for a particular purpose|verbatim copies)", re.I)
 
 
-def _lines(text: str) -> list[str]:
-    return [clean(x).strip() for x in (text or "").splitlines() if x.strip()]
+@functools.lru_cache(maxsize=4096)
+def _lines(text: str) -> tuple[str, ...]:
+    return tuple(clean(x).strip() for x in (text or "").splitlines() if x.strip())
 
 
 def _occurs(line: str, answer: str) -> bool:

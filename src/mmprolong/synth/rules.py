@@ -106,14 +106,25 @@ def segment_facts(doc: Document, segment: tuple[int, int]) -> list[Fact]:
     return out
 
 
+_PLAIN: dict[tuple, bool] = {}
+
+
 def _plain(doc: Document, facts: list[Fact]) -> list[Fact]:
     """Facts whose answer is not degenerate (a list number, footnote marker, page number, running line or licence
-    boilerplate: what verification refuses, degenerate.py)."""
+    boilerplate: what verification refuses, degenerate.py). Memoised per document page and answer."""
     from .degenerate import reason
 
+    if len(_PLAIN) > 200_000:
+        _PLAIN.clear()
     texts = {int(p["page"]): p.get("text") or "" for p in doc.pages}
-    return [f for f in facts if f.kind == "heading" or reason(f.answer, [texts.get(f.page, "")], doc,
-                                                               in_sentence="___" in f.ask) is None]
+    out = []
+    for f in facts:
+        key = (doc.doc_id, f.page, texts.get(f.page, ""), f.answer, "___" in f.ask)
+        if key not in _PLAIN:
+            _PLAIN[key] = f.kind == "heading" or reason(f.answer, [key[2]], doc, in_sentence=key[4]) is None
+        if _PLAIN[key]:
+            out.append(f)
+    return out
 
 
 def _cap(s: str) -> str:
