@@ -193,7 +193,7 @@ def filled(question: str) -> tuple[str, str] | None:
     return left.removeprefix("...").strip(), right.removesuffix("...").strip()
 
 
-def _flat(text: str) -> str:
+def flat(text: str) -> str:
     """Casefolded, thousands separators gone, the characters a calc label cannot hold (`;=()[]@`) made spaces."""
     return re.sub(r"\s+", " ", re.sub(r"[;=()\[\]@]", " ", _SEP.sub("", clean(text).casefold()))).strip()
 
@@ -204,13 +204,13 @@ def cloze_fills(question: str, texts: list[str], longest: int = 80) -> set[str] 
     lr = filled(question)
     if lr is None:
         return None
-    left, right = (re.escape(_flat(x)).replace(r"\ ", r"\s+") for x in lr)
+    left, right = (re.escape(flat(x)).replace(r"\ ", r"\s+") for x in lr)
     fill = rf"((?:[^.!?]|[.!?](?=\S)){{1,{longest}}}?)"   # within the sentence ("10.13", "R.A." stay whole)
     pat = re.compile((r"(?<!\w)" + left + r"\s*" if left else r"(?:^|(?<=\s))") + fill
                      + (r"\s*" + right + (r"(?!\w)" if right[-1:].isalnum() else "") if right else r"(?=[.;:!?]|$)"))
     out: set[str] = set()
     for t in texts:
-        flat = _flat(" ".join((t or "").splitlines()))
+        flat = flat(" ".join((t or "").splitlines()))
         out.update(m.group(1).strip() for m in pat.finditer(flat))
     return out
 
@@ -219,7 +219,7 @@ def cloze_fits(question: str, answer: str, texts: list[str]) -> bool | None:
     """For a fill-the-blank question: whether the sentence with the answer in the blank is printed on one of the
     pages (None: not a cloze question)."""
     fills = cloze_fills(question, texts)
-    return None if fills is None else _flat(answer) in fills
+    return None if fills is None else flat(answer) in fills
 
 
 def ambiguous(question: str, answer: str, ev_texts: list[str], other_texts: list[str]) -> bool:

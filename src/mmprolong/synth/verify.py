@@ -318,7 +318,7 @@ def _extractive_checks(qa: QARecord, doc: Document, items: list[str], ev: list[i
             {int(n) - 1 for m in anchor.PAGE_REF.finditer(part) for n in re.findall(r"\d+", m.group())}
         fills = anchor.cloze_fills(part, [texts.get(p, "") for p in ev if p in named] or ev_texts)
         if fills is not None:
-            ok = ok and anchor._flat(x) in fills
+            ok = ok and anchor.flat(x) in fills
             if ok and len(fills) > 1:   # the same sentence printed with another value in its blank
                 text_check(False, "unique_in_scope", "ambiguous_in_scope")
                 return
