@@ -210,8 +210,8 @@ def cloze_fills(question: str, texts: list[str], longest: int = 80) -> set[str] 
                      + (r"\s*" + right + (r"(?!\w)" if right[-1:].isalnum() else "") if right else r"(?=[.;:!?]|$)"))
     out: set[str] = set()
     for t in texts:
-        flat = flat(" ".join((t or "").splitlines()))
-        out.update(m.group(1).strip() for m in pat.finditer(flat))
+        page = flat(" ".join((t or "").splitlines()))
+        out.update(m.group(1).strip() for m in pat.finditer(page))
     return out
 
 
