@@ -39,7 +39,7 @@ PAGES = pa.schema([
     ("image_width", pa.int32()),      # pixels
     ("image_height", pa.int32()),
     ("text", pa.string()),            # the page's text: its text layer, or OCR of its image (text_source)
-    ("text_source", pa.string()),     # "layer" | "ocr" (corpus/ocr.py); null in stores written before it: layer
+    ("text_source", pa.string()),     # "layer" | "ocr" | "none" (untrusted: no text; corpus/ocr.py); null: layer
 ])
 
 EVIDENCE_SOURCES = ("Text", "Layout", "Figure", "Table")

@@ -297,7 +297,7 @@ def _write_report(out, rep: Path) -> Path:
         "## Rejections per named check", "",
         _md_table(["reason / check", "candidates"], [[k, v] for k, v in reasons.most_common()]) if reasons else "none",
         "", f"![rejections]({figs['rejections']})", "",
-        *verification_section(manifest, rejected),
+        *verification_section(manifest, rejected, read_table(out, "qa", ["task", "checks_passed"]).to_pylist()),
         "## Documents left out by the plan", "",
         *dedup_line(manifest.get("summary") or {}),
         _md_table(["reason", "documents"], [[k, v] for k, v in manifest["skipped_docs"].items()])
@@ -320,8 +320,20 @@ def dedup_line(summary: dict) -> list[str]:
     return [f"Near-duplicates ({how}) removed {summary.get('near_duplicates_removed', 0):,} documents.", ""]
 
 
-def verification_section(manifest: dict, rejected: list[dict]) -> list[str]:
-    """Per-check rejections of verify (rule and model checks) and the verifier model's requests and tokens."""
+# a passed check that read the evidence pages' text (its ":ocr" form too): the item's evidence was checked by rules
+EVIDENCE_CHECKS = ("answer_in_evidence", "answer_at_labels", "operands_at_labels", "operands_in_evidence",
+                   "recounted_from_structure", "heading_matches_sections",
+                   "ocr_target_matches")
+
+
+def evidence_checked(passed: list[str]) -> bool:
+    return any(c.split(":")[0] in EVIDENCE_CHECKS for c in passed or [])
+
+
+def verification_section(manifest: dict, rejected: list[dict], qa: list[dict] | None = None) -> list[str]:
+    """Per-check rejections of verify (rule and model checks), items the rules could not check (no trustworthy
+    text on their evidence pages), the share of kept items whose evidence the rules checked, and the verifier
+    model's requests and tokens."""
     from ..synth.verifier import MODEL_FAILURES
 
     checks = Counter(c.strip() for r in rejected if r["reason"].startswith("verify:")
@@ -337,8 +349,17 @@ def verification_section(manifest: dict, rejected: list[dict]) -> list[str]:
                 f"{use.get('failed', 0):,} failed), {use.get('prompt_tokens', 0):,} prompt + "
                 f"{use.get('completion_tokens', 0):,} completion tokens.")
     rows = [[k, "model" if k in MODEL_FAILURES else "rule", n] for k, n in checks.most_common()]
-    return ["## Verification", "", head, "",
-            _md_table(["failed check", "kind", "candidates"], rows) if rows else "no candidate failed a check", ""]
+    out = ["## Verification", "", head, "",
+           _md_table(["failed check", "kind", "candidates"], rows) if rows else "no candidate failed a check", ""]
+    kept = [r for r in (qa or []) if r.get("task") in ("extract-single", "extract-multi", "reasoning")]
+    by_verifier = sum("checked_by_verifier_only" in (r.get("checks_passed") or []) for r in kept)
+    checked = sum(evidence_checked(r.get("checks_passed")) for r in kept)
+    out += [f"Unchecked by rules (evidence pages without trustworthy text: empty, or OCR noise stored as "
+            f"`text_source: none`): {checks.get('unchecked_by_rules', 0):,} candidates rejected, {by_verifier:,} kept "
+            "because the verifier model agreed.",
+            f"Kept QA items whose evidence the rule checks read: {checked:,} of {len(kept):,}"
+            + (f" ({100 * checked / len(kept):.1f}%)." if kept else "."), ""]
+    return out
 
 
 def _lo(bucket: str) -> float:
