@@ -198,11 +198,12 @@ class PageStore:
             return [(f, int(rg)) for rg in row["page_row_groups"]]
         return None
 
-    def iter_docs_rows(self, columns: list[str] | None = None, ok_only: bool = True,
-                       batch_rows: int = 4096) -> Iterator[pa.RecordBatch]:
-        """The docs rows in store order, a batch (at most one row group, at most `batch_rows` rows) at a time."""
+    def iter_docs_rows(self, columns: list[str] | None = None, ok_only: bool = True, batch_rows: int = 4096,
+                       files: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+        """The docs rows in store order (of `files`, default all docs parts), a batch (at most one row group, at
+        most `batch_rows` rows) at a time."""
         cols = columns if columns is None or not ok_only or "status" in columns else [*columns, "status"]
-        for f in self.docs_files():
+        for f in self.docs_files() if files is None else files:
             pf = storage.parquet_file(f)
             have = set(pf.schema_arrow.names)
             read = [c for c in (cols or schema.DOCS.names) if c in have]
@@ -214,12 +215,12 @@ class PageStore:
                     batch = batch.filter(pa.compute.equal(batch.column("status"), "ok"))
                 yield batch.select(columns) if columns else batch
 
-    def iter_summaries(self, columns: tuple[str, ...] = ("doc_id", "n_pages"),
-                       batch_rows: int = 65536) -> Iterator[pa.RecordBatch]:
+    def iter_summaries(self, columns: tuple[str, ...] = ("doc_id", "n_pages"), batch_rows: int = 65536,
+                       files: list[str] | None = None) -> Iterator[pa.RecordBatch]:
         """Ok docs rows in store order with `columns` and `page_sizes` (schema.SIZE_RUN runs), a bounded batch at
         a time: from the docs parts alone; a row written before the summary column gets it from its pages."""
         want = [c for c in columns if c != "page_sizes"] + ["page_sizes"]
-        for batch in self.iter_docs_rows(want, batch_rows=batch_rows):
+        for batch in self.iter_docs_rows(want, batch_rows=batch_rows, files=files):
             sizes = batch.column(batch.schema.get_field_index("page_sizes"))
             if sizes.null_count:
                 batch = self._fill_sizes(batch)
@@ -240,14 +241,18 @@ class PageStore:
         i = batch.schema.get_field_index("page_sizes")
         return batch.set_column(i, schema.DOCS.field("page_sizes"), pa.array(runs, schema.DOCS.field("page_sizes").type))
 
-    def iter_documents(self, with_images: bool = True, doc_ids: set[str] | None = None,
-                       batch_rows: int = 256) -> Iterator[Document]:
-        """Stream ok documents with their pages, in store order. Memory: a docs batch of `batch_rows` rows and the
-        pages row groups of the current document (plus the last one read), whatever the consumer's speed."""
-        cols = list(schema.PAGES.names) if with_images else [c for c in schema.PAGES.names if c != "image"]
+    def iter_documents(self, with_images: bool = True, doc_ids: set[str] | None = None, batch_rows: int = 256,
+                       columns: list[str] | None = None, docs_files: list[str] | None = None) -> Iterator[Document]:
+        """Stream ok documents with their pages (the PAGES `columns`, default all but `image` unless
+        `with_images`), in store order (of `docs_files`, default all docs parts). Memory: a docs batch of
+        `batch_rows` rows and the pages row groups of the current document (plus the last one read), whatever the
+        consumer's speed."""
+        cols = list(columns) if columns else (list(schema.PAGES.names) if with_images
+                                              else [c for c in schema.PAGES.names if c != "image"])
+        cols = [c for c in ("doc_id", "page") if c not in cols] + cols
         cache: dict[tuple[str, int], pa.Table] = {}
         files: dict[str, object] = {}
-        for batch in self.iter_docs_rows(batch_rows=batch_rows):
+        for batch in self.iter_docs_rows(batch_rows=batch_rows, files=docs_files):
             for row in batch.to_pylist():
                 if doc_ids is not None and row["doc_id"] not in doc_ids:
                     continue
