@@ -78,8 +78,9 @@ class PagesFile:
     `close()` (local: .tmp, fsync, rename; object storage: the object appears when its upload completes);
     `discard()` leaves nothing behind. Memory: at most one row group of pages."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, track_sizes: bool = True):
         self.url = storage.normalize(url)
+        self.track_sizes = track_sizes
         self.local = storage.is_local(self.url)
         if self.local:
             self._tmp = storage.local_path(self.url).with_name(storage.name(self.url) + ".tmp")
@@ -94,8 +95,14 @@ class PagesFile:
         self.n_pages = 0
         self.page_sizes: list[dict] = []   # the docs row's summary of what was written (add_size_runs)
 
+    @property
+    def rows_written(self) -> int:
+        """Pages written so far (the row offset of the next page)."""
+        return self.n_pages + len(self._buf)
+
     def write(self, pages: list[dict]) -> None:
-        add_size_runs(self.page_sizes, pages)
+        if self.track_sizes:
+            add_size_runs(self.page_sizes, pages)
         self._buf.extend(pages)
         while len(self._buf) >= PAGE_ROW_GROUP:
             self._group(self._buf[:PAGE_ROW_GROUP])
