@@ -2,10 +2,11 @@
 folder or an fsspec URL (s3://bucket/store, memory://...; `mmprolong.storage`); `root` is a Path for a local store and
 the URL string otherwise, `url` always a string.
 
-Stages read documents through `PageStore.iter_documents()`, which walks the docs parts in order, a row group at a
-time, and reads each document's pages from the row groups its row names (the last pages row group read is kept,
-since consecutive documents of a batched part share row groups): memory holds one docs row group and the row groups
-of one document, whatever the consumer's speed (no scanner readahead). Store order is docs order (docs parts by name,
+Stages read documents through `PageStore.iter_documents()`, which walks the docs rows in order, a batch at a time
+(`iter_docs_rows`: a scan that opens a few docs parts ahead; docs rows are metadata), and reads each document's pages
+from the row groups its row names (the last pages row group read is kept, since consecutive documents of a batched
+part share row groups): memory holds a few docs batches and the pages row groups of one document, whatever the
+consumer's speed (no readahead of pages). Store order is docs order (docs parts by name,
 rows in order); compaction (corpus/compact.py) keeps it.
 Random access: `document(doc_id)` finds its docs row through a compact index (a 64-bit hash of the doc_id -> docs
 file and row group, in sorted numpy arrays, 16 bytes a document) and reads that one docs row group and the pages row

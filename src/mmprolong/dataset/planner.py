@@ -240,8 +240,10 @@ def make_plan(recipe: Recipe, store: PageStore, counter: TokenCounter | None = N
     bucket_shares = dict(zip(bucket_names, lengths.bucket_shares())) if histogram else {}
     tasks = list(task_shares)
 
-    keys = np.array([hashlib.sha256(f"{recipe.seed}:{d}".encode()).digest()
-                     for d in doc_ids.take(pa.array(eligible, pa.int64())).to_pylist()], dtype="S32")
+    keys = np.empty(len(eligible), dtype="S32")            # the shuffle keys' digests, a chunk of Python at a time
+    for lo in range(0, len(eligible), 65536):
+        ids = doc_ids.take(pa.array(eligible[lo:lo + 65536], pa.int64())).to_pylist()
+        keys[lo:lo + len(ids)] = [hashlib.sha256(f"{recipe.seed}:{d}".encode()).digest() for d in ids]
     shuffled = eligible[np.argsort(keys, kind="stable")] if len(eligible) else eligible
     del keys
     k = recipe.per_document
