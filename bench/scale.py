@@ -340,7 +340,8 @@ def main() -> None:
         print(json.dumps(step(a.step, a.store)))
         return
     steps = a.steps or ["plan", "plan_pages_scan", "tokens_summary", "tokens_local", "tokens_ray", "document",
-                        "document_scan", "iter_slow"] + (["dedup_local", "dedup_ray"] if has_dedup() else []) + ["compact"]
+                        "document_scan", "iter_slow"] + (["dedup_local", "dedup_ray"] if has_dedup() else []) \
+        + ["compact"]
     heavy = {"tokens_local", "tokens_ray", "dedup_local", "dedup_ray"}
     results = json.loads(Path(a.out).read_text()) if Path(a.out).exists() else []
     for n in a.sizes:

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 COMPACT = re.compile(r"^compact-(\d{5})-(\d{6})\.parquet$")
 DEFAULT_TARGET_BYTES = 512 * 2**20
-DOCS_ROW_GROUP = 4096      # docs rows per row group of a rewritten docs part: what document() reads per lookup
+DOCS_ROW_GROUP = 1000      # docs rows per row group of a rewritten docs part: what one document() call reads
 
 
 @dataclass

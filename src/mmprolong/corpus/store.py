@@ -238,7 +238,8 @@ class PageStore:
             by_doc.setdefault(p["doc_id"], []).append(p)
         runs = [r if r is not None else add_size_runs([], by_doc.get(d, [])) for d, r in zip(ids, runs)]
         i = batch.schema.get_field_index("page_sizes")
-        return batch.set_column(i, schema.DOCS.field("page_sizes"), pa.array(runs, schema.DOCS.field("page_sizes").type))
+        f = schema.DOCS.field("page_sizes")
+        return batch.set_column(i, f, pa.array(runs, f.type))
 
     def iter_documents(self, with_images: bool = True, doc_ids: set[str] | None = None, batch_rows: int = 256,
                        columns: list[str] | None = None, docs_files: list[str] | None = None) -> Iterator[Document]:

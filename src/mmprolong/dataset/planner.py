@@ -1,8 +1,9 @@
 """Mixture planning: recipe + page store -> which documents make which instances (task x length bucket).
 
 The planner reads only the docs rows' page-size summaries (`page_sizes`: pixel sizes as runs in page order, written
-by ingest; the pages dataset only for rows written before it), holds per-document state in numpy arrays, and computes each document's exact page tokens (image tokens after the
-model's resize rule plus page markers) with the recipe's TokenCounter. Then, deterministically from the seed:
+by ingest; the pages dataset only for rows written before it), holds per-document state in numpy arrays, and computes
+each document's exact page tokens (image tokens after the model's resize rule plus page markers) with the recipe's
+TokenCounter. Then, deterministically from the seed:
 
 - near-duplicates recorded by `mmprolong dedup` are left out (pool ones unless kept, eval ones always);
 - documents are filtered by the length mode (pool-native: min_pages..max_pages, natural spread kept; long-biased:
@@ -83,7 +84,8 @@ class PlannedDocs(Sequence):
         if not 0 <= i < len(self):
             raise IndexError(i)
         slots = [Slot(self.tasks[t], self.buckets[b], int(m))
-                 for t, b, m in zip(self.slot_task[i].tolist(), self.slot_bucket[i].tolist(), self.slot_max[i].tolist())]
+                 for t, b, m in zip(self.slot_task[i].tolist(), self.slot_bucket[i].tolist(),
+                                    self.slot_max[i].tolist())]
         return PlannedDoc(self.doc_ids[i].as_py(), int(self.n_pages[i]), int(self.tokens[i]), slots,
                           int(self.rounds[i]))
 
@@ -230,7 +232,8 @@ def make_plan(recipe: Recipe, store: PageStore, counter: TokenCounter | None = N
                          (n_pages < lengths.min_pages) | (n_pages > lengths.max_pages)),
                         (f"fewer than {recipe.segment.min_pages} pages (segment)",
                          np.full(len(keep), needs_segment) & (n_pages < recipe.segment.min_pages)),
-                        (f"shorter than {edges[0]} tokens", np.full(len(keep), histogram) & (tok + QA_OVERHEAD < edges[0]))):
+                        (f"shorter than {edges[0]} tokens",
+                         np.full(len(keep), histogram) & (tok + QA_OVERHEAD < edges[0]))):
         hit = keep & bad
         if hit.any():
             skipped[reason] += int(hit.sum())
