@@ -10,8 +10,8 @@ the store's structure (rows, row groups, files), not of image bytes. Page texts 
 20-word texts. Building skips fsync (the writer's durable commits cost 12 ms each on this disk); the steps do not.
 
 Each step runs in its own process; this script samples that process and all its descendants (pool or Ray workers,
-Ray's own daemons apart) every 0.1 s with psutil, and the step reports its own peak RSS (ru_maxrss) and its RSS
-before the step's work (after imports), so "driver delta" is what the step itself added. Steps:
+Ray's own daemons apart) every 0.1 s from /proc, and the step reports its own peak RSS (VmHWM) and its RSS before
+the step's work (after imports), so "driver delta" is what the step itself added. Steps:
 - plan: `make_plan` (pool-native recipe, one slot per document) from the docs rows' page-size summaries;
   baseline `plan_pages_scan`: reading the pages columns the planner read before the summaries (doc_id, page,
   image_width, image_height of every page, as Arrow columns: the scan alone, before any Python per page);
@@ -86,7 +86,12 @@ def _cmdline(pid: int) -> str:
 
 
 def _peak() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    """This process's peak RSS (VmHWM: ru_maxrss would carry the parent's peak across fork and exec)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 # -- store building ----------------------------------------------------------------------------------------------
