@@ -491,6 +491,11 @@ def report() -> str:
               f"{pages_read * (b['recv_bytes_per_page'] + b['sent_bytes_per_page']) / 1e12:,.2f} TB through the driver.")
     w("")
     L += _dedup_lines(P["pool_pdfs"], P["pool_pages"], NODES, A["cores_per_node"])
+    if (ROOT / "bench" / "results" / "scale.json").exists():   # corpus-wide steps: bench/scale.py
+        sys.path.insert(0, str(ROOT / "bench"))
+        from scale import cost_lines
+        L += cost_lines(json.loads((ROOT / "bench" / "results" / "scale.json").read_text()), P["pool_pdfs"],
+                        P["pool_pages"], A["cores_per_node"]) + [""]
     w("## 4. What this leaves out")
     w("")
     w("- GPU-hours of the teacher: they depend on the serving stack (tokens/s of a 72B VLM on the user's GPUs); "

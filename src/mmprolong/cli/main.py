@@ -15,8 +15,8 @@ import sys
 from .. import __version__
 
 # module name under mmprolong.cli -> registers these commands
-COMMAND_MODULES = ("ingest", "dedup", "tokens", "synth", "build", "export", "import_sft", "train", "plan", "evaluate",
-                   "demo", "view", "grades")
+COMMAND_MODULES = ("ingest", "dedup", "compact", "tokens", "synth", "build", "export", "import_sft", "train", "plan",
+                   "evaluate", "demo", "view", "grades")
 OUT_ATTRS = ("out", "output_dir", "to")  # the folder a command writes, where its log file goes
 FILE_SUFFIXES = (".jsonl", ".json", ".txt", ".parquet", ".csv", ".yaml", ".yml")  # an --out that names a file
 

@@ -235,7 +235,8 @@ def _ingest_document(task: DocTask) -> DocResult:
                 pages = []
         location = {}
         if out is not None:
-            location = {"pages_file": storage.name(task.pages_url), "page_row_groups": out.close()}
+            location = {"pages_file": storage.name(task.pages_url), "page_row_groups": out.close(),
+                        "page_sizes": out.page_sizes}
             out = None
     except PdfError as e:
         if out is not None:
