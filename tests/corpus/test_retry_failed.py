@@ -18,14 +18,27 @@ def _ingest(*args) -> subprocess.CompletedProcess:
                            "--no-report", "--dpi", "72"], capture_output=True, text=True, timeout=300)
 
 
+def _slow_pdf(path, pages: int = 600):
+    """Pages dense with text (40 lines each): about 7 ms a page at 72 DPI on a 2-core EPYC, so well over the
+    test's 1 s limit on a CPU several times faster (a page of one line no longer is: ingest got faster)."""
+    from reportlab.pdfgen.canvas import Canvas
+
+    c = Canvas(str(path), invariant=1)
+    for i in range(pages):
+        for j in range(40):
+            c.drawString(72, 740 - 17 * j, f"page {i} line {j} of a long document with words " * 2)
+        c.showPage()
+    c.save()
+
+
 def test_retry_failed_gives_error_and_timeout_rows_another_try(demo_pdfs, tmp_path):
     drop = tmp_path / "drop"
     drop.mkdir()
     _long_pdf(drop / "a.pdf", 1)
     os.symlink(tmp_path / "later.pdf", drop / "b.pdf")      # unreadable now (dangling), fine later
-    _long_pdf(drop / "slow.pdf", 800)
+    _slow_pdf(drop / "slow.pdf")
     out = tmp_path / "store"
-    r = _ingest(drop, "--out", out, "--timeout", "2")
+    r = _ingest(drop, "--out", out, "--timeout", "1")
     assert r.returncode == 0, r.stderr
 
     def rows():

@@ -17,11 +17,14 @@ CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 @pytest.fixture(scope="session")
 def demo_build(demo_store, tmp_path_factory) -> Path:
-    """`mmprolong build` of the demo recipe on the demo store."""
+    """`mmprolong build` of the demo recipe on the demo store, with a budget that the pool exceeds: the build keeps
+    what the budget holds and records the rest as rejected (budget, mix), so the page shows both kinds."""
     from mmprolong.dataset.build import build
+    from mmprolong.recipe import load_recipe, parse_recipe
 
     out = tmp_path_factory.mktemp("view_build") / "build"
-    build("demo", demo_store, out, workers=1, progress=False)
+    recipe = parse_recipe(load_recipe("demo").canonical() | {"budget_tokens": 60000})
+    build(recipe, demo_store, out, workers=1, progress=False)
     return out
 
 

@@ -68,7 +68,7 @@ def test_build_page_filters_and_item_with_its_page_image(browser, build_url, dem
     wait(browser, lambda d: Select(d.find_element(By.CSS_SELECTOR, "select[name=status]")))
     Select(browser.find_element(By.CSS_SELECTOR, "select[name=status]")).select_by_value("rejected")
     wait(browser, lambda d: rows(d) and all("rejected" in r.text for r in rows(d)))
-    assert wait(browser, lambda d: "mix:" in rows(d)[0].text or "duplicate:" in rows(d)[0].text)  # reason as given
+    assert wait(browser, lambda d: any(k in rows(d)[0].text for k in ("budget", "mix", "duplicate")))  # reason given
     load(browser, build_url + "#/s/0?status=kept&task=reasoning")
     wait(browser, lambda d: rows(d))
     rows(browser)[0].click()
