@@ -106,23 +106,3 @@ def s3_env():
             os.environ[k] = v
     server.stop()
 
-
-@pytest.fixture(scope="session")
-def ray_cluster(request):
-    """(cluster, worker nodes): one real Ray cluster per test process, started at its first use and shared by every
-    Ray test (a Ray start costs seconds, many on a loaded 2-core machine): a head that runs no tasks and two 1-CPU
-    worker nodes on this machine. A test joins it (ray.init(address=...), or the address given to the library) and
-    leaves no driver connected (ray.shutdown() disconnects; the cluster stays up). The nodes' workers inherit this
-    environment: the S3 server's endpoint and dummy keys (`s3_env`) when there is one."""
-    pytest.importorskip("ray")
-    from ray.cluster_utils import Cluster
-
-    try:
-        request.getfixturevalue("s3_env")
-    except pytest.skip.Exception:
-        pass
-    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
-    nodes = [c.add_node(num_cpus=1) for _ in range(2)]
-    c.wait_for_nodes()
-    yield c, nodes
-    c.shutdown()

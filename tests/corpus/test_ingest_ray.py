@@ -20,9 +20,19 @@ ray = pytest.importorskip("ray")
 
 
 @pytest.fixture(scope="module")
-def cluster(ray_cluster):
-    """The test process's Ray cluster (tests/conftest.py), joined by the library through its address."""
-    return ray_cluster
+def cluster(request):
+    from ray.cluster_utils import Cluster
+
+    try:   # the nodes' workers inherit this environment: the S3 server's endpoint and dummy keys when there is one
+        request.getfixturevalue("s3_env")
+    except pytest.skip.Exception:
+        pass
+
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})   # the head runs the driver, no tasks
+    nodes = [c.add_node(num_cpus=1) for _ in range(2)]
+    c.wait_for_nodes()
+    yield c, nodes
+    c.shutdown()
 
 
 @pytest.mark.slow

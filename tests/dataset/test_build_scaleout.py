@@ -75,17 +75,23 @@ def test_same_part_bytes_on_a_local_ray(store, reference, tmp_path, monkeypatch)
     assert all(int(pid) != os.getpid() for _, pid in writers)
 
 
-def test_same_part_bytes_on_a_ray_cluster_of_two_worker_nodes(store, reference, tmp_path, ray_cluster):
+def test_same_part_bytes_on_a_ray_cluster_of_two_worker_nodes(store, reference, tmp_path):
     ray = pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
 
-    cluster, nodes = ray_cluster   # the test process's cluster: a head with no CPUs, two 1-CPU worker nodes
-    ray.init(address=cluster.address, log_to_driver=False)
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
     try:
-        build(parse_recipe(RECIPE), store, tmp_path / "o", executor="ray", progress=False, report=False)
-        workers = {n.node_id for n in nodes}
-        assert len([n for n in ray.nodes() if n["Alive"] and n["NodeID"] in workers]) == 2
+        nodes = [cluster.add_node(num_cpus=1) for _ in range(2)]
+        cluster.wait_for_nodes()
+        ray.init(address=cluster.address, log_to_driver=False)
+        try:
+            build(parse_recipe(RECIPE), store, tmp_path / "o", executor="ray", progress=False, report=False)
+            workers = {n.node_id for n in nodes}
+            assert len([n for n in ray.nodes() if n["Alive"] and n["NodeID"] in workers]) == 2
+        finally:
+            ray.shutdown()
     finally:
-        ray.shutdown()
+        cluster.shutdown()
     assert part_bytes(tmp_path / "o") == reference
 
 

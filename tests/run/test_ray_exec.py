@@ -1,5 +1,4 @@
-"""The Ray executor on a real Ray on this machine (2 CPUs): same contract as the local pool. Kept short: no Ray start
-of its own (the test process's cluster, tests/conftest.py)."""
+"""The Ray executor on a real local Ray (num_cpus=2): same contract as the local pool. Kept short: one Ray start."""
 
 from __future__ import annotations
 
@@ -35,10 +34,10 @@ def task(spec: tuple[str, float]):
 
 
 @pytest.fixture(scope="module")
-def local_ray(ray_cluster):
-    """This process joined to the test process's Ray cluster (two 1-CPU worker nodes; tests/conftest.py). Ray workers import `task` by module name (run.test_ray_exec): let them find the tests folder, and the mmprolong
-    of this test session (PYTHONPATH, when set) rather than an installed one."""
-    ray.init(address=ray_cluster[0].address, log_to_driver=False,
+def local_ray():
+    # Ray workers import `task` by module name (run.test_ray_exec): let them find the tests folder, and the
+    # mmprolong of this test session (PYTHONPATH, when set) rather than an installed one
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(
                  [str(Path(__file__).parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])])}})
     yield

@@ -90,8 +90,8 @@ def test_no_stats_no_wrapping():
 ray = pytest.importorskip("ray")
 
 
-def test_ray_counts_and_puts_the_function_once(ray_cluster):
-    ray.init(address=ray_cluster[0].address, log_to_driver=False,   # the test process's Ray (tests/conftest.py)
+def test_ray_counts_and_puts_the_function_once():
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(
                  [str(Path(__file__).parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])])}})
     try:
