@@ -105,4 +105,3 @@ def s3_env():
         else:
             os.environ[k] = v
     server.stop()
-
