@@ -2,7 +2,7 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# torch==2.13.0 is pinned here so this machine takes its on-disk CPU wheel; users may use any torch>=2.6.
+# torch==2.13.0 is pinned here so this machine takes its on-disk CPU wheel; users need torch>=2.13 (the floor the tests run).
 TORCH_PIN ?= torch==2.13.0
 DEMO_OUT ?= demo-out
 # make test runs the suite on this many processes (pytest-xdist): one per core, at most 4 (each may start its own
@@ -14,6 +14,9 @@ TEST_WORKERS ?= $(shell $(PY) -c "import os; print(min(4, len(os.sched_getaffini
 $(BIN)/.installed: pyproject.toml
 	command -v tesseract >/dev/null || (apt-get update -qq && apt-get install -y -qq tesseract-ocr) \
 		|| echo "tesseract-ocr not installed (apt-get install tesseract-ocr): ingest --ocr auto skips scanned pages"
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+		|| (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) \
+		|| echo "chromium not installed (apt-get install chromium chromium-driver): the view's browser tests fail"
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH_PIN)"

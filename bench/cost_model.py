@@ -14,8 +14,8 @@ the project's one token counter (Qwen2.5-VL processor: the 72B teacher's too). C
 JSON object the prompt asks for.
 
 The report step reads those inputs, the repo's other measured results (bench/results/ingest.md,
-bench/results/scaleout/*.json, bench/results/ocr.md) and the paper's figures (/work/shared/RECIPE.md, copied
-below with their source), and writes every table of docs/COST.md.
+bench/results/scaleout/*.json, bench/results/ocr.md) and the paper's figures (docs/PAPER.md, copied below
+with their source), and writes every table of docs/COST.md.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import base64
 import io
 import json
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -39,12 +40,13 @@ SCALEOUT = ROOT / "bench" / "results" / "scaleout"
 
 # ---- inputs that are not measured here: (value, source) -------------------------------------------------------
 PAPER = {
-    "pool_pdfs": (1_537_504, "RECIPE.md (Data: pool)"),
-    "pool_pages": (36_600_000, "RECIPE.md (Data: pool, 36.6M pages)"),
-    "pool_jpeg_bytes": (7e12, "issue 16 (about 7 TB of page JPEGs at 144 DPI)"),
-    "tokens_per_page_paper": (2_200, "RECIPE.md (about 2.2K tokens a page at 144 DPI)"),
-    "instance_tokens_paper": (85_300, "RECIPE.md (pool-native: avg 85.3K tokens)"),
-    "instances_paper": (177_774, "RECIPE.md (pool-native: 177,774 instances)"),
+    "pool_pdfs": (1_537_504, "docs/PAPER.md (Data: pool)"),
+    "pool_pages": (36_600_000, "docs/PAPER.md (Data: pool, 36.6M pages)"),
+    "pool_jpeg_bytes": (7e12, "estimate, not a paper figure: the pool's 36.6M pages (docs/PAPER.md) x about "
+                              "190 KB a 144-DPI page JPEG"),
+    "tokens_per_page_paper": (2_200, "docs/PAPER.md (about 2.2K tokens a page at 144 DPI)"),
+    "instance_tokens_paper": (85_300, "docs/PAPER.md (pool-native: avg 85.3K tokens)"),
+    "instances_paper": (177_774, "docs/PAPER.md (pool-native: 177,774 instances)"),
     "budget_tokens": (5_000_000_000, "recipes/paper-qwen2.5-vl-7b.yaml (budget_tokens: 5.0e9)"),
     "per_document": (1, "recipes/paper-qwen2.5-vl-7b.yaml (per_document: 1)"),
 }
@@ -56,7 +58,7 @@ MEASURED_ELSEWHERE = {
                                     "(an idle core is several times faster)"),
 }
 ASSUMED = {
-    "cores_per_node": (64, "assumed node size (the brief: nodes of 64 cores)"),
+    "cores_per_node": (64, "assumed node size (nodes of 64 cores)"),
     "ocr_share": (0.0, "assumed: share of pages without a usable text layer (OCR'd by --ocr auto); 0 for "
                        "born-digital PDFs, see the sensitivity row"),
     "json_retries_per_request": (0.0, "assumed: extra teacher requests for malformed JSON (needs a real teacher)"),
@@ -225,7 +227,8 @@ def _driver(label_file: Path) -> dict | None:
     if not label_file.exists():
         return None
     m = json.loads(label_file.read_text())
-    out = {"label": m["label"], "commit": m["commit"], "load_before": m.get("load_before"),
+    commit = re.sub(r"\s*\(issue-[\w-]+\)", "", m["commit"])   # a working-branch label means nothing in a clone
+    out = {"label": m["label"], "commit": commit, "load_before": m.get("load_before"),
            "load_after": m.get("load_after")}
     for phase in ("ingest", "build"):
         rs = sorted((r for r in m["rows"] if r["phase"] == phase), key=lambda r: r["scale"])
@@ -261,6 +264,16 @@ def _n(x: float) -> str:
     if x >= 1e6:
         return f"{x / 1e6:,.2f} M"
     return f"{x:,.0f}"
+
+
+def _dedup_lines(docs: int, pages: int, nodes, cores: int) -> list[str]:
+    """The dedup section (bench/dedup.py `cost_lines`, from bench/results/dedup_scale.json)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_dedup", ROOT / "bench" / "dedup.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.cost_lines(docs, pages, nodes, cores)
 
 
 def report() -> str:
@@ -477,6 +490,12 @@ def report() -> str:
               f"{pages_read * b['cpu_s_per_page'] / 3600:,.1f} h for the 5B-token build's pages; "
               f"{pages_read * (b['recv_bytes_per_page'] + b['sent_bytes_per_page']) / 1e12:,.2f} TB through the driver.")
     w("")
+    L += _dedup_lines(P["pool_pdfs"], P["pool_pages"], NODES, A["cores_per_node"])
+    if (ROOT / "bench" / "results" / "scale.json").exists():   # corpus-wide steps: bench/scale.py
+        sys.path.insert(0, str(ROOT / "bench"))
+        from scale import cost_lines
+        L += cost_lines(json.loads((ROOT / "bench" / "results" / "scale.json").read_text()), P["pool_pdfs"],
+                        P["pool_pages"], A["cores_per_node"]) + [""]
     w("## 4. What this leaves out")
     w("")
     w("- GPU-hours of the teacher: they depend on the serving stack (tokens/s of a 72B VLM on the user's GPUs); "

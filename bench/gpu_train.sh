@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
-# One GPU session for issue 14 (one H200, no network; ~8 minutes): the CUDA-only attention paths, then the
-# throughput bench. Run from the repository root through the device tool, e.g.
-#   run(command="bash bench/gpu_train.sh", carry=[".whl"], timeout_s=590)
-# The machine's python3 has torch 2.11 and transformers 5.17; this code was written against transformers 5.24. To run
-# with that version, fetch its wheel here first (the folder is git-ignored and travels through `carry`):
-#   echo /.whl/ >> .git/info/exclude
-#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 -d .whl transformers==5.24.0
-# Results: $OUT/attention.log, $OUT/bench.log, $OUT/train.md (bench/results/train.md with the GPU section filled).
+# The one device call: environment, attention check, training rows short to long (bench/gpu_session.py; its header
+# gives each stage's limit and expected time: ~6-7 minutes in all, leaving a rerun inside 15 minutes of device time).
+# Once, here, with network to PyPI:  python bench/device_env.py download   (the wheels the device lacks, into .whl/)
+# Then, through the device tool:      run(command="bash bench/gpu_train.sh", carry=[".whl"], timeout_s=540)
+# Rehearsed on CPU by the test suite:  python bench/gpu_session.py --rehearse --out DIR
+# Results (under $OUT): env.json, attention.log, rows.jsonl, rows.log, train.md; copy train.md's table into
+# bench/RESULTS.md with the card and date.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 if ls .whl/*.whl >/dev/null 2>&1; then
@@ -14,9 +13,5 @@ if ls .whl/*.whl >/dev/null 2>&1; then
     && export PYTHONPATH=/tmp/site
 fi
 export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/device.txt"
-python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)" \
-  | tee -a "$OUT/device.txt"
-timeout 150 python3 bench/gpu_attention_check.py 2>&1 | tee "$OUT/attention.log"
-timeout 420 python3 bench/train.py --budget-s 330 2>&1 | tee "$OUT/bench.log"
-cp bench/results/train.md "$OUT/train.md"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$OUT/device.txt" 2>&1
+python3 bench/gpu_session.py --out "$OUT" --budget-s "${BUDGET_S:-420}"

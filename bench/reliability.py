@@ -289,7 +289,7 @@ def write(results: list[tuple]) -> str:
     lost = sum(r[3] for r in results)
     lines = ["# Reliability (fault injection)", "",
              "`PYTHONPATH=src python bench/reliability.py`: every case runs the real CLI in a subprocess against real "
-             "files, processes and servers on 127.0.0.1 (issue 9). *Handled*: the documented outcome happened. "
+             "files, processes and servers on 127.0.0.1. *Handled*: the documented outcome happened. "
              "*Data lost*: inputs without their one docs row, committed rows lost or doubled, instances missing after "
              "the rerun that should complete them, or copies of the API key on disk or screen.", "",
              "| case | tried | handled | data lost | outcome |", "|---|---:|---:|---:|---|"]

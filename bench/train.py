@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
+import json
 import sys
 import time
 from pathlib import Path
@@ -33,6 +34,7 @@ import torch
 
 from mmprolong.train.encode import EncodedSample
 from mmprolong.train.lm import LongLM
+from mmprolong.train.memtrack import PeakMemory
 from mmprolong.train.model import build_model, enable_checkpointing, extend_context, preset_config, resolve_attn
 from mmprolong.train.pack import pack_samples
 from mmprolong.train.plan import device_peak_flops, plan, step_flops
@@ -62,7 +64,9 @@ def document(length: int, grid_hw: tuple[int, int], vc, seed: int, answer: int =
                          torch.randn(n_pages * gh * gw, patch_dim, generator=g), grids)
 
 
-def _measure(fn, device, repeats: int):
+def _measure(fn, device, repeats: int, baseline=()):
+    """Mean seconds of `repeats` calls after a warm-up, and the peak GiB of one call (CUDA: the allocator's peak;
+    CPU: live tensor storages, `mmprolong.train.memtrack`, in a separate untimed call)."""
     fn()  # warm-up (kernels, allocator)
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -72,9 +76,11 @@ def _measure(fn, device, repeats: int):
         fn()
     if device.type == "cuda":
         torch.cuda.synchronize()
+        return (time.perf_counter() - t0) / repeats, torch.cuda.max_memory_allocated() / 2**30
     sec = (time.perf_counter() - t0) / repeats
-    peak = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else float("nan")
-    return sec, peak
+    with PeakMemory(baseline) as pm:
+        fn()
+    return sec, pm.peak_bytes / 2**30
 
 
 def baseline_attn(device: torch.device) -> str:
@@ -93,49 +99,29 @@ def _is_oom(e: BaseException) -> bool:
     return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower()
 
 
-def run(args, on_row=lambda rows: None) -> list[dict]:
-    device = torch.device("cuda" if torch.cuda.is_available() and not args.smoke else "cpu")
-    preset = "tiny-qwen2.5-vl" if args.smoke else args.preset
-    dtype = torch.float32 if device.type == "cpu" else torch.bfloat16
-    config = extend_context(preset_config(preset), max(args.lengths), rope_theta=4e6)
+def run_row(row: dict, args) -> dict:
+    """Measure one row (kind, length, offload) in this process: tokens/s, MFU and peak GiB, or OOM."""
+    device = torch.device("cuda" if torch.cuda.is_available() and not args.cpu else "cpu")
+    dtype = torch.float32 if args.fp32 else torch.bfloat16
+    length = row["length"]
+    config = extend_context(preset_config(args.preset), length, rope_theta=4e6)
     vc, tc = config.vision_config, config.get_text_config()
-    peak_flops = device_peak_flops(device)
-    gpu_gib = torch.cuda.get_device_properties(device).total_memory / 2**30 if device.type == "cuda" else 0.0
-    t0 = time.perf_counter()
-    rows = []
-    for length in args.lengths:
-        docs = [document(length // 2, args.grid, vc, 2 * length + k) for k in range(2)]
-        image_frac = sum(int(d.mm_token_type_ids.sum()) for d in docs) / length
-        n_targets = sum(int((d.labels != -100).sum()) for d in docs)
-        # the same useful work for both rows: the LM head counted on answer tokens only (what the loss needs)
-        flops = step_flops(tc, vc, [len(d) for d in docs], [int(g.prod()) for d in docs for g in d.image_grid_thw],
-                           n_targets=n_targets)
-        for kind in ("ours", "baseline"):
-            attn = (ATTN_NAME if args.smoke else resolve_attn("auto", device)) if kind == "ours" \
-                else baseline_attn(device)
-            if kind == "ours":
-                est = plan(config, preset, length, gpus=1, gpu_mem_gib=gpu_gib, image_fraction=image_frac,
-                           target_fraction=n_targets / length, state_bytes=4, fsdp=False)
-            else:  # one document per forward, full logits
-                est = plan(config, preset, length // 2, gpus=1, gpu_mem_gib=gpu_gib, image_fraction=image_frac,
-                           target_fraction=1.0, loss_chunk=length, state_bytes=4, fsdp=False)
-            for offload in ((False, True) if kind == "ours" and device.type == "cuda" else (False,)):
-                row = {"length": length, "kind": kind, "attn": attn + (" +offload" if offload else ""),
-                       "plan_gib": est.total_gib}
-                rows.append(row)
-                if time.perf_counter() - t0 > args.budget_s:
-                    row["error"] = "skipped (time budget)"
-                    print(row, flush=True)
-                    break
-                row.update(measure(kind, config, dtype, attn, device, docs, offload, args.repeats))
-                if "seconds" in row:
-                    row.update(tokens_per_s=length / row["seconds"],
-                               mfu=flops / row["seconds"] / peak_flops if peak_flops else None)
-                print(row, flush=True)
-                on_row(rows)  # results so far survive a timeout
-                if row.get("error") != "OOM":
-                    break
-    return rows
+    docs = [document(length // 2, args.grid, vc, 2 * length + k) for k in range(2)]
+    n_targets = sum(int((d.labels != -100).sum()) for d in docs)
+    # the same useful work for both trainers: the LM head counted on answer tokens only (what the loss needs)
+    flops = step_flops(tc, vc, [len(d) for d in docs], [int(g.prod()) for d in docs for g in d.image_grid_thw],
+                       n_targets=n_targets)
+    if row["kind"] == "ours":
+        attn = ATTN_NAME if device.type == "cpu" else resolve_attn("auto", device)
+    else:
+        attn = baseline_attn(device)
+    res = {"attn": attn + (" +offload" if row.get("offload") else ""), "device": device.type}
+    res.update(measure(row["kind"], config, dtype, attn, device, docs, bool(row.get("offload")), args.repeats))
+    if "seconds" in res:
+        peak_flops = device_peak_flops(device)
+        res.update(tokens_per_s=length / res["seconds"],
+                   mfu=flops / res["seconds"] / peak_flops if peak_flops else None)
+    return res
 
 
 def measure(kind, config, dtype, attn, device, docs, offload: bool, repeats: int) -> dict:
@@ -167,7 +153,7 @@ def measure(kind, config, dtype, attn, device, docs, offload: bool, repeats: int
                              labels=torch.cat([d.labels.new_full((1,), -100), d.labels[:-1]])[None]
                              .to(device))  # unshifted: transformers shifts
                     out.loss.backward()
-        sec, mem = _measure(step, device, repeats)
+        sec, mem = _measure(step, device, repeats, baseline=list(hf.parameters()))
         return {"seconds": sec, "peak_gib": mem}
     except (torch.OutOfMemoryError, RuntimeError) as e:
         if not _is_oom(e):
@@ -182,23 +168,27 @@ def measure(kind, config, dtype, attn, device, docs, offload: bool, repeats: int
             torch.cuda.empty_cache()
 
 
-def markdown(rows: list[dict], args, device_name: str) -> str:
-    lines = [f"## GPU throughput: ours vs transformers (bench/train.py, {dt.date.today()})", "",
-             f"{device_name}; model {('tiny-qwen2.5-vl' if args.smoke else args.preset)} (random weights, bf16 "
-             f"parameters and gradients, no optimizer), page grid {args.grid[0]}x{args.grid[1]} patches; forward + "
-             f"backward of one sequence after a warm-up, mean of {args.repeats}; torch {torch.__version__}.", "",
-             "| length | trainer | attention | tokens/s | MFU | peak GiB | plan GiB (same setup) | peak / plan |",
-             "|---|---|---|---|---|---|---|---|"]
+def markdown_rows(rows: list[dict], preset: str, device_name: str, repeats: int = 1) -> str:
+    lines = [f"## GPU throughput: ours vs transformers (bench/gpu_session.py, {dt.date.today()})", "",
+             f"{device_name}; model {preset} (random weights, bf16 parameters and gradients, no optimizer); "
+             f"forward + backward of one sequence after a warm-up, mean of {repeats}; each row its own process.", "",
+             "| length | trainer | attention | tokens/s | MFU | peak GiB | plan GiB (same setup) | peak / plan | wall s |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        plan_gib = f"{r['plan_gib']:.1f}"
+        plan_gib = f"{r['plan_gib']:.2f}"
+        wall = f"{r['wall_s']:.0f}" if "wall_s" in r else "-"
         if "error" in r:
-            lines.append(f"| {r['length']:,} | {r['kind']} | {r['attn']} | {r['error']} | - | - | {plan_gib} | - |")
+            lines.append(f"| {r['length']:,} | {r['kind']} | {r.get('attn', '-')} | {r['error']} | - | - | "
+                         f"{plan_gib} | - | {wall} |")
             continue
-        mfu = "n/a" if r["mfu"] is None else f"{r['mfu']:.1%}"
-        ratio = r["peak_gib"] / r["plan_gib"] if r["peak_gib"] == r["peak_gib"] else float("nan")
+        mfu = "n/a" if r.get("mfu") is None else f"{r['mfu']:.1%}"
+        ratio = r["peak_gib"] / r["plan_gib"]
         lines.append(f"| {r['length']:,} | {r['kind']} | {r['attn']} | {r['tokens_per_s']:,.0f} | {mfu} | "
-                     f"{r['peak_gib']:.1f} | {plan_gib} | {ratio:.2f} |")
-    lines += ["", "Paper: ~514 tokens/s per H20 (148 TFLOPS) for 7B at 128K; goal on H100/H200: MFU >= 40% at 128K."]
+                     f"{r['peak_gib']:.2f} | {plan_gib} | {ratio:.2f} | {wall} |")
+    lines += ["", "MFU: model FLOPs (mmprolong.train.plan.step_flops: matmuls x3 for forward + backward, causal "
+              "attention, the LM head on answer tokens only, recomputation not counted) / seconds / the card's dense "
+              "bf16 peak (989 TFLOP/s for H100 and H200).",
+              "Paper: ~514 tokens/s per H20 (148 TFLOPS) for 7B at 128K; goal on H100/H200: MFU >= 40% at 128K."]
     return "\n".join(lines) + "\n"
 
 
@@ -215,31 +205,23 @@ def write_section(path: Path, md: str) -> None:
 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--row", required=True, help='JSON: {"kind": "ours"|"baseline", "length": N, "offload": bool}')
+    ap.add_argument("--row-out", required=True, help="where the row's JSON result goes")
     ap.add_argument("--preset", default="qwen2.5-vl-7b")
-    ap.add_argument("--lengths", type=int, nargs="+", default=[32768, 65536, 131072])
     ap.add_argument("--grid", type=int, nargs=2, default=[112, 88],
                     help="page grid (h, w) in patches; default: a letter page at 144 DPI, 2,464 tokens")
     ap.add_argument("--repeats", type=int, default=1, help="timed passes after the warm-up")
-    ap.add_argument("--budget-s", type=float, default=450.0, help="skip rows that would start after this many s")
-    ap.add_argument("--smoke", action="store_true", help="tiny model on CPU at short lengths (checks the script)")
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "train.md"))
+    ap.add_argument("--cpu", action="store_true", help="run on CPU (the rehearsal)")
+    ap.add_argument("--fp32", action="store_true", help="fp32 compute and weights (the CPU rehearsal: CPU bf16 "
+                                                         "convolution backward is orders of magnitude slower)")
     args = ap.parse_args(argv)
-    if args.smoke:
-        args.lengths, args.grid, args.repeats = [256], [4, 4], 1
-    elif not torch.cuda.is_available():
-        print("bench/train.py needs a GPU (or --smoke for a CPU check); nothing measured", file=sys.stderr)
+    args.grid = tuple(args.grid)
+    if not args.cpu and not torch.cuda.is_available():
+        print("bench/train.py needs a GPU (or --cpu for the rehearsal); nothing measured", file=sys.stderr)
         return 1
-    name = torch.cuda.get_device_name() if torch.cuda.is_available() and not args.smoke else "CPU (smoke)"
-
-    def on_row(rows):
-        if not args.smoke:
-            write_section(Path(args.out), markdown(rows, args, name))
-
-    rows = run(args, on_row)
-    md = markdown(rows, args, name)
-    print(md)
-    if not args.smoke:
-        write_section(Path(args.out), md)
+    res = run_row(json.loads(args.row), args)
+    Path(args.row_out).write_text(json.dumps(res))
+    print(json.dumps(res), flush=True)
     return 0
 
 

@@ -140,6 +140,8 @@ def test_every_readme_command_runs_top_to_bottom(tmp_path, monkeypatch, capsys):
         "--lengths 8K,16K,32K,64K,128K,256K,512K": "--lengths 8K,16K,32K",
         "--lengths 32K,128K,512K": "--lengths 8K --repeats 1",
         "--base-url http://localhost:8000/v1": f"--base-url {model.url}",
+        "view data run-a --store eval-store":     # no one to look at the page: it opens both folders and stops
+            "view data run-a --store eval-store --port 0 --no-browser --stop-after-idle 1",
     }
     used = set()
     # each command is the `mmprolong` entry point (cli.main.main) called in this process, in the README's working
@@ -174,3 +176,63 @@ def test_every_readme_command_runs_top_to_bottom(tmp_path, monkeypatch, capsys):
         assert (tmp_path / folder / "mmprolong.log").is_file(), folder
     assert (tmp_path / "train" / "hf" / "config.json").is_file()
     assert (tmp_path / "eval-report" / "report.md").is_file()
+
+
+def offline_commands() -> list[list[str]]:
+    """The argument lists of the README's offline block (torchrun's prefix dropped)."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("### Offline", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    block = re.sub(r"\\\n\s*", " ", block)
+    out = []
+    for line in block.splitlines():
+        line = re.sub(r"\s+#.*$", "", line).strip()
+        if line:
+            argv = shlex.split(line)
+            if argv[0] == "torchrun":
+                argv = ["mmprolong"] + argv[argv.index("mmprolong.cli.main") + 1:]
+            out.append(argv)
+    return out
+
+
+def _step(args) -> str:
+    return " ".join(x for x in (args.command, getattr(args, "eval_command", None)) if x)
+
+
+def test_the_offline_block_parses_and_needs_no_key_or_server():
+    """Every command of the offline path is one the CLI takes, none talks to a teacher or a model server, and it
+    covers every step of the main block that can run offline (all but the vLLM settings of `eval serve-config`)."""
+    from mmprolong.cli.main import build_parser
+
+    parser = build_parser()
+    cmds = offline_commands()
+    assert cmds and all(argv[0] == "mmprolong" for argv in cmds)
+    parsed = [parser.parse_args(argv[1:]) for argv in cmds]
+    steps = {_step(a) for a in parsed}
+    for a in parsed:
+        assert getattr(a, "generator", "rules") == "rules" and getattr(a, "backend", "hf") == "hf", _step(a)
+        assert not getattr(a, "base_url", None)
+    main_steps = set()
+    for cmd in readme_commands():
+        argv = shlex.split(cmd)
+        if argv[0] == "torchrun":
+            argv = ["mmprolong"] + argv[argv.index("mmprolong.cli.main") + 1:]
+        if argv[0] == "mmprolong":
+            main_steps.add(_step(parser.parse_args(argv[1:])))
+    assert {"build", "train", "eval run", "eval serve-config"} <= main_steps
+    assert main_steps - {"eval serve-config"} <= steps, main_steps - steps
+
+
+def test_docs_stand_alone_in_a_clone():
+    """README, docs/, bench/RESULTS.md and the tests cite neither work-tracker numbers nor files outside the
+    repository; the paper's facts they rely on are in docs/PAPER.md, and every docs/*.md they name exists."""
+    outside = re.compile(r"\bissues?[ -]?#?\d|RECIPE" r"\.md|/wo" r"rk/|DESIGN" r"\.md", re.I)
+    files = [ROOT / "README.md", ROOT / "bench" / "RESULTS.md", *sorted((ROOT / "docs").glob("*.md")),
+             *sorted((ROOT / "tests").rglob("*.py"))]
+    found = [f"{f.relative_to(ROOT)}:{n}: {line.strip()[:100]}" for f in files
+             for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1) if outside.search(line)]
+    assert not found, "\n".join(found)
+    paper = (ROOT / "docs" / "PAPER.md").read_text()
+    assert "arXiv 2605.13831" in paper
+    for f in files:
+        for name in re.findall(r"docs/([\w.-]+\.md)", f.read_text(encoding="utf-8")):
+            assert (ROOT / "docs" / name).is_file(), f"{f.relative_to(ROOT)} names docs/{name}"

@@ -45,6 +45,10 @@ def test_defaults_are_the_papers():
     ({"segment": {"min_pages": 9, "max_pages": 3}}, "segment: min_pages 9 > max_pages 3"),
     ({"budget_tokens": 0}, "budget_tokens"),
     ({"budget_tokens": 1.5}, "budget_tokens: must be a whole number"),
+    ({"budget_tokens": float("inf")}, "budget_tokens: must be a finite whole number of tokens, got inf"),
+    ({"budget_tokens": float("nan")}, "budget_tokens: must be a finite whole number of tokens, got nan"),
+    ({"budget_tokens": -5e9}, "budget_tokens: Input should be greater than or equal to 1"),
+    ({"budget_tokens": "lots"}, "budget_tokens: must be a whole number of tokens, got 'lots'"),
     ({"generator": {"kind": "gpt"}}, "generator.kind"),
     ({"generator": {"kind": "rules", "modle": "x"}}, "generator.modle: unknown key"),
     ({"page_markers": "maybe"}, "page_markers"),
@@ -55,6 +59,13 @@ def test_errors_name_the_key(data, message):
     with pytest.raises(ValueError) as e:
         parse_recipe(data, "r.yaml")
     assert message in str(e.value) and str(e.value).startswith("r.yaml: ")
+
+
+def test_an_infinite_budget_in_yaml_is_an_error_naming_the_key():
+    """`budget_tokens: .inf` was an OverflowError traceback."""
+    for text in ("budget_tokens: .inf", "budget_tokens: .nan", "budget_tokens: -.inf"):
+        with pytest.raises(ValueError, match="^r.yaml: budget_tokens: must be a finite whole number"):
+            parse_recipe(yaml.safe_load(text), "r.yaml")
 
 
 def test_budget_accepts_scientific_notation():

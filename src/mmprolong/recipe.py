@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -162,7 +163,12 @@ class Recipe(_Strict):
     @classmethod
     def _budget(cls, v: Any) -> Any:
         if isinstance(v, (float, str)):  # 5e9 in YAML is a float or a string
-            f = float(v)
+            try:
+                f = float(v)
+            except ValueError:
+                raise ValueError(f"must be a whole number of tokens, got {v!r}") from None
+            if not math.isfinite(f):   # .inf / .nan: int() would raise OverflowError, a traceback
+                raise ValueError(f"must be a finite whole number of tokens, got {v}")
             if f != int(f):
                 raise ValueError(f"must be a whole number of tokens, got {v}")
             return int(f)

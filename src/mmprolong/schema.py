@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+SIZE_RUN = pa.struct([("width", pa.int32()), ("height", pa.int32()), ("pages", pa.int32())])   # pixels; run length
 SECTION = pa.struct([("first_page", pa.int32()), ("level", pa.int32()), ("heading", pa.string())])
 
 # STORE/docs: one row per input file, ok or not (failure is data).
@@ -27,6 +28,9 @@ DOCS = pa.schema([
     # without pages: then PageStore.locate finds them by scanning the pages' doc_id columns
     ("pages_file", pa.string()),                  # name of the file inside STORE/pages
     ("page_row_groups", pa.list_(pa.int32())),    # the row groups of that file holding the document's pages
+    # what planning and token counting need of the pages, so they never read the pages dataset: the pages' pixel
+    # sizes as runs of equal size in page order (most documents: one run); null in rows written before it
+    ("page_sizes", pa.list_(SIZE_RUN)),
 ])
 
 # STORE/pages: one row per page of an ok document, pages of a document contiguous and in order.
@@ -39,7 +43,7 @@ PAGES = pa.schema([
     ("image_width", pa.int32()),      # pixels
     ("image_height", pa.int32()),
     ("text", pa.string()),            # the page's text: its text layer, or OCR of its image (text_source)
-    ("text_source", pa.string()),     # "layer" | "ocr" (corpus/ocr.py); null in stores written before it: layer
+    ("text_source", pa.string()),     # "layer" | "ocr" | "none" (untrusted: no text; corpus/ocr.py); null: layer
 ])
 
 EVIDENCE_SOURCES = ("Text", "Layout", "Figure", "Table")

@@ -26,6 +26,10 @@ def test_every_input_gets_one_row_whatever_its_name(demo_pdfs, tmp_path):
     shutil.copy(demo_pdfs[0].with_name(demo_pdfs[0].name), os.fsdecode(bad))
     with open(bad, "ab") as f:    # other bytes than doc0: a document of its own, not a duplicate
         f.write(b"\n%extra\n")
+    named = drop / "\\xff\\xfe.pdf"                            # named with the text \xff\xfe (other bytes again)
+    shutil.copy(os.fsdecode(bad), named)
+    with open(named, "ab") as f:
+        f.write(b"%more\n")
     os.symlink("loop_b.pdf", drop / "loop_a.pdf")                 # a symlink loop
     os.symlink("loop_a.pdf", drop / "loop_b.pdf")
     os.symlink("missing.pdf", drop / "dangling.pdf")              # a dangling link
@@ -40,9 +44,11 @@ def test_every_input_gets_one_row_whatever_its_name(demo_pdfs, tmp_path):
     r = _ingest(drop, links, loop_arg, "--out", out)
     assert r.returncode == 0, r.stderr
     docs = {d["source"]: d for d in PageStore(out).docs_table(ok_only=False).to_pylist()}
-    assert len(docs) == 7 + 3 + 3 + 1   # 7 PDFs, 3 broken links in the folder, 3 links, the command-line loop
+    assert len(docs) == 8 + 3 + 3 + 1   # 8 PDFs, 3 broken links in the folder, 3 links, the command-line loop
     weird = os.fsdecode(bad).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    assert weird.endswith("\\xff\\xfe.pdf") and docs[weird]["status"] == "ok"
+    assert weird.endswith("/\\xff\\xfe.pdf") and docs[weird]["status"] == "ok"
+    # the name holding the text \xff\xfe is stored with its backslashes doubled: two inputs, two stored names
+    assert docs[str(drop) + "/\\\\xff\\\\xfe.pdf"]["status"] == "ok"
     for name in ("loop_a.pdf", "loop_b.pdf", "dangling.pdf"):
         row = docs[str(drop / name)]
         assert row["status"] == "error" and "cannot read" in row["error"]

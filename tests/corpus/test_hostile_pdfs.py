@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
+from mmprolong.corpus.ingest import RETRY_STATUSES
 from mmprolong.corpus.store import PageStore
 
 
@@ -40,6 +42,19 @@ def giant_page(path: Path) -> Path:
                              b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 20000 20000] >>"])   # ~600 bytes
 
 
+def flate_bomb(path: Path, gib: int = 1) -> Path:
+    """A ~1 MB page whose content stream inflates to ~`gib` GiB of zeros. Deflating zeros reaches a periodic state,
+    so a few 16 MiB chunks are compressed and the steady chunk repeated (the trailing checksum is then wrong, which
+    matters only once the whole stream has been inflated)."""
+    c = zlib.compressobj(9)
+    zeros = b"\0" * (16 << 20)
+    head = [c.compress(zeros) for _ in range(3)]
+    data = head[0] + head[1] + head[2] * (64 * gib - 2) + c.flush()
+    return _write_pdf(path, [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 600 600] /Contents 4 0 R >>",
+                             b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data + b"\nendstream"])
+
+
 def _ingest(inputs, out: Path, *extra) -> dict[str, dict]:
     r = subprocess.run([sys.executable, "-m", "mmprolong.cli.main", "ingest", *map(str, inputs), "--out", str(out),
                         "--workers", "1", "--quiet", "--no-report", *extra], capture_output=True, text=True,
@@ -68,3 +83,14 @@ def test_without_the_cap_the_memory_limit_records_out_of_memory(tmp_path):
     docs = _ingest([giant_page(tmp_path / "giant.pdf")], tmp_path / "s", "--max-page-pixels", "0",
                    "--max-worker-memory", "1024")
     assert docs["giant.pdf"]["status"] == "out_of_memory", docs["giant.pdf"]
+
+
+def test_a_flate_bomb_under_the_memory_limit_is_out_of_memory_and_not_retried(tmp_path):
+    """pdfium aborts (SIGABRT, exit -6) when an allocation fails under the worker's limit: that death is the limit at
+    work, recorded `out_of_memory` (it was `error`), so `--retry-failed` does not try it again."""
+    bomb = flate_bomb(tmp_path / "bomb.pdf")
+    assert bomb.stat().st_size < 2_000_000
+    row = _ingest([bomb], tmp_path / "s", "--max-worker-memory", "800")["bomb.pdf"]
+    assert row["status"] == "out_of_memory", row
+    assert "SIGABRT under its 800 MB memory limit" in row["error"] and "exit code -6" in row["error"]
+    assert row["status"] not in RETRY_STATUSES   # what --retry-failed tries again: error and timeout rows only

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from mmprolong.corpus.inputs import expand_inputs
@@ -43,3 +45,14 @@ def test_missing_inputs_are_clear_errors(tree):
         expand_inputs([str(lst)])
     with pytest.raises(ValueError, match="inputs"):
         expand_inputs([])
+
+
+def test_stored_names_are_one_to_one():
+    """A name holding the byte 0xff and one holding the text `\\xff` were both stored as `\\xff`."""
+    from mmprolong.corpus.inputs import printable
+
+    raw, text = os.fsdecode(b"/d/a\xff.pdf"), "/d/a\\xff.pdf"
+    assert printable(raw) == "/d/a\\xff.pdf" and printable(text) == "/d/a\\\\xff.pdf"
+    assert printable("/d/plain é.pdf") == "/d/plain é.pdf"
+    names = [os.fsdecode(b) for b in (b"a\xff", b"a\\xff", b"a\\\xff", b"a\\\\xff", b"a\\x", b"a\xc3\xa9")]
+    assert len({printable(n) for n in names}) == len(names)

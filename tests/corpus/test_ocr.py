@@ -97,3 +97,68 @@ def test_a_store_written_before_text_source_still_reads(tmp_path):
     st = PageStore(tmp_path)
     assert st.document("d").pages[0]["text_source"] is None
     assert next(st.iter_documents()).pages[0]["text"] == "old text"
+
+
+STROKES = {"F": [(0, 0, 0, 4), (0, 4, 3, 4), (0, 2, 2, 2)], "I": [(1, 0, 1, 4), (0, 0, 2, 0), (0, 4, 2, 4)],
+           "L": [(0, 0, 0, 4), (0, 0, 3, 0)], "E": [(0, 0, 0, 4), (0, 4, 3, 4), (0, 2, 2, 2), (0, 0, 3, 0)],
+           "T": [(1.5, 0, 1.5, 4), (0, 4, 3, 4)], "H": [(0, 0, 0, 4), (3, 0, 3, 4), (0, 2, 3, 2)]}
+
+
+def figure_pages_pdf(path: Path) -> Path:
+    """Born-digital pages without a text layer, as manuals have them: a vector figure (a plot and labels drawn as
+    strokes, which OCR can read: "FILE TILE LIFT"), and a small raster image on an otherwise empty page."""
+    from reportlab.lib.pagesizes import letter
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen.canvas import Canvas
+
+    c = Canvas(str(path), pagesize=letter)
+    for k in range(30):                      # a plot: grid lines, bars, a curve
+        c.line(72, 100 + 8 * k, 540, 100 + 8 * k)
+        c.rect(80 + 15 * k, 110, 9, 10 + 9 * (k % 13), fill=1)
+    c.bezier(72, 400, 200, 500, 400, 300, 540, 400)
+    c.setLineWidth(4)
+    for row, word_line in enumerate(("FILE TILE", "LIFT HILT")):
+        x = 90
+        for ch in word_line:
+            for x0, y0, x1, y1 in STROKES.get(ch, []):
+                c.line(x + 9 * x0, 640 - 70 * row + 9 * y0, x + 9 * x1, 640 - 70 * row + 9 * y1)
+            x += 42
+    c.showPage()
+    icon = Image.new("RGB", (120, 90), (200, 60, 40))
+    c.drawImage(ImageReader(icon), 250, 400, width=120, height=90)   # ~2% of the page
+    c.showPage()
+    c.save()
+    return path
+
+
+def test_only_a_page_that_is_one_raster_image_counts_as_scanned(tmp_path):
+    from mmprolong.corpus.pdf import image_cover, looks_scanned
+
+    figures = figure_pages_pdf(tmp_path / "figures.pdf")
+    scan = scanned_copy(make_handmade_pdf(tmp_path / "born.pdf"), tmp_path / "scan.pdf")
+    looks = {}
+    for name, path in (("figures", figures), ("scan", scan)):
+        pdf = pdfium.PdfDocument(str(path))
+        looks[name] = []
+        for i in range(len(pdf)):
+            page = pdf[i]
+            w, h = page.get_size()
+            looks[name].append((round(image_cover(page, w, h), 2), looks_scanned(page, w, h, "")))
+        pdf.close()
+    assert looks["figures"][0] == (0.0, False) and looks["figures"][1][0] < 0.05 and not looks["figures"][1][1]
+    assert all(cover >= 0.99 and scanned for cover, scanned in looks["scan"])
+    pdf = pdfium.PdfDocument(str(scan))   # a usable text layer is never a scan, whatever the images
+    page = pdf[0]
+    assert not looks_scanned(page, *page.get_size(), KNOWN_SENTENCE)
+    pdf.close()
+
+
+def test_figure_pages_without_text_are_not_ocrd(tmp_path):
+    """`--ocr auto`: the vector figure and the small-image page keep their empty layer (OCR would have read the
+    figure's stroked labels, see the assertion on `ocr_image`); scanned pages are OCR'd
+    (test_scanned_pdf_gets_ocr_text)."""
+    figures = figure_pages_pdf(tmp_path / "figures.pdf")
+    ingest([str(figures)], tmp_path / "s", IngestConfig(dpi=100, workers=1, ocr="auto", progress=False))
+    doc = next(PageStore(tmp_path / "s").iter_documents(with_images=True))
+    assert [(p["text_source"], p["text"]) for p in doc.pages] == [("layer", ""), ("layer", "")]
+    assert {"FILE", "TILE"} & set(ocr.ocr_image(doc.pages[0]["image"]).split())   # what OCR would have paid for

@@ -1,4 +1,4 @@
-"""Setup errors stop a build before work starts (issue 8, point 3), against a real teacher on 127.0.0.1, the build
+"""Setup errors stop a build before work starts, against a real teacher on 127.0.0.1, the build
 run as the CLI in a subprocess: a missing key, an unreachable server, a model the server does not list, a rejected
 key, a teacher that fails every request mid-run; and a failed generation is never "done": a rerun retries it."""
 
@@ -122,3 +122,19 @@ def test_an_echoing_gateway_never_gets_the_key_on_disk_or_screen(tmp_path):
     files = [f for f in (tmp_path / "out").rglob("*") if f.is_file()]
     assert any(b"Bearer ***" in f.read_bytes() for f in files)   # the reason is kept, the key is not
     assert not any(SECRET.encode() in f.read_bytes() for f in files)
+
+
+def test_a_build_where_every_document_failed_exits_1_with_a_one_line_summary(tmp_path):
+    """Teacher 500s, a reset connection and malformed JSON, one per document (fewer than the consecutive-failure
+    stop): no instance is kept, so the build exits 1 like `eval run`, with a one-line summary even with --quiet."""
+    teacher = _teacher()
+    teacher.default = ("text", "this is not JSON")
+    try:
+        proc, _ = run_build(tmp_path, [("status", 500), ("reset",)], ["--quiet"], teacher=teacher)
+    finally:
+        teacher.close()
+    assert proc.returncode == 1, proc.stderr
+    line = _one_line(proc)
+    assert line.startswith("build kept no instances: 2 documents failed (generation-failed: ")
+    assert "http_500 1" in line and "connection_error 1" in line and "1 QA/instances rejected" in line
+    assert not len(read_table(tmp_path / "out", "shards"))

@@ -1,6 +1,7 @@
 """A build with a teacher and a verifier model, both real HTTP servers on 127.0.0.1, run as the CLI in a subprocess:
-the teacher's wrong value is rejected `verifier_disagrees`, the right ones are kept, and the report counts the
-verifier's requests and tokens; with verification off the report says so."""
+the teacher's wrong value (another number of the same line) is rejected by the rule checks before any model is
+asked, the right ones are kept after the verifier agrees, and the report counts the verifier's requests and
+tokens; with verification off the report says so."""
 
 from __future__ import annotations
 
@@ -57,16 +58,16 @@ def test_build_with_verifier_rejects_the_wrong_value(tmp_path):
     out, verifier = _build(tmp_path, {"kind": "openai", "model": "reader"})
     rej = read_table(out, "rejected").to_pylist()
     reasons = [(r["answer"], r["reason"]) for r in rej]
-    # the wrong value is rejected by the verifier; the slot is then retried on another segment (dataset/document.py
-    # slot_attempts), where the scripted teacher's fixed reply fails the rule checks before any model is asked
-    assert reasons[0] == ("312", "verify: verifier_disagrees")
-    assert all("verifier" not in why for _, why in reasons[1:])
+    # the wrong value (312 workers, on the line of the 4,210 tonnes) is not at the question's labels: the rules
+    # reject it; the slot is then retried on another segment (dataset/document.py slot_attempts)
+    assert reasons[0] == ("312", "verify: answer_not_at_labels")
+    assert all("verifier" not in why for _, why in reasons)
     assert [r["target"] for r in read_table(out, "shards").to_pylist()] == ["4210"] * 3   # the retried slot filled
-    assert len(verifier.requests) == 8   # evidence + closed-book for each of the four items that passed the rules
+    assert len(verifier.requests) == 6   # evidence + closed-book for each of the three items that passed the rules
     use = json.loads((out / "manifest.json").read_text())["verifier_usage"]
-    assert use["requests"] == 8 and use["prompt_tokens"] > 0
+    assert use["requests"] == 6 and use["prompt_tokens"] > 0
     report = (out / "report" / "report.md").read_text()
-    assert "Model verification ON: `reader`" in report and "| verifier_disagrees | model | 1 |" in report
+    assert "Model verification ON: `reader`" in report and "| answer_not_at_labels | rule | 1 |" in report
     for f in out.rglob("*"):
         if f.is_file():
             assert b"sk-verifier-never-logged-1234" not in f.read_bytes(), f
@@ -75,5 +76,5 @@ def test_build_with_verifier_rejects_the_wrong_value(tmp_path):
 def test_build_without_verifier_says_so(tmp_path):
     out, verifier = _build(tmp_path, None)
     assert not verifier.requests
-    assert len(read_table(out, "shards").to_pylist()) == 3   # the wrong value passes the rule checks
+    assert len(read_table(out, "shards").to_pylist()) == 3   # the wrong value is rejected, its slot retried
     assert "**Model verification was OFF**" in (out / "report" / "report.md").read_text()

@@ -57,9 +57,10 @@ def data(tmp_path_factory):
     (root / "llava.json").write_text(json.dumps(llava))
     lf = [{"messages": [{"role": "user", "content": "<image><image>Compare the two."},
                         {"role": "assistant", "content": "The first is wider."}],
-           "images": ["../imgs/a.jpg", "../imgs/b.png"], "system": "You compare images."},
+           "images": ["imgs/a.jpg", "imgs/b.png"], "system": "You compare images."},
           {"messages": [{"role": "user", "content": "Is it empty?"}, {"role": "assistant", "content": ""}]}]
-    (root / "lf").mkdir()
+    _img(root / "lf/imgs/a.jpg", 640, 480)   # inside the input's folder: its image root
+    _img(root / "lf/imgs/b.png", 300, 500, "PNG", seed=1)
     (root / "lf/sharegpt.json").write_text(json.dumps(lf))
     (root / "lf/dataset_info.json").write_text(json.dumps({"x": {"file_name": "sharegpt.json"}}))  # not data
     uri = "data:image/png;base64," + base64.b64encode((root / "imgs/b.png").read_bytes()).decode()
@@ -238,3 +239,48 @@ def test_cli_reports_errors(tmp_path, capsys):
 
     assert main(["import-sft", str(tmp_path / "none.json"), "--out", str(tmp_path / "o")]) == 2
     assert "no such input" in capsys.readouterr().err
+
+
+def test_bad_bytes_escapes_and_runaway_rows_are_rejected_with_reasons_the_rest_imports(tmp_path):
+    """A line that is not UTF-8, a lone surrogate, image paths leaving the image root and a 40K-token row each reject
+    their own row (file and row named) under the default settings; the other rows import, and a rerun agrees."""
+    _img(tmp_path / "d/imgs/a.jpg", 64, 48)
+    secret = tmp_path / "secret.jpg"
+    _img(secret, 64, 48)
+
+    def row(i, q="q?", image=None):
+        r = {"id": f"r{i}", "messages": [{"role": "user", "content": ("<image>" if image else "") + q},
+                                          {"role": "assistant", "content": "a"}]}
+        return json.dumps({**r, "images": [image]} if image else r).encode()
+
+    lines = [row(0), b'{"id": "r1", "messages": [{"role": "user", "content": "caf\xe9\xff"}]}',
+             row(2, "lone \ud800 surrogate"), row(3, image="../../../../etc/passwd"), row(4, image=str(secret)),
+             row(5, image="../secret.jpg"), row(6, "word " * 40_000), row(7, image="imgs/a.jpg"),
+             row(8, image=str(tmp_path / "d/imgs/a.jpg"))]
+    inp = tmp_path / "d/rows.jsonl"
+    inp.write_bytes(b"\n".join(lines) + b"\n")
+    listed = [{"id": "j0", "messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]},
+              {"id": "j1", "messages": [{"role": "user", "content": "BAD"}, {"role": "assistant", "content": "y"}]}]
+    inp2 = tmp_path / "d/list.json"
+    inp2.write_bytes(json.dumps(listed).encode().replace(b"BAD", b"\xff\xfe"))
+    out = tmp_path / "out"
+    s = import_sft([inp2, inp], out, progress=False)
+    rej = {(r["source"], r["row"]): r["reason"] for r in _rows(out, "rejected")}
+    assert {k: v.split(":")[0] for k, v in rej.items()} == {
+        (str(inp2), 1): "bad-encoding", (str(inp), 1): "bad-encoding", (str(inp), 2): "bad-encoding",
+        (str(inp), 3): "image-outside-root", (str(inp), 4): "image-outside-root", (str(inp), 5): "image-outside-root",
+        (str(inp), 6): "too-long"}
+    assert "line 2 of rows.jsonl is not UTF-8 (byte 0xe9" in rej[(str(inp), 1)]
+    assert "\\ud800" in rej[(str(inp), 2)] and "\\udcff" in rej[(str(inp2), 1)]
+    assert "etc/passwd" in rej[(str(inp), 3)] and "> max_length 32768" in rej[(str(inp), 6)]
+    assert [r["qa_id"] for r in _rows(out)] == ["j0", "r0", "r7", "r8"] and s.samples == 4 and s.rejected == 7
+    again = import_sft([inp2, inp], out, progress=False)
+    assert (again.samples, again.rejected, again.rejected_by_reason) == (4, 7, s.rejected_by_reason)
+    # the limit is the CLI's --max-tokens (0: none); --image-root widens where images may come from
+    from mmprolong.cli.main import main
+
+    wide = tmp_path / "wide"
+    assert main(["import-sft", str(inp), "--out", str(wide), "--max-tokens", "0", "--image-root", str(tmp_path),
+                 "--quiet"]) == 0
+    assert {r["row"]: r["reason"].split(":")[0] for r in _rows(wide, "rejected")} == {
+        1: "bad-encoding", 2: "bad-encoding", 3: "image-outside-root", 5: "image-outside-root", 7: "missing-image"}

@@ -107,3 +107,30 @@ def test_histogram_limit_stays_inside_its_bucket(store):
     slots = [s for d in plan.docs for s in d.slots]
     assert any(s.bucket == "2K-2.1K" for s in slots)
     assert all(bucket_of(s.max_tokens, edges) == s.bucket for s in slots)
+
+
+def test_planning_reads_no_pages_file(tmp_path, counter):
+    """A store written by StoreWriter carries each document's page sizes in its docs rows: the plan is the same
+    with every pages file gone, and the same as from a store whose rows predate the summaries (read from pages)."""
+    import shutil
+
+    from mmprolong.corpus.ingest import doc_row
+    from mmprolong.corpus.writer import StoreWriter
+
+    sizes = [6, 12, 20, 33, 40, 45, 50, 55, 70, 90, 99, 120]
+    docs = [make_document(f"doc{i:02d}", n, size=(308, 396) if i % 3 else (400, 300)) for i, n in enumerate(sizes)]
+    for d in docs[1::4]:                                 # mixed sizes inside a document: several runs
+        d.pages[1]["image_width"], d.pages[1]["image_height"] = 612, 792
+    old = PageStore(write_store(tmp_path / "old", docs))
+    w = StoreWriter(tmp_path / "new", flush_docs=5)
+    for d in docs:
+        w.add(doc_row(d.source, "ok", doc_id=d.doc_id, n_pages=d.n_pages, title=d.title, sections=d.sections),
+              [{**p, "text_source": "layer"} for p in d.pages])
+    w.close()
+    shutil.rmtree(tmp_path / "new" / "pages")
+    (tmp_path / "new" / "pages").mkdir()
+    for kw in ({"lengths": {"mode": "pool-native", "min_pages": 1, "max_pages": 200}, "budget_tokens": 40_000},
+               {"lengths": {"mode": "histogram", "edges": [1000, 4000, 16000, 64000]}}):
+        r = recipe(**kw)
+        a, b = make_plan(r, old), make_plan(r, PageStore(tmp_path / "new"))
+        assert a.to_json() == b.to_json() and len(b.docs) > 0

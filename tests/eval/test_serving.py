@@ -83,3 +83,43 @@ def test_serve_config_cli_prints_the_commands(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "--max-model-len 263168" in out and "VLLM_ALLOW_LONG_MAX_MODEL_LEN=1" in out
     assert '{"image": 262}' in out and "--concurrency" in out
+
+
+@pytest.mark.parametrize("make", ["missing", "empty folder", "bad json"])
+def test_serve_config_without_a_model_config_fails_naming_the_path(make, tmp_path, capsys):
+    """No settings are printed without the model's config: its positions decide VLLM_ALLOW_LONG_MAX_MODEL_LEN."""
+    from mmprolong.cli.main import main
+    model = tmp_path / "no" / "such" / "model"
+    if make != "missing":
+        model.mkdir(parents=True)
+    if make == "bad json":
+        (model / "config.json").write_text("{not json")
+    s = reference_set(tmp_path, 131072)
+    assert main(["eval", "serve-config", str(s), "--model-path", str(model)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "vllm" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and str(model) in lines[0] and lines[0].startswith("mmprolong eval serve-config: error:")
+
+
+def test_max_model_len_is_not_rounded_past_the_models_positions(tmp_path):
+    """Prompt + answer within max_position_embeddings: rounding up to 1K stops at it, so no long-length override is
+    needed; beyond it (the 256K/512K evaluation of a 128K model) the override is set."""
+    cfg = {"text_config": {**CONFIG["text_config"], "max_position_embeddings": 130_500}}
+    s = reference_set(tmp_path, 130_000)                 # 130,000 + 256 -> 131,072 when rounded: past 130,500
+    p = plan(s, config=cfg, weights_gib=15.5)
+    assert p.max_model_len == 130_500 and p.env == {}
+    p = plan(s, config=CONFIG, weights_gib=15.5)         # 131,072 positions: rounded up to them, no override
+    assert p.max_model_len == 131_072 and p.env == {}
+    long = reference_set(tmp_path, 262144)
+    assert plan(long, config=cfg, weights_gib=15.5).env == {"VLLM_ALLOW_LONG_MAX_MODEL_LEN": "1"}
+    no_mpe = {"text_config": {k: v for k, v in CONFIG["text_config"].items() if k != "max_position_embeddings"}}
+    assert plan(s, config=no_mpe, weights_gib=15.5).env == {"VLLM_ALLOW_LONG_MAX_MODEL_LEN": "1"}
+
+
+def test_gpu_memory_flag_has_one_name_and_keeps_the_old_one(tmp_path):
+    p = build_parser()
+    assert p.parse_args(["eval", "serve-config", "s", "--model-path", "m", "--gpu-mem", "96"]).gpu_mem == 96
+    assert p.parse_args(["eval", "serve-config", "s", "--model-path", "m", "--gpu-mem-gib", "96"]).gpu_mem == 96
+    assert p.parse_args(["eval", "serve-config", "s", "--model-path", "m"]).gpu_mem == 80
+    assert p.parse_args(["plan", "--gpu-mem", "96"]).gpu_mem == 96

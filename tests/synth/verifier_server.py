@@ -9,8 +9,8 @@ end with "Answer: ...", like the eval's prompt asks. What this measures is the v
 are sent, how answers are scored, which reason rejects), not a real VLM's reading accuracy.
 
 `make_corpus` builds documents (page text drawn into real JPEGs) and correct QA records, and `corrupt` the four
-corruptions of issue 10: wrong value from the same page, wrong evidence page, reasoning without a calculation
-(wrong answer), a question answerable from world knowledge.
+corruptions bench/verify.py measures: wrong value from the same page, wrong evidence page, reasoning without a
+calculation (wrong answer), a question answerable from world knowledge.
 """
 
 from __future__ import annotations
@@ -234,3 +234,70 @@ class VerifierServer:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+# -- a reader that makes a real model's mistakes ------------------------------------------------------------------
+_PAGES_IN_Q = re.compile(r"\bpages?\s+\d+(?:\s*(?:-|to|and|,)\s*\d+)*", re.I)
+
+
+def _unpaged(question: str) -> str:
+    return _PAGES_IN_Q.sub("page", question.strip())
+
+
+class MistakenReader(VerifierServer):
+    """A stand-in verifier for real documents: it knows each question's right answer (`teach`, from the clean
+    item, and what a neighbouring row or page holds) and answers like a real VLM does, wrong some of the time:
+    `misread` of page-reading requests get one digit changed (a number) or a letter dropped (a name), `neighbour`
+    the neighbouring row's or page's value, `refuse` "Not answerable". Which request errs is fixed by a hash of it.
+    A question it was not taught (the page numbers in it changed) is answered as the taught question with the same
+    words: a model shown a page where the same value is printed reads it there. Closed-book it declines, except
+    for questions taught as `known_without_document` (boilerplate a model has read elsewhere)."""
+
+    def __init__(self, misread: float = 0.06, neighbour: float = 0.04, refuse: float = 0.04):
+        super().__init__()
+        self.rates = (misread, neighbour, refuse)
+        self.truth: dict[str, tuple[str, str | None]] = {}
+        self.loose: dict[str, tuple[str, str | None]] = {}
+        self.closed: set[str] = set()
+        self.errors: dict[str, int] = {"misread": 0, "neighbour": 0, "refuse": 0}
+
+    def teach(self, question: str, answer: str, neighbour: str | None = None,
+              known_without_document: bool = False) -> None:
+        self.truth[question.strip()] = (answer, neighbour)
+        self.loose.setdefault(_unpaged(question), (answer, neighbour))
+        if known_without_document:
+            self.closed.add(question.strip())
+
+    def reply(self, body: dict) -> str:
+        texts_parts = [part["text"] for m in body["messages"] if isinstance(m.get("content"), list)
+                       for part in m["content"] if part.get("type") == "text"]
+        question = texts_parts[-1].split("Question:", 1)[-1].strip()
+        if not self.images(body):
+            ans = self.truth.get(question, ("Not answerable", None))[0] if question in self.closed else "Not answerable"
+            return f"Without the document I cannot tell.\nAnswer: {ans}"
+        known = self.truth.get(question) or self.loose.get(_unpaged(question))
+        if known is None:
+            return "The pages do not say.\nAnswer: Not answerable"
+        answer, neighbour = known
+        h = int(hashlib.sha256(json.dumps(body["messages"]).encode()).hexdigest()[:8], 16) / 16 ** 8
+        misread, near, refuse = self.rates
+        with self._lock:
+            if h < misread:
+                self.errors["misread"] += 1
+                answer = _misread(answer)
+            elif h < misread + near and neighbour is not None:
+                self.errors["neighbour"] += 1
+                answer = neighbour
+            elif misread + near <= h < misread + near + refuse:
+                self.errors["refuse"] += 1
+                answer = "Not answerable"
+        return f"Reading the pages shown.\nAnswer: {answer}"
+
+
+def _misread(answer: str) -> str:
+    """One character misread: a digit taken for its look-alike (3/8, 1/7, 5/6, 0/9), or a letter lost."""
+    swap = {"3": "8", "8": "3", "1": "7", "7": "1", "5": "6", "6": "5", "0": "9", "9": "0", "2": "7", "4": "9"}
+    for i in range(len(answer) - 1, -1, -1):
+        if answer[i] in swap:
+            return answer[:i] + swap[answer[i]] + answer[i + 1:]
+    return answer[:-1] if len(answer) > 3 else answer + "s"

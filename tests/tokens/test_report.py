@@ -74,26 +74,42 @@ def test_document_length_equals_transformers_processor(demo_store, hf_processors
     assert d.image_tokens == int((ids == c.image_pad_id).sum())
 
 
+def _reference(store, c, max_pixels=None):
+    return [count_document(d, c, max_pixels) for d in PageStore(store).iter_documents(with_images=False)]
+
+
 def test_summary_and_fits(small_store):
     r = token_report(small_store, load("qwen2.5-vl"), progress=False)
     s = r.summary()
     assert (s["docs"], s["pages"]) == (2, 33)
-    docs = sorted(d.tokens for d in r.docs)
+    docs = sorted(r.doc_tokens.tolist())
     assert docs[1] > 256 * 1024 > docs[0]  # b: 30 A4 pages at 300 DPI, about 11K tokens each
     assert [s[f"fit_{k}"] for k in CONTEXTS] == [1, 1, 1, 1]
     assert s["doc_tokens_median"] == pytest.approx(np.percentile(docs, 50))
-    assert s["page_tokens_p90"] == pytest.approx(np.percentile(r.page_tokens(), 90))
+    ref = _reference(small_store, load("qwen2.5-vl"))
+    assert s["page_tokens_p90"] == pytest.approx(np.percentile([t for d in ref for t in d.page_sample_tokens], 90))
+    texts = [t for d in ref for t in d.page_text_tokens]
+    assert s["page_text_tokens_median"] == pytest.approx(np.percentile(texts, 50))
     # a lower pixel bound shrinks every image, and document b now fits 256K
     low = token_report(small_store, load("qwen2.5-vl"), max_pixels=401408, progress=False)
     assert low.max_pixels == 401408 and low.summary()["fit_256K"] == 2
-    assert all(x.tokens < y.tokens for x, y in zip(low.docs, r.docs))
+    assert all(x < y for x, y in zip(low.doc_tokens, r.doc_tokens))
+
+
+@pytest.mark.parametrize("max_pixels", [None, 401408])
+def test_rows_equal_counting_each_document(small_store, max_pixels):
+    """The report counts from the docs rows' page-size summaries (here: filled from the pages of a store written
+    before them) what counting each document page by page gives."""
+    c = load("qwen2.5-vl")
+    r = token_report(small_store, c, max_pixels=max_pixels, progress=False)
+    assert r.doc_rows().to_pylist() == [d.row() for d in _reference(small_store, c, max_pixels)]
 
 
 def test_write_report_files(small_store, tmp_path):
-    r = token_report(small_store, load("qwen3-vl"), progress=False)
+    r = token_report(small_store, load("qwen3-vl"), progress=False, out_dir=tmp_path / "out")
     paths = write_report(r, tmp_path / "out")
     table = pq.read_table(paths["parquet"])
-    assert table.num_rows == 2 and table.column("tokens").to_pylist() == [d.tokens for d in r.docs]
+    assert table.num_rows == 2 and table.column("tokens").to_pylist() == r.doc_tokens.tolist()
     with open(paths["csv"]) as f:
         rows = list(csv.DictReader(f))
     assert [int(x["n_pages"]) for x in rows] == [3, 30] and "fits_128K" in rows[0]
@@ -117,6 +133,66 @@ def test_page_tokens_are_what_a_page_adds_to_a_sample_not_its_text_layer(small_s
     assert sum(d.page_sample_tokens) == d.tokens - empty          # pages and the empty sample: the whole document
     one = c.count_messages(build_messages(doc, [0], question="", target="")).total
     assert d.page_sample_tokens[0] == one - empty
-    r = token_report(small_store, c, progress=False)
-    assert r.page_tokens() == [t for x in r.docs for t in x.page_sample_tokens]
-    assert max(r.page_tokens()) < max(x + y for x, y in zip(d.page_image_tokens, d.page_text_tokens))
+    ref = [t for x in _reference(small_store, c) for t in x.page_sample_tokens]
+    s = token_report(small_store, c, progress=False).summary()
+    assert (s["page_tokens_median"], s["page_tokens_p90"]) == (np.percentile(ref, 50), np.percentile(ref, 90))
+    assert max(ref) < max(x + y for x, y in zip(d.page_image_tokens, d.page_text_tokens))
+
+
+@pytest.fixture(scope="module")
+def written_store(tmp_path_factory):
+    """A store written by StoreWriter in three docs parts (every docs row carries its page-size summary)."""
+    from mmprolong.corpus.ingest import doc_row
+    from mmprolong.corpus.writer import StoreWriter
+
+    root = tmp_path_factory.mktemp("written") / "store"
+    w = StoreWriter(root, flush_docs=2)
+    for i, n in enumerate([3, 7, 1, 12, 5]):
+        pages = [{"doc_id": f"d{i}", "page": p, "width": 1.0, "height": 1.0, "image": b"",
+                  "image_width": 600 + 40 * (p % 3), "image_height": 800, "text": f"page {p} of {i} " * (p + 1),
+                  "text_source": "layer"} for p in range(n)]
+        w.add(doc_row(f"d{i}.pdf", "ok", doc_id=f"d{i}", n_pages=n), pages)
+    w.close()
+    return root
+
+
+def test_without_the_text_layer_no_pages_file_is_read(written_store, tmp_path):
+    """Sample and image tokens come from the docs rows alone: the report holds with pages/ moved away."""
+    import shutil
+
+    c = load("qwen2.5-vl")
+    full = token_report(written_store, c, progress=False)
+    copy = tmp_path / "store"
+    shutil.copytree(written_store, copy)
+    shutil.rmtree(copy / "pages")
+    (copy / "pages").mkdir()
+    r = token_report(copy, c, progress=False, text_layer=False)
+    assert r.doc_rows().drop(["text_layer_tokens"]).equals(full.doc_rows().drop(["text_layer_tokens"]))
+    assert r.summary()["page_tokens_p90"] == full.summary()["page_tokens_p90"]
+    assert full.doc_rows().column("text_layer_tokens").to_pylist() == [
+        d.text_layer_tokens for d in _reference(written_store, c)]
+
+
+def test_a_process_pool_counts_what_one_process_counts(written_store, tmp_path):
+    c = load("qwen2.5-vl")
+    one = token_report(written_store, c, progress=False)
+    two = token_report(written_store, c, progress=False, executor="local", workers=2, out_dir=tmp_path / "o")
+    assert two.doc_rows().equals(one.doc_rows()) and two.summary() == one.summary()
+    assert two.longest == one.longest and len(one.longest) == 5
+
+
+@pytest.mark.slow
+def test_ray_counts_what_one_process_counts(written_store):
+    c = load("qwen2.5-vl")
+    one = token_report(written_store, c, progress=False)
+    ray = token_report(written_store, c, progress=False, executor="ray", workers=2)
+    assert ray.doc_rows().equals(one.doc_rows()) and ray.summary() == one.summary()
+
+
+def test_the_report_names_documents_by_file_name_with_the_title_beside(small_store, tmp_path):
+    """A title is metadata or a guess from the first page; the file name is what the user finds on disk."""
+    paths = write_report(token_report(small_store, load("qwen2.5-vl"), progress=False), tmp_path / "r")
+    md = paths["md"].read_text()
+    table = md.split("## Longest documents", 1)[1]
+    assert "| file | title |" in table
+    assert "| b.pdf | B | 30 |" in table and "| a.pdf | A | 3 |" in table

@@ -1,3 +1,5 @@
+import pytest
+
 from mmprolong.cli.main import main
 from mmprolong.train.model import preset_config
 from mmprolong.train.plan import plan, step_flops
@@ -81,3 +83,31 @@ def test_vision_flops_follow_each_family_s_tower():
     from mmprolong.train.plan import vision_params
 
     assert 0.55e9 < vision_params(preset_config("qwen3-vl-8b").vision_config) < 0.6e9  # released tower: ~0.58B
+
+
+def test_the_light_preset_shape_plans_exactly_as_the_transformers_config():
+    """`mmprolong plan` reads presets without transformers (train.presets.shape): same numbers, every preset."""
+    from mmprolong.train.presets import PRESETS, shape
+
+    for name in PRESETS:
+        for kw in (dict(length=131072, gpus=8, sp=2), dict(length=32768, gpus=4, sp=1, checkpointing=False),
+                   dict(length=524288, gpus=16, sp=4, cpu_offload=True)):
+            try:
+                want = plan(preset_config(name), name, **kw).as_dict()
+            except ValueError as e:          # a degree the heads do not allow: the same refusal
+                with pytest.raises(ValueError, match=str(e)[:30]):
+                    plan(shape(name), name, **kw)
+                continue
+            assert plan(shape(name), name, **kw).as_dict() == want, (name, kw)
+
+
+def test_plan_command_imports_neither_torch_nor_transformers():
+    """The estimate is arithmetic: `mmprolong plan` on a preset loads no ML library (it took 16 s when it did)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from mmprolong.cli.main import main; "
+            "rc = main(['plan', '--length', '128K', '--gpus', '8', '--sp', '2', '--gpu-mem', '96']); "
+            "print(rc, [m for m in ('torch', 'transformers') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "0 []"

@@ -3,7 +3,14 @@ mmprolong.dataset.build)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..run import EXECUTORS
+
+# the bundled recipes, read from the package's folder without importing the recipe module (--help stays light)
+RECIPES = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "recipes").glob("*.yaml"))
+OFFLINE_HINT = ("to build offline, with no teacher and no key: add --generator rules (questions written by rules "
+                "from each page's text layer), or use --recipe demo")
 
 
 def register(sub) -> None:
@@ -12,10 +19,14 @@ def register(sub) -> None:
         description="Plan the recipe's task x length mixture over the page store, then per document: choose segments, "
                     "generate QA, verify, dedupe and assemble instances of exact token length. Writes OUT/shards, "
                     "OUT/qa, OUT/rejected (Parquet), OUT/manifest.json and OUT/report/. Stops at the recipe's token "
-                    "budget. A killed build resumes: run the same command again.")
+                    "budget. A killed build resumes: run the same command again. Offline (no teacher, no API key): "
+                    "--generator rules, or --recipe demo.")
     p.add_argument("--recipe", required=True, metavar="R",
-                   help="recipe YAML path or bundled name (paper-qwen2.5-vl-7b, long-biased, ocr-full, ocr-needle, "
-                        "demo)")
+                   help="recipe YAML path or bundled name: " + ", ".join(RECIPES))
+    p.add_argument("--generator", choices=("recipe", "rules"), default="recipe",
+                   help="rules: write the QA offline by rules from each page's text layer (no teacher, no key, no "
+                        "network), in place of the recipe's generator and without its verify block; the output is "
+                        "its own dataset (its own recipe hash). Default: the recipe's generator")
     p.add_argument("--store", required=True, metavar="S", help="page store folder (from `mmprolong ingest`)")
     p.add_argument("--out", metavar="OUT", help="output folder or fsspec URL (s3://bucket/out; created, or resumed); "
                    "with --executor ray on a cluster, a place every node can write; required unless --plan")
@@ -45,6 +56,10 @@ def register(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.add_argument("--keep-near-duplicates", action="store_true",
                    help="keep documents `mmprolong dedup` found near-duplicate of a kept one (eval ones stay out)")
+    p.add_argument("--no-dedup", action="store_true",
+                   help="do not find near-duplicate documents first (by default a store never deduplicated, or "
+                        "changed since, is deduplicated before planning, as `mmprolong dedup` does); pool "
+                        "near-duplicates are then kept")
     p.set_defaults(func=run)
 
 
@@ -53,13 +68,19 @@ def summary_table(s):
 
     t = Table(title=f"build {s.recipe} ({s.recipe_hash})", show_header=False)
     t.add_row("instances", f"{s.samples:,}" + (" (resumed)" if s.resumed else ""))
-    t.add_row("tokens", f"{s.tokens:,} of {s.budget_tokens:,} budget")
+    if s.pool_exhausted and s.tokens < s.budget_tokens:   # the store ran out of documents, not the budget
+        t.add_row("tokens", f"pool exhausted: {s.tokens:,} of {s.budget_tokens:,} tokens (every document that fits "
+                            "was used; more PDFs reach the budget)")
+    else:
+        t.add_row("tokens", f"{s.tokens:,} of {s.budget_tokens:,} budget")
     t.add_row("documents", f"{s.docs_done:,} of {s.docs_planned:,} planned")
     t.add_row("by task", ", ".join(f"{k} {v}" for k, v in sorted(s.by_task.items())) or "-")
     t.add_row("QA kept / rejected", f"{s.qa_kept:,} / {s.rejected:,}")
     t.add_row("rejections", ", ".join(f"{k} {v}" for k, v in sorted(s.rejected_by_reason.items())) or "-")
     t.add_row("errors (not done, retried)", f"{s.failed:,}" + (": " + ", ".join(
         f"{k} {v}" for k, v in sorted(s.failed_by_reason.items())) if s.failed else ""))
+    t.add_row("near-duplicates removed", "dedup off (--no-dedup)" if s.dedup == "off" else
+              f"{s.near_duplicates_removed:,}" + (" (dedup ran first)" if s.dedup == "ran" else ""))
     t.add_row("seconds", f"{s.seconds:.1f}")
     t.add_row("output", s.out)
     return t
@@ -87,18 +108,36 @@ def plan_table(plan):
     return t
 
 
+def offline(recipe):
+    """The recipe with the rules generator and no model verification: nothing in it calls a server."""
+    from ..recipe import parse_recipe
+
+    data = recipe.canonical()
+    data.update(name=f"{recipe.name}-rules", generator={"kind": "rules"}, verify={"kind": "none"})
+    return parse_recipe(data, f"{recipe.name} with --generator rules")
+
+
 def run(args) -> int:
     from rich.console import Console
 
     from ..dataset.build import build
+    from ..errors import SetupError
+    from ..recipe import load_recipe
 
+    recipe = load_recipe(args.recipe)
+    if args.generator == "rules":
+        recipe = offline(recipe)
     if args.plan:
+        from ..corpus.dedup import is_current
         from ..corpus.store import PageStore
         from ..dataset.planner import make_plan
-        from ..recipe import load_recipe
 
-        Console().print(plan_table(make_plan(load_recipe(args.recipe), PageStore(args.store),
-                                             keep_near_duplicates=args.keep_near_duplicates)))
+        store = PageStore(args.store)
+        Console().print(plan_table(make_plan(recipe, store,
+                                             keep_near_duplicates=args.keep_near_duplicates or args.no_dedup)))
+        if not args.no_dedup and not is_current(store.url):
+            Console(stderr=True).print("[yellow]the store's near-duplicates are not current: this plan keeps them; "
+                                       "`mmprolong build` runs dedup first (or `mmprolong dedup STORE`)")
         return 0
     if not args.out:
         raise ValueError("--out is required (unless --plan)")
@@ -106,11 +145,16 @@ def run(args) -> int:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     if args.max_consecutive_failures < 1:
         raise ValueError(f"--max-consecutive-failures must be >= 1, got {args.max_consecutive_failures}")
-    summary = build(args.recipe, args.store, args.out, executor=args.executor, workers=args.workers,
-                    progress=not args.quiet, report=not args.no_report, timeout_s=args.timeout or None,
-                    ray_address=args.ray_address, max_consecutive_failures=args.max_consecutive_failures,
-                    retry_failed=args.retry_failed, preflight=not args.no_preflight,
-                    keep_near_duplicates=args.keep_near_duplicates)
+    try:
+        summary = build(recipe, args.store, args.out, executor=args.executor, workers=args.workers,
+                        progress=not args.quiet, report=not args.no_report, timeout_s=args.timeout or None,
+                        ray_address=args.ray_address, max_consecutive_failures=args.max_consecutive_failures,
+                        retry_failed=args.retry_failed, preflight=not args.no_preflight,
+                        keep_near_duplicates=args.keep_near_duplicates, dedup=not args.no_dedup)
+    except (SetupError, ValueError) as e:
+        if "is not set" not in str(e) or "API key" not in str(e):
+            raise
+        raise type(e)(f"{e}; {OFFLINE_HINT}") from None
     if not args.quiet:
         console = Console(stderr=True)
         console.print(summary_table(summary))
@@ -120,4 +164,25 @@ def run(args) -> int:
         if summary.docs_planned == 0:
             console.print("[yellow]no document of the store fits the recipe's lengths; "
                           "`mmprolong build --plan` says which were left out and why")
+    if nothing_built(summary):   # every document tried failed or was rejected: an error, as in `eval run`
+        import sys
+
+        print(nothing_built(summary), file=sys.stderr)
+        return 1
     return 0
+
+
+def nothing_built(s) -> str:
+    """The one-line error of a build that kept no instance although documents were tried (each failed or had all
+    its QA rejected), or "" when the build made something or had nothing to try."""
+    if s.samples or not (s.failed or s.rejected):
+        return ""
+    parts = []
+    if s.failed:
+        parts.append(f"{s.failed} documents failed (" + ", ".join(f"{k} {v}" for k, v in
+                                                                   sorted(s.failed_by_reason.items())) + ")")
+    if s.rejected:
+        parts.append(f"{s.rejected} QA/instances rejected (" + ", ".join(
+            f"{k} {v}" for k, v in sorted(s.rejected_by_reason.items())) + ")")
+    return (f"build kept no instances: {'; '.join(parts)}; see {s.out}/rejected and mmprolong.log; fix the cause and "
+            "run the same command again (failed documents are retried)")

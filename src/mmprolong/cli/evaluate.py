@@ -3,6 +3,7 @@ Parses and wires only; the work is in mmprolong.eval."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -174,9 +175,13 @@ def register(sub) -> None:
                                   "images per prompt, the pixel budget, and the concurrency that keeps the server "
                                   "busy (docs/serving.md).")
     sv.add_argument("set", metavar="SET", help="eval-set folder the server must serve")
-    sv.add_argument("--model-path", required=True, help="the model folder vLLM serves (config.json read)")
+    sv.add_argument("--model-path", required=True,
+                    help="the local model folder vLLM serves (its config.json is read: positions, KV-cache size)")
     sv.add_argument("--gpus", type=int, default=1, help="tensor-parallel GPUs (default %(default)s)")
-    sv.add_argument("--gpu-mem-gib", type=float, default=80.0, help="memory per GPU (default %(default)s)")
+    sv.add_argument("--gpu-mem", type=float, default=80.0, metavar="GIB",
+                    help="GiB per GPU (default %(default)s)")
+    sv.add_argument("--gpu-mem-gib", type=float, dest="gpu_mem", default=argparse.SUPPRESS,
+                    help=argparse.SUPPRESS)   # the old name, kept working
     sv.add_argument("--max-new-tokens", type=int, default=256, help="answer budget per request (default %(default)s)")
     sv.add_argument("--rope-theta", type=float, default=None,
                     help="override the mRoPE base (ablations only: an exported checkpoint carries its own)")
@@ -337,7 +342,7 @@ def cmd_serve_config(args) -> int:
     from ..eval.serving import plan
 
     p = plan(args.set, args.model_path, max_new_tokens=args.max_new_tokens, gpus=args.gpus,
-             gpu_mem_gib=args.gpu_mem_gib, rope_theta=args.rope_theta)
+             gpu_mem_gib=args.gpu_mem, rope_theta=args.rope_theta)
     print(p.command(args.model_path, args.served_model))
     print(f"mmprolong eval run {args.set} --store STORE --out RUN --backend openai --base-url "
           f"http://127.0.0.1:8000/v1 --served-model {args.served_model} --concurrency {p.client_concurrency} "

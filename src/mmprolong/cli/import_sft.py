@@ -19,10 +19,12 @@ def register(sub) -> None:
                    help="TokenCounter: qwen2.5-vl, qwen3-vl or a local HF model folder (default %(default)s)")
     p.add_argument("--max-pixels", type=int, default=None,
                    help="pixel bound per image (default: the model's); larger images are resized to its grid")
-    p.add_argument("--max-length", type=int, default=None,
-                   help="reject samples longer than this many tokens (default: no limit)")
+    p.add_argument("--max-tokens", "--max-length", dest="max_tokens", type=int, default=None,
+                   metavar="N", help="reject samples longer than N tokens, counted as the model counts them "
+                                     "(default 32768; 0: no limit)")
     p.add_argument("--image-root", default=None, metavar="DIR",
-                   help="folder relative image paths start from (default: each input file's folder)")
+                   help="folder image paths start from and must stay inside (default: each input file's folder; "
+                        "a path that leaves it, by .. or as an absolute path, rejects its row)")
     p.add_argument("--task", default="sft", help="value of the shards' task column (default %(default)s)")
     p.add_argument("--shard-size", type=int, default=1024, help="input rows per part file (default %(default)s)")
     p.add_argument("--workers", type=int, default=1,
@@ -35,11 +37,15 @@ def run(a) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from ..dataset.import_sft import ImportSettings, import_sft
+    from ..dataset.import_sft import DEFAULT_MAX_LENGTH, ImportSettings, import_sft
 
     if a.shard_size < 1:
         raise ValueError("--shard-size must be at least 1")
-    s = import_sft(a.inputs, a.out, ImportSettings(model=a.model, max_pixels=a.max_pixels, max_length=a.max_length,
+    if a.max_tokens is not None and a.max_tokens < 0:
+        raise ValueError("--max-tokens must be 0 (no limit) or a positive number of tokens")
+    max_length = DEFAULT_MAX_LENGTH if a.max_tokens is None else (a.max_tokens or None)
+    s = import_sft(a.inputs, a.out, ImportSettings(model=a.model, max_pixels=a.max_pixels,
+                                                   max_length=max_length,
                                                    image_root=a.image_root, task=a.task, shard_size=a.shard_size),
                    progress=not a.quiet, workers=a.workers)
     if not a.quiet:

@@ -68,12 +68,25 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def check_exclusions(paths: list[str]) -> None:
+    """A missing exclusion list is a user error that says where the list comes from (the README's step 0)."""
+    from pathlib import Path
+
+    for p in paths:
+        if "://" not in p and not Path(p).exists():
+            raise FileNotFoundError(
+                f"--exclude {p}: no such file. An exclusion list holds the SHA-256 (or path) of documents kept out "
+                f"of training, e.g. the held-out evaluation PDFs: `mmprolong eval import-mmlongbench ... --exclude-out "
+                f"{p}` writes it (README step 0). With no evaluation documents, leave --exclude out")
+
+
 def run(args) -> int:
     from rich.console import Console
 
     from ..corpus.ingest import IngestConfig, ingest, summary_table
     from ..corpus.report import write_report
 
+    check_exclusions(args.exclude)
     cfg = IngestConfig(dpi=args.dpi, jpeg_quality=args.jpeg_quality, min_pages=args.min_pages,
                        max_pages=args.max_pages, exclude=args.exclude, sections=args.sections,
                        executor=args.executor, ray_address=args.ray_address, workers=args.workers,

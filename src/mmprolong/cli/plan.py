@@ -24,7 +24,7 @@ def register(sub) -> None:
                    help="plan without activation checkpointing (far more activation memory)")
     p.add_argument("--cpu-offload", action="store_true",
                    help="FSDP2 parameter, gradient and optimizer-state offload to host memory")
-    p.add_argument("--gpu-mem", type=float, default=80.0, help="GiB per GPU (default 80)")
+    p.add_argument("--gpu-mem", type=float, default=80.0, metavar="GIB", help="GiB per GPU (default 80)")
     p.add_argument("--peak-tflops", type=float, default=989.0, help="bf16 dense peak per GPU (H100: 989, H20: 148)")
     p.add_argument("--mfu", type=float, default=0.4, help="assumed model FLOPs utilisation for the time estimate")
     p.add_argument("--json", action="store_true", help="print the plan as JSON instead of a table")
@@ -34,11 +34,11 @@ def register(sub) -> None:
 def run(a: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from mmprolong.train.model import PRESETS, preset_config
     from mmprolong.train.plan import plan
+    from mmprolong.train.presets import PRESETS, shape
 
     if a.model in PRESETS:
-        config = preset_config(a.model)
+        config = shape(a.model)   # no torch / transformers import: the estimate prints in well under a second
     elif Path(a.model).is_dir():
         from transformers import AutoConfig
 

@@ -22,6 +22,15 @@ def register(sub) -> None:
                    help="pixel bound per image (default: the model's own, 12,845,056 for Qwen2.5-VL)")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="report folder (default: STORE/reports/tokens-<model>)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="where the docs parts are counted: this machine (--workers processes; 1: in this process) "
+                        "or a Ray cluster (default %(default)s)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="parallel workers (default: 1 locally, the cluster's CPUs with ray)")
+    p.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="with --executor ray: join this Ray cluster (default: start a local one)")
+    p.add_argument("--no-text-layer", action="store_true",
+                   help="skip the text-layer count: then only the docs rows are read, never the pages")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=run)
 
@@ -42,7 +51,10 @@ def run(args) -> int:
     safe_name = re.sub(r"[^\w.-]+", "_", counter.name)
     out = Path(args.out) if args.out else Path(args.store) / "reports" / f"tokens-{safe_name}"
     with claim(out, "token-report", "tokens"):   # before counting: a wrong or busy OUT is refused at once
-        report = token_report(args.store, counter, max_pixels=args.max_pixels, progress=not args.quiet)
+        report = token_report(args.store, counter, max_pixels=args.max_pixels, progress=not args.quiet,
+                              executor=args.executor, workers=args.workers if args.executor == "ray" else
+                              (args.workers or 1), ray_address=args.ray_address, model=args.model, out_dir=out,
+                              text_layer=not args.no_text_layer)
         paths = write_report(report, out)
     if not args.quiet:
         t = Table(title=f"tokens: {args.store}", show_header=False)

@@ -21,9 +21,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from .. import __version__, storage
 from ..run import PROCESS_EXECUTORS, Failure, default_workers, map_unordered
@@ -32,7 +30,12 @@ from .inputs import expand_inputs, printable
 from .ocr import ENGINES, OCR_MODES, apply_ocr, check_engine
 from .pdf import DEFAULT_MAX_PAGE_PIXELS, PdfError, metadata_title, open_pdf, render_pages
 from .sections import first_heading, heuristic_sections, outline_sections
-from .writer import PagesFile, StoreWriter, doc_pages_name, remove_pages_file
+
+if TYPE_CHECKING:   # the worker processes import this module: pyarrow (writer) and rich load only where used
+    from rich.console import Console
+    from rich.table import Table
+
+    from .writer import PagesFile
 
 SECTION_MODES = ("auto", "outline", "heuristic", "none")
 RETRY_STATUSES = ("error", "timeout")   # transient failures: `--retry-failed` gives them another try
@@ -171,6 +174,17 @@ def limit_worker_memory(mb: int | None) -> None:
     _memory_limited = True
 
 
+def died_of_memory(failure, cfg: "IngestConfig") -> bool:
+    """A local worker that died of SIGABRT while under the memory limit: native code (pdfium) aborts when an
+    allocation fails, so this is the limit at work (out_of_memory, final), not a transient error to retry."""
+    import re
+    import signal
+
+    m = re.search(r"exit code (-?\d+)", failure.error) if failure.kind == "crashed" else None
+    return (m is not None and int(m.group(1)) == -signal.SIGABRT and cfg.executor == "local"
+            and bool(cfg.max_worker_memory_mb))
+
+
 def ingest_document(task: DocTask) -> DocResult:
     """Render one PDF into a docs row and its page rows; unreadable or filtered files give a failure row."""
     cfg = task.config
@@ -202,22 +216,27 @@ def _ingest_document(task: DocTask) -> DocResult:
         outline = outline_sections(pdf) if cfg.sections in ("auto", "outline") else []
         pages, heads, scaled = [], [], []
         need_heads = cfg.sections == "heuristic" or (cfg.sections == "auto" and not outline)
+        auto = cfg.ocr == "auto"
         for rendered in render_pages(pdf, cfg.dpi, cfg.jpeg_quality, headings=need_heads,
-                                     max_pixels=cfg.max_page_pixels):
+                                     max_pixels=cfg.max_page_pixels, classify=auto):
             rendered.row["doc_id"] = task.doc_id
             if rendered.scaled:
                 scaled.append(rendered.row["page"])
-            apply_ocr(rendered.row, cfg.ocr, cfg.ocr_engine)
+            apply_ocr(rendered.row, cfg.ocr, cfg.ocr_engine, scan=rendered.scan if auto else None)
             pages.append(rendered.row)
             heads.append(rendered.headings)
             # past spill_pages the worker writes the pages itself, a row group at a time: memory stays bounded
             if task.pages_url and (out is not None or len(pages) >= task.spill_pages):
-                out = out or PagesFile(task.pages_url)
+                if out is None:
+                    from .writer import PagesFile   # noqa: F811 - pyarrow, only in a worker that writes pages
+
+                    out = PagesFile(task.pages_url)
                 out.write(pages)
                 pages = []
         location = {}
         if out is not None:
-            location = {"pages_file": storage.name(task.pages_url), "page_row_groups": out.close()}
+            location = {"pages_file": storage.name(task.pages_url), "page_row_groups": out.close(),
+                        "page_sizes": out.page_sizes}
             out = None
     except PdfError as e:
         if out is not None:
@@ -295,6 +314,11 @@ def ingest(inputs: list[str], out: str | Path, config: IngestConfig | None = Non
 
 def _ingest(inputs: list[str], out: str | Path, config: IngestConfig | None, console: Console | None
             ) -> IngestSummary:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .writer import StoreWriter, doc_pages_name, remove_pages_file
+
     cfg = config or IngestConfig()
     check_engine(cfg.ocr, cfg.ocr_engine)
     t0 = time.monotonic()
@@ -368,8 +392,13 @@ def _ingest(inputs: list[str], out: str | Path, config: IngestConfig | None, con
                 if isinstance(result, Failure):
                     remove_pages_file(task.pages_url)   # what a killed worker left of its pages: never committed
                     status = result.kind if result.kind in ("timeout", "out_of_memory") else "error"
+                    error = str(result)
+                    if died_of_memory(result, cfg):
+                        status = "out_of_memory"
+                        error = (f"the worker died of SIGABRT under its {cfg.max_worker_memory_mb} MB memory limit "
+                                 f"(a failed allocation; {result.error})")
                     record(doc_row(task.source, status, doc_id=task.doc_id, file_bytes=task.file_bytes,
-                                   error=str(result), dpi=cfg.dpi, seconds=result.seconds), [])
+                                   error=error, dpi=cfg.dpi, seconds=result.seconds), [])
                 else:
                     record(result.doc, result.pages)
     finally:
@@ -382,6 +411,8 @@ def _ingest(inputs: list[str], out: str | Path, config: IngestConfig | None, con
 
 def summary_table(s: IngestSummary) -> Table:
     """The one-screen summary: outcomes of this run by status, pages, time, and the store's totals."""
+    from rich.table import Table
+
     t = Table(title=f"ingest -> {s.store}", show_header=True)
     t.add_column("status")
     t.add_column("documents", justify="right")

@@ -22,8 +22,11 @@ _GLOB_CHARS = set("*?[")
 
 
 def printable(path: str) -> str:
-    """A file name as stored text: the name itself when it is valid UTF-8, else its undecodable bytes written as
-    \\xNN escapes (lossless, printable, and accepted by Parquet)."""
+    """A file name as stored text: the name itself when it is valid UTF-8 without a backslash, else with its
+    undecodable bytes written as \\xNN escapes and each backslash doubled. Lossless and one-to-one (a name holding
+    the byte 0xff and one holding the text `\\xff` are two stored names), printable, and accepted by Parquet."""
+    if "\\" in path:
+        path = path.replace("\\", "\\\\")
     try:
         path.encode("utf-8")
         return path

@@ -2,17 +2,25 @@
 folder or an fsspec URL (s3://bucket/store, memory://...; `mmprolong.storage`); `root` is a Path for a local store and
 the URL string otherwise, `url` always a string.
 
-Stages read documents through `PageStore.iter_documents()`, which streams the pages dataset in file order and
-groups rows by document (the ingester writes each document's pages contiguously), so memory holds one document.
-Random access (`locate`, `document`, `read_pages`) goes through a row-group index (doc_id -> the pages files and
-row groups that hold its pages), built once per store object: from the docs rows' `pages_file` / `page_row_groups`
+Stages read documents through `PageStore.iter_documents()`, which walks the docs rows in order, a batch at a time
+(`iter_docs_rows`, one docs part open at a time), and reads each document's pages from the row groups its row names
+(the last pages row group read is kept, since consecutive documents of a batched part share row groups): memory
+holds one docs batch and the pages row groups of one document, whatever the consumer's speed (no readahead). Store order is docs order (docs parts by name,
+rows in order); compaction (corpus/compact.py) keeps it.
+Random access: `document(doc_id)` finds its docs row through a compact index (a 64-bit hash of the doc_id -> docs
+file and row group, in sorted numpy arrays, 16 bytes a document) and reads that one docs row group and the pages row
+groups the row names. `locate` / `read_pages` go through a row-group index (doc_id -> the pages files and row groups
+that hold its pages), built once per store object: from the docs rows' `pages_file` / `page_row_groups`
 (corpus/writer.py) and, for rows written before those columns, from the doc_id column of the pages files no docs
 row names: doc_ids are hashes, so Parquet's min/max statistics cannot prune row groups, and a filtered scan would
 read every row group of a large store.
+`iter_summaries` gives the docs columns that planning and token counting need (`page_sizes`, corpus/writer.py),
+filling the summary from the pages only for rows written before it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +29,7 @@ from typing import Iterator
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.dataset as ds
+import numpy as np
 
 from .. import schema, storage
 
@@ -134,37 +143,145 @@ class PageStore:
         index = self.page_index()
         return {d: list(index.get(d, [])) for d in doc_ids}
 
+    def docs_files(self) -> list[str]:
+        """The committed docs parts, in store order."""
+        return self._files("docs")
+
+    def _doc_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(sorted 64-bit doc_id hashes, docs file number, row group) of every ok docs row (built on first use by
+        reading the doc_id / status columns a row group at a time)."""
+        if getattr(self, "_docs_index", None) is None:
+            keys, files, groups = [], [], []
+            for i, f in enumerate(self.docs_files()):
+                pf = storage.parquet_file(f)
+                for rg in range(pf.metadata.num_row_groups):
+                    t = pf.read_row_group(rg, columns=["doc_id", "status"])
+                    ids = t.column("doc_id").filter(pa.compute.equal(t.column("status"), "ok")).to_pylist()
+                    keys.append(np.fromiter((doc_key(d) for d in ids), np.uint64, len(ids)))
+                    files.append(np.full(len(ids), i, np.int32))
+                    groups.append(np.full(len(ids), rg, np.int32))
+            k = np.concatenate(keys) if keys else np.zeros(0, np.uint64)
+            order = np.argsort(k, kind="stable")
+            self._docs_index = (k[order], (np.concatenate(files) if files else np.zeros(0, np.int32))[order],
+                                (np.concatenate(groups) if groups else np.zeros(0, np.int32))[order])
+            self._docs_index_files = self.docs_files()
+        return self._docs_index
+
+    def doc_row(self, doc_id: str) -> dict:
+        """The ok docs row of this document: one docs row group read (through `_doc_index`)."""
+        keys, files, groups = self._doc_index()
+        key = np.uint64(doc_key(doc_id))
+        lo, hi = np.searchsorted(keys, key, "left"), np.searchsorted(keys, key, "right")
+        for f, rg in sorted({(int(files[j]), int(groups[j])) for j in range(lo, hi)}):   # >1 only on a collision
+            t = storage.parquet_file(self._docs_index_files[f]).read_row_group(rg)
+            t = t.filter(pa.compute.and_(pa.compute.equal(t.column("doc_id"), doc_id),
+                                         pa.compute.equal(t.column("status"), "ok")))
+            if t.num_rows:
+                return t.slice(0, 1).to_pylist()[0]
+        raise KeyError(f"document {doc_id} not in store {self.url}")
+
     def document(self, doc_id: str, with_images: bool = True) -> Document:
-        docs = self._dataset("docs", schema.DOCS).to_table(
-            filter=(ds.field("doc_id") == doc_id) & (ds.field("status") == "ok"), use_threads=self.threads)
-        if docs.num_rows == 0:
-            raise KeyError(f"document {doc_id} not in store {self.url}")
-        row = docs.slice(0, 1).to_pylist()[0]
+        """One document: its docs row through the docs index, its pages from the row groups the row names (a row
+        without them, from a store written before the location columns, goes through `page_index`)."""
+        row = self.doc_row(doc_id)
+        location = self._location(row)
+        if location is not None:
+            return read_document(row, location, with_images)
         cols = None if with_images else [c for c in schema.PAGES.names if c != "image"]
         pages = self.read_pages([doc_id], cols).to_pylist()
         pages.sort(key=lambda p: p["page"])
         return _doc(row, pages)
 
-    def iter_documents(self, with_images: bool = True, doc_ids: set[str] | None = None,
-                       batch_rows: int = 256) -> Iterator[Document]:
-        """Stream ok documents with their pages, in store order, one document in memory at a time."""
-        docs = {r["doc_id"]: r for r in self.docs_table().to_pylist() if doc_ids is None or r["doc_id"] in doc_ids}
-        cols = None if with_images else [c for c in schema.PAGES.names if c != "image"]
-        scanner = self.pages_dataset().scanner(columns=cols, batch_size=batch_rows, use_threads=self.threads,
-                                               filter=ds.field("doc_id").isin(list(docs)) if doc_ids else None)
-        cur: str | None = None
-        buf: list[dict] = []
-        seen: set[str] = set()
-        for batch in scanner.to_batches():
+    def _location(self, row: dict) -> list[tuple[str, int]] | None:
+        if row.get("pages_file") and row.get("page_row_groups") is not None:
+            f = storage.join(self.url, "pages", row["pages_file"])
+            return [(f, int(rg)) for rg in row["page_row_groups"]]
+        return None
+
+    def iter_docs_rows(self, columns: list[str] | None = None, ok_only: bool = True, batch_rows: int = 4096,
+                       files: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+        """The docs rows in store order (of `files`, default all docs parts), a batch of at most `batch_rows` rows
+        at a time, one part open at a time: memory does not grow with the number of parts (a pyarrow dataset
+        over all of them keeps every part's metadata: ~67 KB a part, 0.6 GB for the 8,932 parts of a
+        100K-document store, measured). Columns a part predates come back as nulls."""
+        cols = list(columns) if columns else list(schema.DOCS.names)
+        read = cols if not ok_only or "status" in cols else [*cols, "status"]
+        for f in self.docs_files() if files is None else files:
+            pf = storage.parquet_file(f)
+            have = set(pf.schema_arrow.names)
+            for batch in pf.iter_batches(batch_size=batch_rows, columns=[c for c in read if c in have],
+                                         use_threads=False):
+                for c in read:
+                    if c not in have:
+                        batch = batch.append_column(schema.DOCS.field(c),
+                                                    pa.nulls(batch.num_rows, schema.DOCS.field(c).type))
+                if ok_only:
+                    batch = batch.filter(pa.compute.equal(batch.column("status"), "ok"))
+                if batch.num_rows:
+                    yield batch.select(cols)
+
+    def iter_summaries(self, columns: tuple[str, ...] = ("doc_id", "n_pages"), batch_rows: int = 65536,
+                       files: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+        """Ok docs rows in store order with `columns` and `page_sizes` (schema.SIZE_RUN runs), a bounded batch at
+        a time: from the docs parts alone; a row written before the summary column gets it from its pages."""
+        want = [c for c in columns if c != "page_sizes"] + ["page_sizes"]
+        for batch in self.iter_docs_rows(want, batch_rows=batch_rows, files=files):
+            sizes = batch.column(batch.schema.get_field_index("page_sizes"))
+            if sizes.null_count:
+                batch = self._fill_sizes(batch)
+            yield batch
+
+    def _fill_sizes(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        from .writer import add_size_runs
+
+        ids = batch.column(batch.schema.get_field_index("doc_id")).to_pylist()
+        runs = batch.column(batch.schema.get_field_index("page_sizes")).to_pylist()
+        missing = [d for d, r in zip(ids, runs) if r is None]
+        pages = self.read_pages(missing, ["doc_id", "page", "image_width", "image_height"])
+        pages = pages.sort_by([("doc_id", "ascending"), ("page", "ascending")]).to_pylist()
+        by_doc: dict[str, list[dict]] = {}
+        for p in pages:
+            by_doc.setdefault(p["doc_id"], []).append(p)
+        runs = [r if r is not None else add_size_runs([], by_doc.get(d, [])) for d, r in zip(ids, runs)]
+        i = batch.schema.get_field_index("page_sizes")
+        f = schema.DOCS.field("page_sizes")
+        return batch.set_column(i, f, pa.array(runs, f.type))
+
+    def iter_documents(self, with_images: bool = True, doc_ids: set[str] | None = None, batch_rows: int = 256,
+                       columns: list[str] | None = None, docs_files: list[str] | None = None) -> Iterator[Document]:
+        """Stream ok documents with their pages (the PAGES `columns`, default all but `image` unless
+        `with_images`), in store order (of `docs_files`, default all docs parts). Memory: a docs batch of
+        `batch_rows` rows and the pages row groups of the current document (plus the last one read), whatever the
+        consumer's speed."""
+        cols = list(columns) if columns else (list(schema.PAGES.names) if with_images
+                                              else [c for c in schema.PAGES.names if c != "image"])
+        cols = [c for c in ("doc_id", "page") if c not in cols] + cols
+        cache: dict[tuple[str, int], pa.Table] = {}
+        files: dict[str, object] = {}
+        for batch in self.iter_docs_rows(batch_rows=batch_rows, files=docs_files):
             for row in batch.to_pylist():
-                if row["doc_id"] != cur:
-                    if cur is not None and cur in docs and cur not in seen:
-                        seen.add(cur)
-                        yield _doc(docs[cur], sorted(buf, key=lambda p: p["page"]))
-                    cur, buf = row["doc_id"], []
-                buf.append(row)
-        if cur is not None and cur in docs and cur not in seen:
-            yield _doc(docs[cur], sorted(buf, key=lambda p: p["page"]))
+                if doc_ids is not None and row["doc_id"] not in doc_ids:
+                    continue
+                location = self._location(row)
+                if location is None:
+                    pages = self.read_pages([row["doc_id"]], cols).to_pylist()
+                else:
+                    parts = []
+                    for key in location:
+                        if key not in cache:
+                            f, rg = key
+                            if f not in files:
+                                files.clear()
+                                files[f] = storage.parquet_file(f)
+                            cache[key] = _read_row_groups(files[f], [rg], cols)
+                        t = cache[key]
+                        parts.append(t.filter(pa.compute.equal(t.column("doc_id"), row["doc_id"])))
+                    last = location[-1] if location else None
+                    for k in [k for k in cache if k != last]:   # keep only the last row group: the next document
+                        del cache[k]                            # of a batched part starts there
+                    pages = pa.concat_tables(parts).to_pylist() if parts else []
+                pages.sort(key=lambda p: p["page"])
+                yield _doc(row, pages)
 
 
 def read_document(row: dict, location: list[tuple[str, int]], with_images: bool = True) -> Document:
@@ -183,9 +300,15 @@ def read_document(row: dict, location: list[tuple[str, int]], with_images: bool 
     return _doc(row, pages)
 
 
-def _read_row_groups(path: str, rgs: list[int], cols: list[str]) -> pa.Table:
-    """Row groups of one part file; a PAGES column the file predates (text_source) comes back as nulls."""
-    pf = storage.parquet_file(path)
+def doc_key(doc_id: str) -> int:
+    """The 64-bit key of a doc_id in the docs index (a hash: doc_ids are not always hex)."""
+    return int.from_bytes(hashlib.blake2b(doc_id.encode(), digest_size=8).digest(), "little")
+
+
+def _read_row_groups(path, rgs: list[int], cols: list[str]) -> pa.Table:
+    """Row groups of one part file (a path, or an open ParquetFile); a PAGES column the file predates
+    (text_source) comes back as nulls."""
+    pf = storage.parquet_file(path) if isinstance(path, str) else path
     have = set(pf.schema_arrow.names)
     t = pf.read_row_groups(rgs, columns=[c for c in cols if c in have])
     for c in cols:

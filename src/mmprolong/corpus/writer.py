@@ -24,6 +24,9 @@ or a killed worker's half) and the old layout's staging/ files. The docs parts t
 done, and their documents are redone on resume. R is a new number per run, so a resumed run never overwrites an
 earlier run's parts; a worker's pages file is named by its doc_id, and a doc_id is rendered at most once per store.
 
+Every docs row of a document with pages also carries `page_sizes` (its pages' pixel sizes, run-length in page order:
+`add_size_runs`), so that planning and token counting read the docs parts only.
+
 The batched writer fills `pages_file` / `page_row_groups` too (a part's row groups are exact PAGE_ROW_GROUP-row
 chunks and it knows each document's row offsets), so `PageStore.locate` answers from the docs table alone; rows
 without them (older stores) are located by scanning the pages' doc_id columns.
@@ -53,6 +56,18 @@ def doc_pages_name(doc_id: str) -> str:
     return f"doc-{doc_id}.parquet"
 
 
+def add_size_runs(runs: list[dict], pages) -> list[dict]:
+    """Extend `runs` (schema.SIZE_RUN dicts: equal pixel sizes in page order) by these page rows; returns `runs`.
+    This is the docs row's `page_sizes`: what planning and token counting read instead of the pages."""
+    for p in pages:
+        w, h = int(p["image_width"]), int(p["image_height"])
+        if runs and runs[-1]["width"] == w and runs[-1]["height"] == h:
+            runs[-1]["pages"] += 1
+        else:
+            runs.append({"width": w, "height": h, "pages": 1})
+    return runs
+
+
 def row_groups(start: int, n: int) -> list[int]:
     """The row groups of a part holding rows [start, start + n) (row groups of exactly PAGE_ROW_GROUP rows)."""
     return list(range(start // PAGE_ROW_GROUP, (start + n - 1) // PAGE_ROW_GROUP + 1)) if n else []
@@ -63,8 +78,9 @@ class PagesFile:
     `close()` (local: .tmp, fsync, rename; object storage: the object appears when its upload completes);
     `discard()` leaves nothing behind. Memory: at most one row group of pages."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, track_sizes: bool = True):
         self.url = storage.normalize(url)
+        self.track_sizes = track_sizes
         self.local = storage.is_local(self.url)
         if self.local:
             self._tmp = storage.local_path(self.url).with_name(storage.name(self.url) + ".tmp")
@@ -77,8 +93,16 @@ class PagesFile:
         self._buf: list[dict] = []
         self.n_row_groups = 0
         self.n_pages = 0
+        self.page_sizes: list[dict] = []   # the docs row's summary of what was written (add_size_runs)
+
+    @property
+    def rows_written(self) -> int:
+        """Pages written so far (the row offset of the next page)."""
+        return self.n_pages + len(self._buf)
 
     def write(self, pages: list[dict]) -> None:
+        if self.track_sizes:
+            add_size_runs(self.page_sizes, pages)
         self._buf.extend(pages)
         while len(self._buf) >= PAGE_ROW_GROUP:
             self._group(self._buf[:PAGE_ROW_GROUP])
@@ -215,6 +239,8 @@ class StoreWriter:
             raise ValueError(f"{doc.get('source')}: pages must be 0..n-1 in order")
         if pages and doc.get("pages_file"):
             raise ValueError(f"{doc.get('source')}: pages given and also in {doc['pages_file']}")
+        if pages and doc.get("page_sizes") is None:
+            doc = {**doc, "page_sizes": add_size_runs([], pages)}
         if not self._docs:
             self._since = time.monotonic()
         self._spans.append((len(self._pages), len(pages)) if pages else None)

@@ -30,7 +30,7 @@ import logging
 import os
 import platform
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -42,7 +42,7 @@ from ..run.outdir import is_bookkeeping
 from .document import DocItem, DocumentJob
 from .parts import PROGRESS, STAGING, TABLES, PartWriter
 from .planner import Plan, make_plan
-from .quota import BUDGET_TOLERANCE, Quota
+from .quota import BUDGET_TOLERANCE, Quota, Steer, steer_lag
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,8 @@ class BuildSummary:
     pool_exhausted: bool = False   # every planned document was read before the budget was reached
     failed: int = 0             # documents not done (failed generation, deadline, dead worker): retried later
     failed_by_reason: dict[str, int] = field(default_factory=dict)
+    dedup: str = ""             # "ran" (this build deduplicated the store), "current" (it was), "off" (--no-dedup)
+    near_duplicates_removed: int = 0   # documents the plan left out as near-duplicates (pool and eval)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -160,6 +162,105 @@ def _items(store: PageStore, plan: Plan, indices, rows: _DocRows) -> Iterator[tu
             yield i, d, got.get(d), where.get(d) or [], plan.docs[i].slots
 
 
+class _Steered:
+    """The items of a build, each document's slot tasks chosen by `Steer` `lag` documents ahead of the consumer.
+
+    `decide()` (called once per document consumed, in plan order, and `lag` times at the start) chooses the next
+    document's tasks; the executor takes only documents already chosen for. When it asks for one that is not
+    chosen yet, this iterator pauses (raises StopIteration without being exhausted): the executors ask again after
+    each result, and with nothing in flight every document taken has been consumed, so the next one is chosen by
+    then. Choices made before a resume (`ready`) are used again as they were."""
+
+    def __init__(self, base: Iterator[tuple], steer: Steer, ready: dict[int, tuple[list, list]]):
+        self.base, self.steer, self.ready = base, steer, ready
+        self.chosen: deque[DocItem] = deque()
+        self.pos = 0
+        self.exhausted = False
+
+    def decide(self) -> None:
+        from dataclasses import replace
+
+        got = next(self.base, None)
+        if got is None:
+            self.exhausted = True
+            return
+        i, doc_id, row, loc, slots = got
+        if i in self.ready:
+            tasks, order = self.ready.pop(i)
+            self.steer.ahead[i] = (tasks, order)
+        else:
+            tasks, order = self.steer.choose(i, len(slots))
+        slots = [replace(s, task=t) for s, t in zip(slots, tasks)]
+        self.chosen.append(DocItem(self.pos, i, doc_id, row, loc if row is not None else [], slots, order))
+        self.pos += 1
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> DocItem:
+        if self.chosen:
+            return self.chosen.popleft()
+        raise StopIteration   # exhausted, or paused until the consumer catches up (see the class docstring)
+
+
+def _take_document(quota: Quota, reserve: list[dict], r, writer: PartWriter) -> bool:
+    """Apply the mix and the budget to one document's instances, in plan order (quota.py); True when the build
+    stops. An instance the mix cannot take yet (its task ahead) is not left out but held in `reserve` (its staged
+    file kept, `writer.held`) and taken, oldest first, as soon as the mix allows: no verified instance is thrown
+    away for the mix, only those still held when the build ends."""
+    stop = _drain(quota, reserve, writer)
+    kept, kept_rows, left_out = [], [], []
+    qa_rows = {q["qa_id"]: q for q in r.qa}
+    for k, row in enumerate(r.samples if not stop else ()):
+        left = quota.take(row["task"], row["n_tokens"])
+        if left is None:
+            kept.append(row)
+            kept_rows.append(k)
+        elif (left.startswith("mix:") and r.staged is not None and not quota.stop
+              and quota.shares.get(row["task"], 0) > 0):
+            reserve.append({"row": row, "k": k, "url": r.staged, "qa": qa_rows[row["qa_id"]], "reason": left})
+        elif not quota.stop:
+            left_out.append(qa_rows[row["qa_id"]] | {"reason": left})
+        if quota.stop:
+            stop = True
+            break
+    kept_qa = {row["qa_id"] for row in kept}
+    qa_kept = [q for q in r.qa if q["qa_id"] in kept_qa]
+    if r.staged is None:   # no sample, or rows held here (never in a build)
+        writer.add(kept, qa_kept, r.rejected + left_out)
+    else:
+        writer.add_staged(r.staged, kept, kept_rows, qa_kept, r.rejected + left_out)
+    stop = stop or _drain(quota, reserve, writer)
+    writer.held = {e["url"] for e in reserve}
+    return stop
+
+
+def _drain(quota: Quota, reserve: list[dict], writer: PartWriter) -> bool:
+    """Take the reserve's instances the mix now allows, oldest first, until none is taken; True when the budget
+    stops the build."""
+    taken = True
+    while taken and reserve and not quota.stop:
+        taken = False
+        for e in list(reserve):
+            left = quota.take(e["row"]["task"], e["row"]["n_tokens"])
+            if left is None:
+                writer.add_staged(e["url"], [e["row"]], [e["k"]], [e["qa"]], [])
+            elif left.startswith("mix:"):
+                continue
+            elif not quota.stop:   # too long for what is left of the budget
+                writer.add_staged(None, [], [], [], [e["qa"] | {"reason": left}])
+            reserve.remove(e)
+            taken = left is None
+            if quota.stop:
+                return True
+    return quota.stop
+
+
+def _resume_state(steer: Steer, reserve: list[dict], writer: PartWriter, docs_done: int) -> dict:
+    """What a resumed build needs besides the committed parts: the steering and the reserve (quota.py)."""
+    return {"steer": steer.snapshot(docs_done), "reserve": reserve, "held": sorted(writer.held)}
+
+
 def _progress_bar(enabled: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -191,7 +292,7 @@ def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str |
           workers: int | None = None, progress: bool = True, report: bool = True,
           timeout_s: float | None = DEFAULT_DOC_TIMEOUT_S, ray_address: str | None = None,
           max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE, retry_failed: bool = False,
-          preflight: bool = True, keep_near_duplicates: bool = False) -> BuildSummary:
+          preflight: bool = True, keep_near_duplicates: bool = False, dedup: bool = True) -> BuildSummary:
     """Build (or resume building) the dataset of `recipe` over `store` into `out` (see the module docstring). `out`
     is held exclusively for the run (`run.outdir.claim`).
 
@@ -200,14 +301,18 @@ def build(recipe: Recipe | str | Path, store: PageStore | str | Path, out: str |
     failure or a setup error, not a rejected reply) is never done: it is deferred, written nowhere, and retried by
     the next run; a document over the `timeout_s` deadline or whose worker died is deferred too and retried with
     `retry_failed`. `max_consecutive_failures` failures of the same kind in a row stop the build (SetupError with
-    that cause) after committing what was done."""
+    that cause) after committing what was done.
+
+    `dedup`: a store whose near-duplicates were never found (or that changed since) is deduplicated first
+    (corpus/dedup/, on the build's executor); False builds without it and keeps pool near-duplicates (eval ones
+    recorded earlier stay out). The summary says which and how many documents near-duplicates removed."""
     from ..run.outdir import claim
 
     if max_consecutive_failures < 1:
         raise ValueError(f"max_consecutive_failures: must be >= 1, got {max_consecutive_failures}")
     with claim(out, "build", "build"):
         return _build(recipe, store, out, executor, workers, progress, report, timeout_s, ray_address,
-                      max_consecutive_failures, retry_failed, preflight, keep_near_duplicates)
+                      max_consecutive_failures, retry_failed, preflight, keep_near_duplicates, dedup)
 
 
 def check_generator(recipe: Recipe) -> None:
@@ -224,7 +329,7 @@ def _retryable(reason: str, retry_failed: bool) -> bool:
 
 
 def _build(recipe, store, out, executor, workers, progress, report, timeout_s, ray_address,
-           max_consecutive, retry_failed, preflight, keep_near_duplicates) -> BuildSummary:
+           max_consecutive, retry_failed, preflight, keep_near_duplicates, dedup) -> BuildSummary:
     from itertools import chain
 
     from ..errors import SetupError
@@ -242,7 +347,8 @@ def _build(recipe, store, out, executor, workers, progress, report, timeout_s, r
                          "reach it (use --executor threads)")
     counter = recipe.counter()
     rhash = recipe_hash(recipe, counter)
-    plan = make_plan(recipe, store, counter, keep_near_duplicates)
+    dedup_state = deduplicate(store, executor, workers, ray_address, progress) if dedup else "off"
+    plan = make_plan(recipe, store, counter, keep_near_duplicates or not dedup)
     digest = f"{rhash}:{plan.digest()}"
     _check_out(out, digest)
     storage.makedirs(storage.join(out, PROGRESS))
@@ -260,6 +366,10 @@ def _build(recipe, store, out, executor, workers, progress, report, timeout_s, r
     if resumed and storage.exists(storage.join(out, MANIFEST)):
         verifier_usage.update(json.loads(storage.read_text(storage.join(out, MANIFEST))).get("verifier_usage") or {})
     quota = Quota(plan.task_shares, budget, _committed_tasks(out) if resumed else {}, tokens)
+    # verified instances the mix could not take yet, taken as soon as it can (kept across a resume)
+    reserve: list[dict] = list(writer.progress.extra.get("reserve", [])) if resumed else []
+    steer = Steer(plan.task_shares, quota.counts, reserved=Counter(e["row"]["task"] for e in reserve))
+    ready = steer.restore(writer.progress.extra.get("steer", {})) if resumed else {}
     deferred = dict(writer.progress.deferred)
     retry = sorted(i for i, r in deferred.items() if _retryable(r, retry_failed))
     main_left = not writer.progress.finished
@@ -277,8 +387,9 @@ def _build(recipe, store, out, executor, workers, progress, report, timeout_s, r
             streak_kind, streak, streak_text = "", 0, ""
             rows = _DocRows(store, {d.doc_id for d in plan.docs})
             order = chain(retry, range(start, len(plan.docs)) if main_left else ())
-            items = (DocItem(pos, i, doc_id, row, loc if row is not None else [], slots)
-                     for pos, (i, doc_id, row, loc, slots) in enumerate(_items(store, plan, order, rows)))
+            items = _Steered(_items(store, plan, order, rows), steer, ready)
+            for _ in range(steer_lag(len(plan.docs))):
+                items.decide()
             results = map_unordered(job, items, executor=executor, workers=workers, timeout_s=timeout_s,
                                     ray_address=ray_address)
             try:
@@ -309,31 +420,18 @@ def _build(recipe, store, out, executor, workers, progress, report, timeout_s, r
                         else:
                             deferred.pop(i, None)
                             verifier_usage.update(r.verifier)
-                            kept, kept_rows, left_out = [], [], []
-                            qa_rows = {q["qa_id"]: q for q in r.qa}
-                            for k, row in enumerate(r.samples):   # plan order: the mix and the budget are held
-                                left = quota.take(row["task"], row["n_tokens"])   # here (quota.py)
-                                if left is None:
-                                    kept.append(row)
-                                    kept_rows.append(k)
-                                elif not quota.stop:
-                                    left_out.append(qa_rows[row["qa_id"]] | {"reason": left})
-                                if quota.stop:
-                                    stop = True
-                                    break
+                            stop = _take_document(quota, reserve, r, writer) or stop
                             tokens = quota.tokens
-                            kept_qa = {row["qa_id"] for row in kept}
-                            qa_kept = [q for q in r.qa if q["qa_id"] in kept_qa]
-                            if r.staged is None:   # no sample, or rows held here (never in a build)
-                                writer.add(kept, qa_kept, r.rejected + left_out)
-                            else:
-                                writer.add_staged(r.staged, kept, kept_rows, qa_kept, r.rejected + left_out)
+                        steer.consumed(i, [row["task"] for row in r.samples] if r is not None else [])
+                        steer.reserved = Counter(e["row"]["task"] for e in reserve)
+                        items.decide()   # the next document's tasks, from the deficit now (quota.Steer)
                         bar.update(task, advance=1, description=f"{tokens:,} tokens")
                         if streak >= max_consecutive:
                             stopped = (f"{streak} consecutive generation failures of the same kind "
                                        f"({streak_kind}); last: {streak_text}")
                             stop = True
                         if writer.full(recipe.shard_size):
+                            writer.progress.extra = _resume_state(steer, reserve, writer, docs_done)
                             writer.commit(docs_done, deferred=deferred)
                     if stop:
                         break
@@ -343,6 +441,12 @@ def _build(recipe, store, out, executor, workers, progress, report, timeout_s, r
             if tokens >= budget or quota.stop:
                 deferred = {}   # the budget is met: nothing waits any more
             done = tokens >= budget or quota.stop or docs_done >= len(plan.docs)
+            if done and not stopped:   # what the reserve still holds is left out for the mix, as before
+                for e in reserve:
+                    writer.add_staged(None, [], [], [], [e["qa"] | {"reason": e["reason"]}])
+                reserve.clear()
+                writer.held.clear()
+            writer.progress.extra = _resume_state(steer, reserve, writer, docs_done)
             writer.commit(docs_done, finished=not stopped and done, deferred=deferred)
             writer.clear_staging()   # documents not committed (deferred, or past a stop) are redone by a rerun
     if stopped:
@@ -354,6 +458,8 @@ def _build(recipe, store, out, executor, workers, progress, report, timeout_s, r
         raise SetupError(redact(f"build stopped: {stopped}")[:600] + hint)
     summary = summarize(out, recipe, rhash, plan, writer.progress.docs_done, resumed, time.monotonic() - t0,
                         writer.progress.deferred)
+    summary.dedup = dedup_state
+    summary.near_duplicates_removed = sum(v for k, v in plan.skipped.items() if k.startswith("near-duplicate"))
     summary.pool_exhausted = (summary.docs_done >= len(plan.docs)
                               and summary.tokens < budget * (1 - BUDGET_TOLERANCE))
     manifest = {"recipe": recipe.canonical(), "recipe_hash": rhash, "plan": plan.digest(),
@@ -367,6 +473,19 @@ def _build(recipe, store, out, executor, workers, progress, report, timeout_s, r
 
         write_report(out)
     return summary
+
+
+def deduplicate(store: PageStore, executor: str, workers: int | None, ray_address: str | None,
+                progress: bool = False) -> str:
+    """Find the store's near-duplicates before planning unless they are current: "ran" or "current". On the
+    build's executor: Ray stays Ray; threads (which wait on a teacher) become the local process pool on all cores
+    (corpus/dedup/ does a small store in this process)."""
+    from ..corpus.dedup import ensure_dedup
+
+    if executor not in ("ray", "local"):
+        executor, workers = "local", None
+    state = ensure_dedup(store.url, executor=executor, workers=workers, ray_address=ray_address, progress=progress)
+    return "ran" if state["ran"] else "current"
 
 
 def store_record(store: PageStore) -> dict:

@@ -102,12 +102,16 @@ def ocr_full_qa(doc: Document) -> QARecord:
 SEGMENT_TRIES = 3   # segments tried for a slot's own task before the document's other tasks are tried
 
 
-def slot_attempts(task: str, recipe: Recipe) -> list[str]:
+def slot_attempts(task: str, recipe: Recipe, order: list[str] | None = None) -> list[str]:
     """Tasks to try, in order, until a slot has its instance: a QA task on up to SEGMENT_TRIES different segments,
-    then each other QA task of the recipe once (the build's mix control keeps the shares); OCR tasks once."""
+    then each other QA task of the recipe once, in `order` (the build's: most short first, quota.Steer) or the
+    recipe's; OCR tasks once."""
     if task not in QA_TASKS:
         return [task]
-    others = [t for t in recipe.mixture.tasks.as_dict() if t in QA_TASKS and t != task]
+    tasks = [t for t in recipe.mixture.tasks.as_dict() if t in QA_TASKS]
+    if order:
+        tasks = [t for t in order if t in tasks] + [t for t in tasks if t not in order]
+    others = [t for t in tasks if t != task]
     return [task] * SEGMENT_TRIES + others
 
 
@@ -190,8 +194,9 @@ def failure_kind(e: Exception) -> str | None:
 
 
 def process_document(doc: Document | None, slots: list, recipe: Recipe, recipe_hash: str, edges: list[int],
-                     doc_id: str = "") -> DocResult:
-    """All planned instances of one document (see the module docstring)."""
+                     doc_id: str = "", order: list[str] | None = None) -> DocResult:
+    """All planned instances of one document (see the module docstring); `order`: the fallback order of tasks
+    (slot_attempts)."""
     from .. import synth
 
     res = DocResult(doc.doc_id if doc else doc_id)
@@ -205,7 +210,7 @@ def process_document(doc: Document | None, slots: list, recipe: Recipe, recipe_h
     verifier = _verifier(recipe)
     for slot in slots:
         tried: dict[str, set[tuple[int, int]]] = {}   # task -> segments this slot already used for it
-        for task in slot_attempts(slot.task, recipe):   # a failed attempt is retried (see slot_attempts)
+        for task in slot_attempts(slot.task, recipe, order):   # a failed attempt is retried (see slot_attempts)
             try:
                 candidates = _candidates(doc, task, recipe, rng, res, tried.setdefault(task, set()))
                 if task in QA_TASKS:
@@ -237,7 +242,8 @@ class DocItem:
     doc_id: str
     row: dict
     location: list
-    slots: list
+    slots: list                    # their tasks chosen by the build from the running deficit (quota.Steer)
+    order: list | None = None      # the fallback order of tasks, most short first (slot_attempts)
 
 
 LIGHT_FIELDS = ("qa_id", "task", "n_tokens")
@@ -264,7 +270,8 @@ class DocumentJob:
         doc = read_document(item.row, item.location) if item.location else None
         if doc is not None and not doc.pages:
             doc = None
-        res = process_document(doc, item.slots, self.recipe, self.recipe_hash, self.edges, item.doc_id)
+        res = process_document(doc, item.slots, self.recipe, self.recipe_hash, self.edges, item.doc_id,
+                               item.order)
         if any(res.events):   # not done: the build defers it, nothing of it is written
             res.samples = []
         elif res.samples and self.staging is not None:

@@ -12,13 +12,18 @@ Inputs, found in files and folders (recursively) in a stable order:
   feature's {bytes, path} structs, raw bytes, or paths) and one of the conversation columns above.
 
 Images are paths (relative to `image_root`, default the input file's folder), {bytes, path} dicts or `data:` URIs;
-URLs are rejected (nothing is downloaded). A string content is split at each `<image>` into an image part and text, as
-LLaMA-Factory and ms-swift expand it, so the rendered chat is the one those tools train on. Images larger than the
-pixel bound are resized to the TokenCounter's grid (as `dataset.export_common` does), so the stored bytes stay small
-and the model's processor keeps the counted grid; smaller ones are stored as they are (re-encoded to JPEG when not
-JPEG). `n_tokens` is `TokenCounter.count_messages` of the sample: exactly what transformers' processor gives.
+URLs are rejected (nothing is downloaded). A path must stay inside the image root once `..` is resolved (an absolute
+path too): a row naming `../../etc/passwd` is rejected (`image-outside-root`), not read; `image_root="/"` allows any
+path. Symbolic links inside the root are followed (they are the user's own layout). A string content is split at
+each `<image>` into an image part and text, as LLaMA-Factory and ms-swift expand it, so the rendered chat is the
+one those tools train on. Images larger than the pixel bound are resized to the TokenCounter's grid (as
+`dataset.export_common` does), so the stored bytes stay small and the model's processor keeps the counted grid;
+smaller ones are stored as they are (re-encoded to JPEG when not JPEG). `n_tokens` is `TokenCounter.count_messages`
+of the sample: exactly what transformers' processor gives.
 
-A row that cannot be imported is a row of `rejected/` with its source, index and reason ("kind: detail"). Output is
+A row that cannot be imported is a row of `rejected/` with its source, index and reason ("kind: detail"): a line that
+is not UTF-8 or a string with a lone surrogate (`bad-encoding`), a sample over `max_length` tokens (`too-long`;
+default 32K, so one runaway row cannot become a 2M-token sample) and so on; the other rows import. Output is
 written like a build's: `shards/` and `rejected/` as numbered parts renamed into place, then a completion record in
 `_progress/` with the input and row to go on from; a killed import resumes there (an uncommitted part is
 deleted), so nothing is lost or duplicated. `manifest.json` holds the settings, their hash, the counter fingerprint,
@@ -34,6 +39,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -61,13 +67,14 @@ ROLES = {"user": "user", "human": "user", "assistant": "assistant", "gpt": "assi
 CONVERSATION_KEYS = ("messages", "conversations", "conversation")
 IMAGE_KEYS = ("images", "image")
 _SKIP_FILES = {"dataset_info.json", "dataset_dict.json", "state.json"}
+DEFAULT_MAX_LENGTH = 32768  # short-context SFT: a longer row is almost always broken data
 
 
 @dataclass(frozen=True)
 class ImportSettings:
     model: str = "qwen2.5-vl"          # TokenCounter name or local HF folder
     max_pixels: int | None = None      # per-image pixel bound (default: the model's); stored as the row's max_pixels
-    max_length: int | None = None      # reject samples longer than this (default: no limit)
+    max_length: int | None = DEFAULT_MAX_LENGTH  # reject samples longer than this many tokens (None: no limit)
     image_root: str | None = None      # base of relative image paths (default: each input file's folder)
     task: str = "sft"                  # the rows' `task` column
     shard_size: int = 1024             # input rows per committed part
@@ -167,7 +174,8 @@ def find_inputs(paths: list[str | Path]) -> list[InputSource]:
 
 def _json_rows(path: Path, kind: str, skip: int) -> Iterator[dict | Rejected]:
     if kind == "json":
-        text = path.read_text(encoding="utf-8")
+        # surrogateescape: a bad byte inside one row's string becomes a lone surrogate, rejected with that row
+        text = path.read_bytes().decode("utf-8", errors="surrogateescape")
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
@@ -180,20 +188,39 @@ def _json_rows(path: Path, kind: str, skip: int) -> Iterator[dict | Rejected]:
             if not isinstance(data, list):
                 raise ValueError(f"{path}: a JSON input must be a list of rows")
             for r in data[skip:]:
-                yield r if isinstance(r, dict) else Rejected(f"bad-row: not an object ({type(r).__name__})")
+                yield _checked(r)
             return
-    with path.open(encoding="utf-8") as f:
+    with path.open("rb") as f:  # bytes: one line that is not UTF-8 is that row's rejection, not the file's
         i = 0
-        for line in f:
-            if not line.strip():
+        for raw in f:
+            if not raw.strip():
                 continue
             if i >= skip:
                 try:
-                    r = json.loads(line)
-                    yield r if isinstance(r, dict) else Rejected(f"bad-row: not an object ({type(r).__name__})")
-                except json.JSONDecodeError as e:
-                    yield Rejected(f"bad-json: {e}")
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    yield Rejected(f"bad-encoding: line {i + 1} of {path.name} is not UTF-8 (byte "
+                                   f"0x{raw[e.start]:02x} at offset {e.start})")
+                else:
+                    try:
+                        yield _checked(json.loads(line))
+                    except json.JSONDecodeError as e:
+                        yield Rejected(f"bad-json: {e}")
             i += 1
+
+
+def _checked(r) -> dict | Rejected:
+    """A parsed JSON row, or its rejection: not an object, or a string in it that is not text (a lone surrogate
+    from a `\\ud800` escape or an undecodable byte) which no tokenizer or Parquet file can take."""
+    if not isinstance(r, dict):
+        return Rejected(f"bad-row: not an object ({type(r).__name__})")
+    try:
+        json.dumps(r, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as e:
+        bad = e.object[e.start:e.end]
+        return Rejected(f"bad-encoding: a string holds {bad.encode('utf-8', 'backslashreplace').decode()} "
+                        "(a lone surrogate or a byte that is not UTF-8)")
+    return r
 
 
 def _parquet_rows(path: Path, skip: int) -> Iterator[dict]:
@@ -340,9 +367,11 @@ def _image_bytes(ref, base: Path, image_root: Path | None) -> bytes:
             raise Rejected(f"bad-image: data URI ({e})") from None
     if "://" in ref:
         raise Rejected(f"remote-image: {ref[:80]} (nothing is downloaded; fetch images and give local paths)")
-    p = Path(ref)
-    if not p.is_absolute():
-        p = (image_root or base) / p
+    root = os.path.abspath(image_root or base)
+    p = Path(os.path.normpath(os.path.join(root, ref)))  # an absolute ref replaces root; `..` resolved
+    if os.path.commonpath([root, str(p)]) != root:
+        raise Rejected(f"image-outside-root: {ref[:120]} is outside the image root {root} (set --image-root to "
+                       "the folder that holds the images)")
     try:
         return p.read_bytes()
     except OSError as e:
@@ -482,7 +511,12 @@ def _process(job: _Job) -> tuple[dict | None, dict | None, int]:
 
 def _rejected_row(source: str, index: int, row, reason: str) -> dict:
     rid = row.get("id", "") if isinstance(row, dict) else ""
-    return {"source": source, "row": index, "id": "" if rid is None else str(rid), "reason": reason}
+    return {"source": _text(source), "row": index, "id": "" if rid is None else _text(rid), "reason": _text(reason)}
+
+
+def _text(v) -> str:
+    """`v` as a string Parquet can store: a lone surrogate (from a bad byte or escape) shown as its escape."""
+    return str(v).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _process_item(item: tuple) -> tuple:

@@ -101,6 +101,7 @@ class PartWriter:
     def __init__(self, out, run_part: Callable | None = None):
         self.out = storage.normalize(out) if not isinstance(out, Path) else str(out)
         self.run_part = run_part or write_part
+        self.held: set[str] = set()   # staged files kept past a commit: rows in the build's reserve (quota.py)
         for d in (*TABLES, PROGRESS, STAGING):
             storage.makedirs(storage.join(self.out, d))
         self.progress = self._recover()
@@ -133,19 +134,22 @@ class PartWriter:
                 stem = name.split(".")[0]
                 if name.endswith(".tmp") or (stem.startswith("part-") and stem[5:].isdigit() and int(stem[5:]) >= n):
                     storage.remove(storage.join(self.out, d, name))
+        self.held = set(records[-1].get("extra", {}).get("held", [])) if records else set()
         self.clear_staging()
         if not records:
             return Progress()
         last = records[-1]
         return Progress(parts=n, docs_done=last["docs_done"], samples=last["samples"], tokens=last["tokens"],
                         finished=last.get("finished", False),
-                        deferred={int(k): v for k, v in last.get("deferred", {}).items()})
+                        deferred={int(k): v for k, v in last.get("deferred", {}).items()},
+                        extra=last.get("extra", {}))
 
     def clear_staging(self) -> None:
         """Delete every staged file (of documents not committed: a stopped or killed run, a deferred document)."""
         d = storage.join(self.out, STAGING)
         for name in storage.listdir(d):
-            storage.remove(storage.join(d, name))
+            if storage.join(d, name) not in self.held:
+                storage.remove(storage.join(d, name))
 
     @property
     def buffered_samples(self) -> int:
@@ -184,9 +188,7 @@ class PartWriter:
         deferred = dict(self.progress.deferred if deferred is None else deferred)
         if (docs_done == self.progress.docs_done and not (self.meta or self.qa or self.rejected) and not finished
                 and deferred == self.progress.deferred):
-            for url in self.staged:
-                storage.remove(url)
-            self.staged = []
+            self._remove_staged()
             return
         n = self.progress.parts
         self.run_part(self.out, n, self.shards, self.qa, self.rejected)
@@ -196,10 +198,19 @@ class PartWriter:
         p.tokens += sum(r["n_tokens"] for r in self.meta)
         storage.write_text(storage.join(self.out, PROGRESS, f"part-{n:05d}.json"), json.dumps(
             {"part": n, "docs_done": docs_done, "samples": p.samples, "tokens": p.tokens, "finished": finished,
-             "deferred": {str(k): v for k, v in sorted(deferred.items())}}))
-        for url in self.staged:
-            storage.remove(url)
+             "deferred": {str(k): v for k, v in sorted(deferred.items())}, "extra": p.extra}))
+        keep = self._remove_staged()
         self._reset()
+        self.staged = keep
+
+    def _remove_staged(self) -> list[str]:
+        """Delete the staged files of committed documents, except those held; returns the held ones."""
+        keep = sorted({u for u in self.staged if u in self.held})
+        for url in dict.fromkeys(self.staged):
+            if url not in self.held:
+                storage.remove(url)
+        self.staged = keep
+        return keep
 
 
 def read_table(out, name: str, columns: list[str] | None = None) -> pa.Table:

@@ -26,11 +26,11 @@ from .buckets import bucket_of, fmt_tokens, labels, report_edges  # noqa: E402
 from .parts import read_table  # noqa: E402
 
 LONG = 100_000   # "instances >= 100K tokens" (the paper's long-biased headline: 83.9%)
-# The paper's dataset figures (RECIPE.md), per length mode; tokens with Qwen2.5-VL-7B's processor at 144 DPI.
+# The paper's dataset figures (docs/PAPER.md), per length mode; tokens with Qwen2.5-VL-7B's processor at 144 DPI.
 PAPER = {
     "pool-native": {"instances": "177,774", "pages": "avg 38.4", "tokens": "avg 85.3K, range 32.8K-126.8K",
-                    "long": "23.6%", "page_tokens": "about 2.2K",   # 23.6%: the paper's figure as cited in
-                    "tasks": {"extract-single": 0.4, "extract-multi": 0.4, "reasoning": 0.2}},   # issue 11
+                    "long": "23.6%", "page_tokens": "about 2.2K",   # 23.6%: the paper's figure (not restated in
+                    "tasks": {"extract-single": 0.4, "extract-multi": 0.4, "reasoning": 0.2}},   # docs/PAPER.md)
     "long-biased": {"instances": "179,130", "pages": "50-100 per document", "tokens": "avg 114.3K",
                     "long": "83.9%", "page_tokens": "about 2.2K",
                     "tasks": {"extract-single": 0.4, "extract-multi": 0.4, "reasoning": 0.2}},
@@ -297,18 +297,43 @@ def _write_report(out, rep: Path) -> Path:
         "## Rejections per named check", "",
         _md_table(["reason / check", "candidates"], [[k, v] for k, v in reasons.most_common()]) if reasons else "none",
         "", f"![rejections]({figs['rejections']})", "",
-        *verification_section(manifest, rejected),
+        *verification_section(manifest, rejected, read_table(out, "qa", ["task", "checks_passed"]).to_pylist()),
         "## Documents left out by the plan", "",
+        *dedup_line(manifest.get("summary") or {}),
         _md_table(["reason", "documents"], [[k, v] for k, v in manifest["skipped_docs"].items()])
         if manifest["skipped_docs"] else "none", "",
+        *_view_samples(out, rep, manifest),
     ]
     path = rep / "report.md"
     path.write_text("\n".join(lines))
     return path
 
 
-def verification_section(manifest: dict, rejected: list[dict]) -> list[str]:
-    """Per-check rejections of verify (rule and model checks) and the verifier model's requests and tokens."""
+def dedup_line(summary: dict) -> list[str]:
+    """Whether the build deduplicated the store, and how many documents near-duplicates removed."""
+    state = summary.get("dedup")
+    if not state:
+        return []
+    if state == "off":
+        return ["Near-duplicate detection was off (`--no-dedup`): pool near-duplicates were kept.", ""]
+    how = "found by this build before planning" if state == "ran" else "as recorded for the store"
+    return [f"Near-duplicates ({how}) removed {summary.get('near_duplicates_removed', 0):,} documents.", ""]
+
+
+# a passed check that read the evidence pages' text (its ":ocr" form too): the item's evidence was checked by rules
+EVIDENCE_CHECKS = ("answer_in_evidence", "answer_at_labels", "operands_at_labels", "operands_in_evidence",
+                   "recounted_from_structure", "heading_matches_sections",
+                   "ocr_target_matches")
+
+
+def evidence_checked(passed: list[str]) -> bool:
+    return any(c.split(":")[0] in EVIDENCE_CHECKS for c in passed or [])
+
+
+def verification_section(manifest: dict, rejected: list[dict], qa: list[dict] | None = None) -> list[str]:
+    """Per-check rejections of verify (rule and model checks), items the rules could not check (no trustworthy
+    text on their evidence pages), the share of kept items whose evidence the rules checked, and the verifier
+    model's requests and tokens."""
     from ..synth.verifier import MODEL_FAILURES
 
     checks = Counter(c.strip() for r in rejected if r["reason"].startswith("verify:")
@@ -324,8 +349,17 @@ def verification_section(manifest: dict, rejected: list[dict]) -> list[str]:
                 f"{use.get('failed', 0):,} failed), {use.get('prompt_tokens', 0):,} prompt + "
                 f"{use.get('completion_tokens', 0):,} completion tokens.")
     rows = [[k, "model" if k in MODEL_FAILURES else "rule", n] for k, n in checks.most_common()]
-    return ["## Verification", "", head, "",
-            _md_table(["failed check", "kind", "candidates"], rows) if rows else "no candidate failed a check", ""]
+    out = ["## Verification", "", head, "",
+           _md_table(["failed check", "kind", "candidates"], rows) if rows else "no candidate failed a check", ""]
+    kept = [r for r in (qa or []) if r.get("task") in ("extract-single", "extract-multi", "reasoning")]
+    by_verifier = sum("checked_by_verifier_only" in (r.get("checks_passed") or []) for r in kept)
+    checked = sum(evidence_checked(r.get("checks_passed")) for r in kept)
+    out += [f"Unchecked by rules (evidence pages without trustworthy text: empty, or OCR noise stored as "
+            f"`text_source: none`): {checks.get('unchecked_by_rules', 0):,} candidates rejected, {by_verifier:,} kept "
+            "because the verifier model agreed.",
+            f"Kept QA items whose evidence the rule checks read: {checked:,} of {len(kept):,}"
+            + (f" ({100 * checked / len(kept):.1f}%)." if kept else "."), ""]
+    return out
 
 
 def _lo(bucket: str) -> float:
@@ -335,3 +369,10 @@ def _lo(bucket: str) -> float:
     part = bucket.lstrip(">").split("-")[0]
     mult = 1024 if part.endswith("K") else 1
     return float(part.rstrip("K")) * mult + (1 if bucket.startswith(">") else 0)
+
+
+def _view_samples(out, rep: Path, manifest: dict) -> list[str]:
+    """A few sample items with evidence-page thumbnails, and the `mmprolong view` line (view/samples.py)."""
+    from ..view.samples import sample_section
+
+    return sample_section(out, rep, manifest)

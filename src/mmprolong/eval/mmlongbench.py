@@ -6,18 +6,27 @@ Presets (`--preset`) name each benchmark's fields, page numbering and answer typ
 |---|---|---|---|
 | mmlongbench-doc (default) | doc_id (file name) | evidence_pages, 1-based, "[3, 4]" | Str, Int, Float, List, None |
 | mmlongbench | doc_name | ans_page_list, 0-based | String, Integer, Float, List, None |
-| longdocurl | doc_no | evidence_pages, 1-based document pages | as MMLongBench |
+| longdocurl | doc_no | evidence_pages, 1-based; page file `<doc>_<k>.png` holds page k+1 | as MMLongBench |
 | slidevqa | deck_name | evidence_pages, 1-based | numbers -> Integer / Float, a list -> List, else String |
 
 `fields` ({our_field: their_field}) and `pages_base` override a preset. Documents live in a folder, each a PDF
 (`<name>` or `<name>.pdf`) or a folder of page images (`<name without .pdf>/`). When every image file name ends in
 a number (`page12.png`, `4045130_41.png`, `slide_3.jpg`), pages are ordered by it and evidence pages are looked up
-by it (in the preset's numbering), so a folder holding a window of pages 41-70 maps page 41 to its first image;
-otherwise pages are in natural file-name order and numbered from `pages_base`.
+by it, so a folder holding a window of a document's pages maps each evidence page to its own file. Which number the
+first page's file has is the preset's when it says (LongDocURL's extractor names page k+1 `<doc>_<k>.png`, so a
+window of pages 42-71 is files `_41`..`_70`); otherwise it is read from the folder: files numbered 0..n-1 or 1..n
+are a whole document numbered from 0 or 1, whatever the evidence numbering (`mmlongbench` evidence is 0-based and
+its page files may start at 1); any other run of numbers (a window) is taken to use the evidence numbering. The
+summary counts the documents of each file numbering and the items whose pages were mapped across bases
+(`file_numbering`, `items_renumbered`; logged as a warning). Without numbers, pages are in natural file-name order
+and numbered from `pages_base`.
 
-Refused at import, listed in the summary with file and line (and written to `<out>.refused.jsonl`): evidence pages
-outside the document, golds MMLongBench's scorer cannot read (an Integer gold that is not an integer, a List gold
-that is not a list). Malformed input is an error naming the file and line: bad JSON, a missing field.
+Refused at import, listed in the summary with file, line and field (and written to `<out>.refused.jsonl`): evidence
+pages outside the document or not whole numbers (`"3-5"`), an answer_format that is not one of MMLongBench's
+(`"Numeric"`), a null or empty answer, question or document, golds MMLongBench's scorer cannot read (an Integer gold
+that is not an integer, a List gold that is not a list). MMLongBench-Doc's own data and scorer use exactly these
+formats and page lists, so nothing else is guessed. Malformed input is an error naming the file and line: bad JSON,
+a missing field (usually the wrong preset).
 PDFs are ingested with the project's ingester (doc_id = sha256 of the PDF bytes); image folders are written to the
 store as one committed part (doc_id = sha256 of the page images' bytes). Gold documents go to the exclusion list.
 The QA file read, the store and the QA JSONL written may be local paths or fsspec URLs (`mmprolong.storage`); the
@@ -32,6 +41,7 @@ import io
 import json
 import logging
 import re
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
@@ -42,7 +52,7 @@ from pydantic import BaseModel, ConfigDict
 from .. import schema, storage
 from ..corpus.store import PageStore
 from .exclusion import add_to_exclusion
-from .qaset import QAItem, item_from_row, normalize_format
+from .qaset import QAItem, item_from_row, normalize_format, page_list
 
 log = logging.getLogger(__name__)
 
@@ -57,18 +67,32 @@ class Preset(BaseModel):
     fields: dict[str, str] = {}      # our field -> theirs
     pages_base: int = 1
     answer_types: str = "mmlongbench"   # "mmlongbench" (format names) or "slidevqa" (answer_type + the answer)
+    file_base: int | None = None        # the number in the file name of page 1 (None: read from each folder)
 
 
 PRESETS = {
     "mmlongbench-doc": Preset(),
     "mmlongbench": Preset(fields={"doc_id": "doc_name", "evidence_pages": "ans_page_list"}, pages_base=0),
-    "longdocurl": Preset(fields={"doc_id": "doc_no"}),
+    "longdocurl": Preset(fields={"doc_id": "doc_no"}, file_base=0),   # its extractor: page k+1 -> <doc>_<k>.png
     "slidevqa": Preset(fields={"doc_id": "deck_name", "answer_format": "answer_type"}, answer_types="slidevqa"),
 }
 
 
 def _natural(p: Path):
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.name)]
+
+
+def file_base(nums: list[int], declared: int | None, pages_base: int) -> tuple[int, str]:
+    """(the number in the file name of a document's first page, how it was decided) for a folder whose files carry
+    the page numbers `nums`: the preset's, else 0 or 1 when the files are numbered 0..n-1 or 1..n (a whole
+    document), else the evidence numbering (a window of pages named as the evidence counts them)."""
+    if declared is not None:
+        return declared, f"from {declared} (preset)"
+    s = sorted(nums)
+    for b in (0, 1):
+        if s == list(range(b, b + len(s))):
+            return b, f"from {b}"
+    return pages_base, "window"
 
 
 def _as_list(v) -> list:
@@ -173,7 +197,7 @@ def rename_fields(rows: list[tuple[str, dict]], mapping: dict[str, str]) -> list
             if theirs in r:
                 r[ours] = r.pop(theirs)
         for k in REQUIRED:
-            if r.get(k) is None or r.get(k) == "":
+            if k not in r:   # a field the file does not have (null or empty values are refused per item)
                 theirs = mapping.get(k, k)
                 raise ValueError(f"{where}: no field {theirs!r}" + (f" (our {k})" if theirs != k else "")
                                  + f"; the row has {sorted(r)[:12]}")
@@ -233,8 +257,20 @@ def import_mmlongbench(qa_file: str | Path, docs_dir: str | Path, store: str | P
     docs_dir, store = Path(docs_dir), storage.normalize(store)
     if not docs_dir.is_dir():
         raise FileNotFoundError(f"{docs_dir}: no documents folder")
-    rows = rename_fields(read_rows(qa_file), {**pre.fields, **(fields or {})})
+    mapping = {**pre.fields, **(fields or {})}
+    rows = all_rows = rename_fields(read_rows(qa_file), mapping)
     ds_name = dataset or Path(storage.name(qa_file)).stem
+    refused: list[dict] = []
+    usable = []
+    for where, r in rows:   # a null or empty required value: that item is refused, named as a null, not a missing field
+        bad = next((k for k in REQUIRED if r[k] is None or r[k] == ""), None)
+        if bad is None:
+            usable.append((where, r))
+            continue
+        theirs = mapping.get(bad, bad)
+        refused.append({"where": where, "doc": str(r.get("doc_id")), "field": theirs,
+                        "reason": f"{theirs} is {'null' if r[bad] is None else 'empty'}"})
+    rows = usable
     names = sorted({str(r["doc_id"]) for _, r in rows})
     ids: dict[str, str] = {}
     numbering: dict[str, list[int] | None] = {}
@@ -268,30 +304,41 @@ def import_mmlongbench(qa_file: str | Path, docs_dir: str | Path, store: str | P
     ps = PageStore(store)
     n_pages = {r["doc_id"]: int(r["n_pages"]) for r in ps.docs_table().to_pylist() if r.get("status") == "ok"}
     items: list[QAItem] = []
-    refused: list[dict] = []
-    skipped = 0
+    skipped = renumbered = 0
+    bases = {n: file_base(nums, pre.file_base, base) for n, nums in numbering.items() if nums is not None}
     for where, r in rows:
         name = str(r["doc_id"])
         doc_id = ids[name]
         if doc_id not in n_pages:  # the ingester refused it (corrupt, too few pages, ...): recorded in its docs
             skipped += 1
             continue
-        if pre.answer_types == "slidevqa":
-            fmt = slidevqa_format(r["answer"], r.get("answer_format"))
-        else:
-            fmt = normalize_format(r.get("answer_format"))
+        field = mapping.get("answer_format", "answer_format")
+        try:
+            if pre.answer_types == "slidevqa":
+                fmt = slidevqa_format(r["answer"], r.get("answer_format"))
+            else:
+                fmt = normalize_format(r.get("answer_format"))
+            field = mapping.get("evidence_pages", "evidence_pages")
+            raw = page_list(_as_list(r.get("evidence_pages")), field, shown=r.get("evidence_pages"))
+        except ValueError as e:
+            msg = str(e)
+            refused.append({"where": where, "doc": name, "field": field,
+                            "reason": msg if msg.startswith(field) else f"{field}: {msg}"})
+            continue
         answer = _answer(r["answer"], fmt)
         why = check_gold(answer, fmt)
-        raw = [int(p) for p in _as_list(r.get("evidence_pages"))]
         nums = numbering[name]
-        if nums is not None:
-            pages = [nums.index(p) if p in nums else -1 for p in raw]
+        if nums is not None:   # evidence page p is the file numbered p - base + (its first page's number)
+            fb, how = bases[name]
+            pages = [nums.index(p - base + fb) if p - base + fb in nums else -1 for p in raw]
+            renumbered += bool(raw) and fb != base
         else:
             pages = [p - base for p in raw]
         bad = [p for p, q in zip(raw, pages) if not 0 <= q < n_pages[doc_id]]
         if bad and why is None:
             why = (f"evidence page(s) {bad} outside the document ({n_pages[doc_id]} pages"
-                   + (f", numbered {nums[0]}-{nums[-1]} by file name" if nums else f", numbered from {base}") + ")")
+                   + (f"; page files {nums[0]}-{nums[-1]}, numbered {how}, evidence numbered from {base}" if nums
+                      else f", numbered from {base}") + ")")
         if why is not None:
             refused.append({"where": where, "doc": name, "reason": why})
             continue
@@ -299,6 +346,8 @@ def import_mmlongbench(qa_file: str | Path, docs_dir: str | Path, store: str | P
             "doc_id": doc_id, "question": r["question"], "answer": answer, "answer_format": fmt,
             "evidence_pages": pages, "evidence_sources": [str(s) for s in _as_list(r.get("evidence_sources"))],
             "dataset": r.get("dataset") or ds_name}, ds_name))
+    order = {where: k for k, (where, _) in enumerate(all_rows)}
+    refused.sort(key=lambda x: order.get(x["where"], 0))   # in file order, whichever check refused them
     out = storage.normalize(out)
     if storage.is_local(out):
         storage.local_path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -311,5 +360,10 @@ def import_mmlongbench(qa_file: str | Path, docs_dir: str | Path, store: str | P
     else:
         storage.remove(rej)
     added = add_to_exclusion(exclusion, set(ids.values())) if exclusion else 0
+    file_numbering = dict(sorted(Counter(how for _, how in bases.values()).items()))
+    if renumbered:
+        log.warning("%d items: evidence pages numbered from %d mapped to page files numbered otherwise (%s)",
+                    renumbered, base, ", ".join(f"{v} documents {k}" for k, v in file_numbering.items()))
     return {"qa": len(items), "skipped": skipped, "refused": refused, "documents": len(ids), "pdfs": len(pdfs),
-            "image_documents": len(image_docs), "exclusion_added": added, "preset": preset, "pages_base": base}
+            "image_documents": len(image_docs), "exclusion_added": added, "preset": preset, "pages_base": base,
+            "file_numbering": file_numbering, "items_renumbered": renumbered}

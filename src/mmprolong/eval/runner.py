@@ -1,5 +1,8 @@
 """Run a backend over an eval set: predictions.jsonl, appended per answer, so a killed run resumes losslessly.
 
+What the backend returns (prediction and error text) goes through `redact` before it is written, so a key a server
+echoes never reaches the file.
+
 On restart, instances whose last row has no error are skipped; failed ones are tried again (the last row for an
 instance wins when scoring). Rows carry everything scoring and reports need, so they never reopen the set.
 
@@ -137,7 +140,8 @@ def _run_eval(set_dir, backend, out, store, counter, limit, lengths, progress) -
                 page_text = resolver.page_text
             msgs = instance_messages(inst, prompt, page_text)
             images = resolver.images(msgs)
-            row["prediction"] = backend.generate(msgs, images)
+            # redacted like errors: a gateway may echo the key inside a 200 answer
+            row["prediction"] = redact(backend.generate(msgs, images))
             if getattr(backend, "last_n_tokens", None) is not None:
                 row["n_tokens_sent"] = backend.last_n_tokens  # what the model actually read (hf)
         except Exception as e:  # recorded, retried on resume; never fatal for the run

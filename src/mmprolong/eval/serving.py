@@ -3,7 +3,8 @@
 From the set: the longest prompt (n_tokens, exact) and the most images in one prompt; from the model folder (when
 given): max_position_embeddings and the KV-cache bytes per token (layers x KV heads x head dim x K and V x 2 bytes).
 Out come the `vllm serve` arguments that fit the set — `--max-model-len` (longest prompt + new tokens, rounded up to
-1K), `--limit-mm-per-prompt '{"image": N}'`, `VLLM_ALLOW_LONG_MAX_MODEL_LEN=1` when the set is longer than the
+1K, but not past `max_position_embeddings` when the prompt and answer fit within it), `--limit-mm-per-prompt
+'{"image": N}'`, `VLLM_ALLOW_LONG_MAX_MODEL_LEN=1` when the set is longer than the
 model's `max_position_embeddings` (the paper's 256K/512K: no inference-time change to the model; an exported
 checkpoint already carries its mRoPE base, and with default RoPE that limit is only vLLM's length check),
 `--hf-overrides '{"rope_theta": ...}'` only when asked (an ablation: a base model served with a raised base),
@@ -59,6 +60,24 @@ def _text_config(cfg: dict) -> dict:
     return cfg.get("text_config") or cfg
 
 
+def read_model_config(model_dir: str | Path) -> dict:
+    """The model folder's config.json; FileNotFoundError naming the path when there is none (a typo, a hub id not
+    downloaded): the settings depend on it, so none are printed without it."""
+    path = Path(model_dir) / "config.json"
+    if not Path(model_dir).is_dir():
+        raise FileNotFoundError(f"{model_dir}: no such model folder (--model-path: a local Hugging Face model folder "
+                                f"with its config.json)")
+    if not path.is_file():
+        raise FileNotFoundError(f"{model_dir}: no config.json in it (not a Hugging Face model folder)")
+    try:
+        config = json.loads(path.read_text())
+    except ValueError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: not a model config (a JSON object)")
+    return config
+
+
 def kv_bytes_per_token(config: dict, dtype_bytes: int = 2) -> int:
     t = _text_config(config)
     heads = int(t["num_attention_heads"])
@@ -71,23 +90,26 @@ def plan(set_dir: str | Path, model_dir: str | Path | None = None, max_new_token
          config: dict | None = None, rope_theta: float | None = None) -> ServePlan:
     """vLLM settings for `set_dir` (see the module docstring). `config`: the model's config.json as a dict (read
     from `model_dir` when not given); weights from the folder's *.safetensors sizes unless `weights_gib`."""
+    if config is None and model_dir is not None:
+        config = read_model_config(model_dir)
     lengths, images = [], []
     for inst in read_instances(set_dir):
         lengths.append(inst.n_tokens)
         images.append(sum(1 for c in inst.context if "width" in c))
     if not lengths:
         raise ValueError(f"{set_dir}: the eval set has no instances")
-    max_len = int(math.ceil((max(lengths) + max_new_tokens) / 1024) * 1024)
+    need = max(lengths) + max_new_tokens
+    max_len = int(math.ceil(need / 1024) * 1024)
     man = read_manifest(set_dir)
-    if config is None and model_dir is not None and (Path(model_dir) / "config.json").exists():
-        config = json.loads((Path(model_dir) / "config.json").read_text())
     overrides: dict = {"rope_theta": float(rope_theta)} if rope_theta else {}
     env: dict = {}
     kv = None
     if config:
         t = _text_config(config)
         mpe = t.get("max_position_embeddings") or config.get("max_position_embeddings")
-        if mpe is not None and max_len > int(mpe):
+        if mpe is not None and need <= int(mpe):
+            max_len = min(max_len, int(mpe))   # the rounding alone never asks for positions beyond the model's
+        if mpe is None or max_len > int(mpe):  # unknown, or longer than trained: vLLM's length check must allow it
             env["VLLM_ALLOW_LONG_MAX_MODEL_LEN"] = "1"
         kv = kv_bytes_per_token(config)
     if weights_gib is None and model_dir is not None:

@@ -13,7 +13,8 @@ and is mapped over the corpus by `map_unordered`; the stage never knows which ex
 Contract:
 - results arrive as they finish (not in input order), each paired with its item;
 - `items` is consumed lazily, at most `max_in_flight` (default 2 x workers) at a time, so a generator over a
-  million paths is fine and memory stays flat;
+  million paths is fine and memory stays flat; an iterator may pause (raise StopIteration while it has more to
+  give): it is asked again after each result, and the map ends when it says stop with nothing in flight;
 - `fn` and the items must be picklable (a module-level function, not a lambda or a closure);
 - `timeout_s` bounds one call: the process running it is killed and replaced, the item yields Failure("timeout");
 - a worker that dies (segfault, OOM kill, os._exit) yields Failure("crashed") and is replaced;

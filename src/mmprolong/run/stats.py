@@ -138,12 +138,21 @@ def _size(sinks: list[ExecStats], obj, field: str) -> None:
     _add(sinks, "overhead_s", time.process_time() - t0)
 
 
-def counted_items(items: Iterable, sinks: list[ExecStats]) -> Iterator:
-    """`items` as the executor pulls them, each counted and sized."""
-    for item in items:
-        _add(sinks, "items", 1)
-        _size(sinks, item, "item_bytes")
-        yield item
+class counted_items:
+    """`items` as the executor pulls them, each counted and sized. An iterator, not a generator, so that a source
+    that pauses (see `mmprolong.run`) pauses through it."""
+
+    def __init__(self, items: Iterable, sinks: list[ExecStats]):
+        self.source, self.sinks = iter(items), sinks
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        item = next(self.source)
+        _add(self.sinks, "items", 1)
+        _size(self.sinks, item, "item_bytes")
+        return item
 
 
 def counted_results(results: Iterator[tuple], sinks: list[ExecStats], fn, executor: str, failure_type

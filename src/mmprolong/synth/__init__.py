@@ -38,10 +38,12 @@ missing_image, missing_pages, timeout, rate_limited, http_<status>, connection_e
 
 Verification failure reasons (`verify.FAILURES`): unknown_task, segment_out_of_document, no_evidence_pages,
 evidence_outside_segment, format_mismatch, bad_evidence_source, no_scope_anchor, evidence_outside_scope,
-answer_not_in_evidence, operand_not_in_evidence, recompute_mismatch, no_calculation, ocr_target_mismatch,
-answer_in_question, duplicate; with a verifier model (`verify(qa, doc, verifier=make_verifier(VerifyConfig(...)))`,
-verifier.py): verifier_disagrees, answerable_without_document, verifier_failed. A check that cannot apply (no text
-on the pages, no operands) neither passes nor fails.
+answer_not_in_evidence, answer_not_at_labels, ambiguous_in_scope, heading_mismatch, list_numbering,
+footnote_marker, page_number, running_header, boilerplate, operand_not_in_evidence, operand_not_at_labels,
+recompute_mismatch, recount_mismatch, no_calculation, unchecked_by_rules, ocr_target_mismatch, answer_in_question,
+duplicate; with a verifier model (`verify(qa, doc, verifier=make_verifier(VerifyConfig(...)))`, verifier.py):
+verifier_disagrees, answerable_without_document, verifier_failed. An item whose evidence has no trustworthy text
+fails unchecked_by_rules unless the verifier agrees.
 
 Page numbers: questions and prompts use 1-based DOCUMENT page numbers ("On page 10", "On pages 20-25"), i.e. the
 page's position in the PDF, which is the order in which the model sees the page images. The number printed on a page

@@ -59,6 +59,8 @@ class VerifyConfig(BaseModel):
         default_factory=lambda: ["evidence", "closed_book"])
     min_score: float = Field(0.5, gt=0, le=1)       # the scorer's score at or above which two answers agree
     only_if_rules_pass: bool = True                 # ask the model only about items the rule checks kept
+    unchecked_if_agrees: bool = True                # keep an item the rules could not check (no trustworthy text
+                                                    # on its evidence pages) when the model agrees; False: reject
     concurrency: int = Field(8, ge=1, le=1024)
     timeout_s: float = Field(120.0, gt=0)
     max_retries: int = Field(4, ge=0, le=20)

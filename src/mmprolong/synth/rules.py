@@ -15,6 +15,7 @@ import re
 from collections import Counter
 
 from ..corpus.store import Document
+from . import anchor
 from .base import Generator
 from .calc import calc_line
 from .config import GeneratorConfig
@@ -105,6 +106,27 @@ def segment_facts(doc: Document, segment: tuple[int, int]) -> list[Fact]:
     return out
 
 
+_PLAIN: dict[tuple, bool] = {}
+
+
+def _plain(doc: Document, facts: list[Fact]) -> list[Fact]:
+    """Facts whose answer is not degenerate (a list number, footnote marker, page number, running line or licence
+    boilerplate: what verification refuses, degenerate.py). Memoised per document page and answer."""
+    from .degenerate import reason
+
+    if len(_PLAIN) > 200_000:
+        _PLAIN.clear()
+    texts = {int(p["page"]): p.get("text") or "" for p in doc.pages}
+    out = []
+    for f in facts:
+        key = (doc.doc_id, f.page, texts.get(f.page, ""), f.answer, "___" in f.ask)
+        if key not in _PLAIN:
+            _PLAIN[key] = f.kind == "heading" or reason(f.answer, [key[2]], doc, in_sentence=key[4]) is None
+        if _PLAIN[key]:
+            out.append(f)
+    return out
+
+
 def _cap(s: str) -> str:
     return s[:1].upper() + s[1:]
 
@@ -132,7 +154,7 @@ class RulesGenerator(Generator):
 
     def generate(self, doc: Document, segment: tuple[int, int], task: str, rng: random.Random) -> list[QARecord]:
         check_task(task)
-        facts = segment_facts(doc, segment)
+        facts = _plain(doc, segment_facts(doc, segment))
         if not facts and task != "reasoning":   # reasoning may still count the segment's headings and captions
             return []
         make = {"extract-single": self._single, "extract-multi": self._multi, "reasoning": self._reasoning}[task]
@@ -148,10 +170,13 @@ class RulesGenerator(Generator):
                         evidence=(ev + (" " + evidence if evidence else "")).strip(), generator=self.name)
 
     # -- extract-single ---------------------------------------------------------------------------------------
-    def _single(self, doc, segment, facts, rng) -> QARecord:
-        f = _pick(facts, rng)
-        return self._record(doc, segment, "extract-single", self._anchored(f, doc, segment, facts, rng),
-                            f.answer, f.fmt, [f])
+    def _single(self, doc, segment, facts, rng) -> QARecord | None:
+        for _ in range(5):   # a question that gives away its answer ("a ___-bit ... 32-bits") is drawn again
+            f = _pick(facts, rng)
+            q = self._anchored(f, doc, segment, facts, rng)
+            if not _leaks(q, [f.answer]):
+                return self._record(doc, segment, "extract-single", q, f.answer, f.fmt, [f])
+        return None
 
     def _anchored(self, f: Fact, doc: Document, segment, facts: list[Fact], rng: random.Random) -> str:
         if f.anchored:
@@ -162,20 +187,27 @@ class RulesGenerator(Generator):
             starts = Counter(int(x["first_page"]) for x in doc.sections)   # sections sharing a start page
             secs = [s for s in unique_sections(doc) if s.first <= f.page <= s.last and starts[s.first] == 1
                     and segment[0] <= s.first and s.last <= segment[1] and s.last > s.first]
-            if secs and self._unique(f, facts, secs[-1].first, secs[-1].last):
+            if secs and self._unique(f, facts, secs[-1].first, secs[-1].last, doc):
                 return f'In the section "{secs[-1].heading}", {f.ask}'
         elif choice < 0.5:
             size = rng.randint(2, 6)
             a = max(segment[0], min(f.page - rng.randint(0, size - 1), segment[1] - size + 1))
             b = min(segment[1], a + size - 1)
-            if b > a and self._unique(f, facts, a, b):
+            if b > a and self._unique(f, facts, a, b, doc):
                 return f"On pages {a + 1}-{b + 1}, {f.ask}"
         return f"{rng.choice(['According to', 'On'])} page {page}, {f.ask}"
 
     @staticmethod
-    def _unique(f: Fact, facts: list[Fact], a: int, b: int) -> bool:
-        """Within pages a..b the question has one answer (a value restated on two pages is still one answer)."""
-        return {norm(g.answer) for g in facts if a <= g.page <= b and norm(g.ask) == norm(f.ask)} == {norm(f.answer)}
+    def _unique(f: Fact, facts: list[Fact], a: int, b: int, doc: Document | None = None) -> bool:
+        """Within pages a..b the question has one answer, on one page: no other page of the range holds the value
+        at the question's labels (what verification rejects as ambiguous_in_scope)."""
+        if {norm(g.answer) for g in facts if a <= g.page <= b and norm(g.ask) == norm(f.ask)} != {norm(f.answer)}:
+            return False
+        if doc is None:
+            return True
+        texts = {int(p["page"]): p.get("text") or "" for p in doc.pages}
+        return not anchor.ambiguous(f.ask, f.answer, [texts.get(f.page, "")],
+                                    [texts.get(p, "") for p in range(a, b + 1) if p != f.page])
 
     # -- extract-multi ----------------------------------------------------------------------------------------
     def _multi(self, doc, segment, facts, rng) -> QARecord | None:
@@ -241,14 +273,13 @@ class RulesGenerator(Generator):
             word = "higher" if hi else "lower"
             if f1.label and f2.label and norm(f1.label) != norm(f2.label):
                 q = f"Which is {word}: {d1} or {d2}? Answer with {f1.label} or {f2.label}."
-                op = "argmax" if hi else "argmin"
-                l1, l2 = f1.label, f2.label
+                op = "argmax" if hi else "argmin"   # calc labels keep the column: verification finds the cell
                 ans, fmt = (f1 if (v1 > v2) == hi else f2).label, "String"
             else:
                 q = f"Which is {word}: {d1} or {d2}? Answer with that value."
                 op = "max" if hi else "min"
                 ans, fmt = (f1 if (v1 > v2) == hi else f2).answer, (f1 if (v1 > v2) == hi else f2).fmt
-        ev = calc_line(op, [(l1, v1), (l2, v2)])
+        ev = calc_line(op, [(l1, v1), (l2, v2)], pages=[f1.page + 1, f2.page + 1])
         return self._record(doc, segment, "reasoning", q, ans, fmt, [f1, f2], ev)
 
     def _count(self, doc, segment, rows: list[Fact], rng) -> QARecord:
@@ -260,7 +291,7 @@ class RulesGenerator(Generator):
             q = f"According to {f.where}, how many rows have a {f.col} value greater than {fmt_number(thr)}?"
         else:
             q = f"According to {f.where}, how many of the values shown are greater than {fmt_number(thr)}?"
-        ev = calc_line("count_gt", [(_label(r), r.value) for r in rows], param=thr)
+        ev = calc_line("count_gt", [(_label(r), r.value) for r in rows], param=thr, pages=[r.page + 1 for r in rows])
         return self._record(doc, segment, "reasoning", q, str(n), "Integer", rows, ev)
 
 
@@ -311,9 +342,13 @@ def _two_hops(facts: list[Fact]) -> list[tuple[Fact, Fact, str]]:
 
 
 def _label(f: Fact) -> str:
+    """An operand's label: its row and column, else the words that describe it (what verification looks for
+    beside its value on its page)."""
+    if f.label and f.source == "Figure":
+        return f"{f.where.split(' on ')[0]} {f.label}"
     if f.label:
         return f"{f.label} {f.col}".strip()
-    return f"page {f.page + 1} value"
+    return f.desc
 
 
 def _count_tables(nums: list[Fact]) -> list[list[Fact]]:

@@ -138,3 +138,44 @@ def _consecutive(nums: list[str]) -> bool:
         elif not (b[:-1] == a[:-1] and b[-1] == a[-1] + 1 or b[0] == a[0] + 1 and b[-1] == 1):
             return False
     return True
+
+
+# ---- recounting what a question asks about the structure, from the stored sections and the captions ----------------
+_SUBSECTIONS_Q = re.compile(r"subsections?\b", re.I)
+_QUOTED = re.compile(r"[\"“'‘](?P<h>[^\"”’]{3,200})[\"”’]")
+_CAPTIONS_Q = re.compile(r"\bhow many (?:numbered )?(?P<kind>figure|table)s\b", re.I)
+_BARE = re.compile(r"^(?:\d+|[a-z])(?:\.\d+)*\.?\s+")
+_BEGINS_Q = re.compile(r"\bsection (?:that )?(?:begins|starts) on page (?P<page>\d+)\b", re.I)
+
+
+def recount(question: str, doc: Document, scope: set[int] | None) -> int | None:
+    """The answer to a structure count ("how many subsections does the section "X" have", "how many numbered
+    figures are there on pages a-b") counted from the stored outline and the pages' captions, independently of
+    any items an item lists; None when the question is not such a count (or names no one section)."""
+    if _SUBSECTIONS_Q.search(question) and re.search(r"\bhow many\b|\binto how many\b", question, re.I):
+        m = _QUOTED.search(question)
+        if not m:
+            return None
+        want = norm(m.group("h"))
+        found = [(s, kids) for s, kids in subsections(doc) if norm(s.heading) == want]
+        if not found:   # the outline without the number the page prints ("Usage notes" for "3 Usage notes")
+            bare = _BARE.sub("", want)
+            found = [(s, kids) for s, kids in subsections(doc) if _BARE.sub("", norm(s.heading)) == bare]
+        return len(found[0][1]) if len(found) == 1 else None
+    m = _CAPTIONS_Q.search(question)
+    if m and scope:
+        texts = _texts(doc)
+        nums = {c.group("num") for pg in sorted(scope) for c in _CAPTION.finditer(texts.get(pg, ""))
+                if _KIND[c.group("kind")] == m.group("kind").lower()}
+        return len(nums)
+    return None
+
+
+def begins_on(question: str, doc: Document) -> set[str] | None:
+    """The stored headings of the sections that begin on the page a "the section that begins on page N" question
+    names (normalised); None when the question is not one."""
+    m = _BEGINS_Q.search(question)
+    if not m:
+        return None
+    page = int(m.group("page")) - 1
+    return {norm(str(s.get("heading") or "")).strip(" .") for s in doc.sections if int(s["first_page"]) == page}

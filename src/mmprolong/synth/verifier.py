@@ -77,10 +77,14 @@ def _reason(e: Exception) -> str:
 
 
 def agrees(reply: str, qa: QARecord, min_score: float) -> bool:
-    """Whether a reply answers `qa` right, by the evaluation's own scorer."""
+    """Whether a reply answers `qa` right, by the evaluation's own scorer (an answer its format cannot hold, e.g.
+    "10.6" as an Integer, agrees with nothing)."""
     from ..eval.scorers.docqa import score_docqa
 
-    return score_docqa(reply, qa.answer, qa.answer_format) >= min_score
+    try:
+        return score_docqa(reply, qa.answer, qa.answer_format) >= min_score
+    except ValueError:
+        return False
 
 
 class Verifier:

@@ -1,4 +1,6 @@
-"""Typed training configuration (the paper's LongPT recipe as defaults). A wrong key is an error naming the key."""
+"""Typed training configuration (the paper's LongPT recipe as defaults). A wrong key is an error naming the key, and
+so is a value no run can use: counts (steps, save_every, lengths...) must be positive and numbers finite, so that
+`optim.steps: -5` or `save_every: -1` stops at load time instead of training nothing."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class ModelConfig(_Strict):
@@ -19,10 +21,11 @@ class ModelConfig(_Strict):
 
     path: str | None = None            # a local Hugging Face folder (Qwen2.5-VL / Qwen3-VL)
     preset: str | None = None          # random weights from a shape preset (see train.model.PRESETS)
-    rope_theta: float | None = 4e6     # mRoPE base after extension (paper, Qwen2.5-VL: 1e6 -> 4e6); None keeps the
-    #                                    model's (Qwen3-VL's own base is 5e6: a lower value is an error)
-    yarn_factor: float | None = None   # YaRN scaling instead of / besides the base change (off in the paper)
-    max_position_embeddings: int | None = None  # default: data.max_length
+    # mRoPE base after extension (paper, Qwen2.5-VL: 1e6 -> 4e6); None keeps the model's (Qwen3-VL's own base is
+    # 5e6: a lower value is an error)
+    rope_theta: float | None = Field(default=4e6, gt=0)
+    yarn_factor: float | None = Field(default=None, gt=1)  # YaRN scaling instead of / besides the base change (off)
+    max_position_embeddings: int | None = Field(default=None, ge=1)  # default: data.max_length
     # auto: flash_attention_2 on GPU if installed, else mmprolong_packed (torch varlen kernel / FlexAttention); sdpa on CPU
     attn_implementation: str = "auto"
     dtype: Literal["bf16", "fp32"] = "bf16"
@@ -53,7 +56,7 @@ class DataConfig(_Strict):
 
     shards: list[str] = Field(default_factory=list)  # parquet files or folders of them (schema.SAMPLES)
     sources: list[SourceConfig] = Field(default_factory=list)
-    max_length: int = 131072
+    max_length: int = Field(default=131072, ge=1)
     seed: int = 0
 
     @model_validator(mode="after")
@@ -78,25 +81,33 @@ class DataConfig(_Strict):
 
 
 class OptimConfig(_Strict):
-    lr: float = 1e-5
-    min_lr: float = 1e-6
-    warmup_ratio: float = 0.1
+    lr: float = Field(default=1e-5, gt=0)
+    min_lr: float = Field(default=1e-6, ge=0)
+    warmup_ratio: float = Field(default=0.1, ge=0, le=1)
     betas: tuple[float, float] = (0.9, 0.95)
-    weight_decay: float = 0.1
-    grad_clip: float = 1.0
-    tokens_per_step: int = 4 * 1024 * 1024   # global batch in tokens (paper: 4M = 32 x 128K)
-    total_tokens: int = 5_000_000_000        # budget (paper: 5B) in packed tokens: training runs until the packs
-    #                                          reach it (loop.planned_steps; packs are never quite full)
-    steps: int | None = None                 # override the derived step count
+    weight_decay: float = Field(default=0.1, ge=0)
+    grad_clip: float = Field(default=1.0, gt=0)
+    tokens_per_step: int = Field(default=4 * 1024 * 1024, ge=1)  # global batch in tokens (paper: 4M = 32 x 128K)
+    # budget (paper: 5B) in packed tokens: training runs until the packs reach it (loop.planned_steps; packs are
+    # never quite full)
+    total_tokens: int = Field(default=5_000_000_000, ge=1)
+    steps: int | None = Field(default=None, ge=1)  # override the derived step count
+
+    @field_validator("betas")
+    @classmethod
+    def _betas(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not all(0 <= b < 1 for b in v):
+            raise ValueError(f"each beta must be in [0, 1), got {list(v)}")
+        return v
 
 
 class ParallelConfig(_Strict):
-    sp: int = 1                        # Ulysses sequence-parallel degree
+    sp: int = Field(default=1, ge=1)                       # Ulysses sequence-parallel degree
     fsdp: bool = True                  # FSDP2 full sharding whenever more than one process runs
     cpu_offload: bool = False
     grad_checkpointing: bool = True    # language model and vision tower
     activation_offload: bool = False   # checkpointed layer inputs in pinned host memory (GPU)
-    loss_chunk: int = 4096             # tokens per cross-entropy chunk (never the full [L, vocab] logits)
+    loss_chunk: int = Field(default=4096, ge=1)  # tokens per cross-entropy chunk (never the full [L, vocab] logits)
 
 
 class TrainConfig(_Strict):
@@ -105,9 +116,9 @@ class TrainConfig(_Strict):
     optim: OptimConfig = Field(default_factory=OptimConfig)
     parallel: ParallelConfig = Field(default_factory=ParallelConfig)
     output_dir: str = "runs/longpt"
-    save_every: int = 100              # steps between checkpoints (and one at the end)
-    keep_checkpoints: int = 2
-    log_every: int = 1
+    save_every: int = Field(default=100, ge=1)             # steps between checkpoints (and one at the end)
+    keep_checkpoints: int = Field(default=2, ge=1)
+    log_every: int = Field(default=1, ge=1)
     logger: Literal["jsonl", "tensorboard"] = "jsonl"  # jsonl always written; tensorboard in addition if chosen
     seed: int = 0
     export: bool = True                # write a Hugging Face folder at the end

@@ -15,6 +15,7 @@ from torch.distributed._functional_collectives import all_gather_tensor_autograd
 from torch import nn
 from transformers.masking_utils import create_causal_mask
 
+from .compat import require_trainer_support
 from .loss import chunked_cross_entropy, plain_cross_entropy
 from .ulysses import ATTN_NAME, UlyssesContext, check_degree, register
 
@@ -56,6 +57,7 @@ class LongLM(nn.Module):
                  sp_group: dist.ProcessGroup | None = None, sp: int = 1, distributed: bool = False,
                  dense_mask_max: int = DENSE_MASK_MAX_TOKENS):
         super().__init__()
+        require_trainer_support()
         self.dense_mask_max = dense_mask_max
         self.hf = hf
         self.loss_chunk = loss_chunk

@@ -13,62 +13,7 @@ from pathlib import Path
 import torch
 from transformers import AutoConfig, AutoModelForImageTextToText, PretrainedConfig, PreTrainedModel
 
-# Shapes of the released models (random weights; for tests, benchmarks and plans).
-_Q25_VISION_7B = dict(depth=32, hidden_size=1280, num_heads=16, intermediate_size=3420, out_hidden_size=3584,
-                      fullatt_block_indexes=[7, 15, 23, 31], window_size=112, patch_size=14, spatial_merge_size=2,
-                      temporal_patch_size=2)
-PRESETS: dict[str, dict] = {
-    "tiny-qwen2.5-vl": dict(
-        model_type="qwen2_5_vl", image_token_id=151655, video_token_id=151656, vision_start_token_id=151652,
-        vision_end_token_id=151653,
-        text_config=dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         intermediate_size=128, vocab_size=151936, max_position_embeddings=32768,
-                         rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [2, 3, 3]}),
-        vision_config=dict(depth=2, hidden_size=32, num_heads=2, intermediate_size=64, out_hidden_size=64,
-                           fullatt_block_indexes=[1], window_size=112, patch_size=14, spatial_merge_size=2,
-                           temporal_patch_size=2),
-    ),
-    "qwen2.5-vl-7b": dict(
-        model_type="qwen2_5_vl", image_token_id=151655, video_token_id=151656, vision_start_token_id=151652,
-        vision_end_token_id=151653,
-        text_config=dict(hidden_size=3584, num_hidden_layers=28, num_attention_heads=28, num_key_value_heads=4,
-                         intermediate_size=18944, vocab_size=152064, max_position_embeddings=128000,
-                         rms_norm_eps=1e-6,
-                         rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 24, 24]}),
-        vision_config=_Q25_VISION_7B,
-    ),
-    "qwen2.5-vl-3b": dict(
-        model_type="qwen2_5_vl", image_token_id=151655, video_token_id=151656, vision_start_token_id=151652,
-        vision_end_token_id=151653, tie_word_embeddings=True,
-        text_config=dict(hidden_size=2048, num_hidden_layers=36, num_attention_heads=16, num_key_value_heads=2,
-                         intermediate_size=11008, vocab_size=151936, max_position_embeddings=128000,
-                         rms_norm_eps=1e-6,
-                         rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 24, 24]}),
-        vision_config={**_Q25_VISION_7B, "out_hidden_size": 2048},
-    ),
-    "tiny-qwen3-vl": dict(
-        model_type="qwen3_vl", image_token_id=151655, video_token_id=151656, vision_start_token_id=151652,
-        vision_end_token_id=151653,
-        text_config=dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         head_dim=16, intermediate_size=128, vocab_size=151936, max_position_embeddings=32768,
-                         rope_parameters={"rope_type": "default", "rope_theta": 5e6, "mrope_section": [2, 3, 3],
-                                          "mrope_interleaved": True}),
-        vision_config=dict(depth=2, hidden_size=32, num_heads=2, intermediate_size=64, out_hidden_size=64,
-                           patch_size=16, spatial_merge_size=2, temporal_patch_size=2, num_position_embeddings=64,
-                           deepstack_visual_indexes=[0]),
-    ),
-    "qwen3-vl-8b": dict(
-        model_type="qwen3_vl", image_token_id=151655, video_token_id=151656, vision_start_token_id=151652,
-        vision_end_token_id=151653,
-        text_config=dict(hidden_size=4096, num_hidden_layers=36, num_attention_heads=32, num_key_value_heads=8,
-                         head_dim=128, intermediate_size=12288, vocab_size=151936, max_position_embeddings=262144,
-                         rope_parameters={"rope_type": "default", "rope_theta": 5e6, "mrope_section": [24, 20, 20],
-                                          "mrope_interleaved": True}),
-        vision_config=dict(depth=27, hidden_size=1152, num_heads=16, intermediate_size=4304, out_hidden_size=4096,
-                           patch_size=16, spatial_merge_size=2, temporal_patch_size=2,
-                           deepstack_visual_indexes=[8, 16, 24]),
-    ),
-}
+from .presets import PRESETS  # noqa: F401  (the released models' shapes, in a light module for `mmprolong plan`)
 
 
 def preset_config(name: str) -> PretrainedConfig:

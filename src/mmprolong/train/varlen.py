@@ -16,12 +16,14 @@ The vision tower hands its cu_seqlens to the attention function only when the im
 "flash" (transformers' `is_flash_attention_requested`); otherwise it loops over windows in Python, one call per
 window. So `use_for_vision` sets the vision config to an alias whose name says flash, after the model is built
 (the loader would try to import a flash kernel under that name). torch's `varlen_attn` changed between releases:
-2.10 takes `is_causal`, later ones `window_size=(-1, 0)`; `enable_gqa` arrived after 2.12's first form. Both are
-read off the signature; without `enable_gqa`, GQA goes to FlexAttention.
+2.10 takes `is_causal` and no `scale` (Q is pre-scaled instead), later ones `window_size=(-1, 0)` and `scale`;
+`enable_gqa` arrived after 2.12's first form. All are read off the signature (`VarlenAPI`); without `enable_gqa`,
+GQA goes to FlexAttention.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import logging
@@ -61,32 +63,54 @@ def cu_seqlens_from_positions(position_ids: torch.Tensor) -> torch.Tensor:
 # -- backends ---------------------------------------------------------------------------------------------------
 @functools.cache
 def _varlen_api():
-    """(varlen_attn, takes window_size, takes enable_gqa), or None where this torch has no varlen_attn."""
+    """VarlenAPI for this torch's varlen_attn, or None where it has none."""
     try:
         from torch.nn.attention.varlen import varlen_attn
     except ImportError:
         return None
-    params = inspect.signature(varlen_attn).parameters
-    return varlen_attn, "window_size" in params, "enable_gqa" in params
+    return varlen_api_of(varlen_attn)
+
+
+@dataclasses.dataclass(frozen=True)
+class VarlenAPI:
+    """What one torch release's `varlen_attn` takes: its keyword set changed between 2.10 and 2.13."""
+
+    fn: object
+    window_size: bool  # causal as window_size=(-1, 0) (later) rather than is_causal=True (2.10)
+    enable_gqa: bool   # K/V with fewer heads than Q
+    scale: bool        # a softmax scale (2.10 has none: Q is pre-scaled instead)
+
+    def __getitem__(self, i):  # (fn, window_size, enable_gqa), as the tuple this used to be
+        return (self.fn, self.window_size, self.enable_gqa, self.scale)[i]
+
+
+def varlen_api_of(fn) -> VarlenAPI:
+    params = inspect.signature(fn).parameters
+    return VarlenAPI(fn, "window_size" in params, "enable_gqa" in params, "scale" in params)
 
 
 def varlen_usable(query: torch.Tensor, key: torch.Tensor) -> bool:
     api = _varlen_api()
     if api is None or not query.is_cuda or query.dtype not in (torch.float16, torch.bfloat16):
         return False
-    return query.shape[1] == key.shape[1] or api[2]
+    return query.shape[1] == key.shape[1] or api.enable_gqa
 
 
 def _varlen(q, k, v, cu, causal, scale):
     """q [L, H, D], k/v [L, Hkv, D]."""
-    fn, has_window, has_gqa = _varlen_api()
-    kw = {"scale": scale}
+    api = _varlen_api()
+    kw = {}
+    if scale is not None:
+        if api.scale:
+            kw["scale"] = scale
+        else:  # softmax(q k^T / sqrt(D)) with q * scale * sqrt(D) is softmax(scale q k^T)
+            q = q * (scale * math.sqrt(q.shape[-1]))
     if causal:
-        kw.update({"window_size": (-1, 0)} if has_window else {"is_causal": True})
+        kw.update({"window_size": (-1, 0)} if api.window_size else {"is_causal": True})
     if q.shape[1] != k.shape[1]:
         kw["enable_gqa"] = True
     max_len = int((cu[1:] - cu[:-1]).max())
-    return fn(q, k, v, cu, cu, max_len, max_len, **kw)
+    return api.fn(q, k, v, cu, cu, max_len, max_len, **kw)
 
 
 _block_masks: dict = {}

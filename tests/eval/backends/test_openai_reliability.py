@@ -4,6 +4,7 @@ before a run (store needed and given, backend reachable), with a one-line error 
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 
@@ -85,3 +86,29 @@ def test_a_model_the_server_does_not_list_stops_before_the_run(eval_set, store_d
     rc = main(["eval", "run", str(eval_set), "--store", str(store_dir), "--out", str(tmp_path / "run"),
                "--backend", "openai", "--base-url", server.base_url, "--served-model", "m", "--quiet"])
     assert rc == EXIT_SETUP and "does not serve model 'm'" in capsys.readouterr().err
+
+
+def test_a_key_echoed_in_an_answer_is_redacted_and_a_huge_reply_is_refused(server, eval_set, store_dir,  # noqa: F811
+                                                                           tmp_path, monkeypatch):
+    """A 200 answer that quotes the key is written with the key masked; a 3 MB reply (a server ignoring max_tokens)
+    is the request's error `reply_too_large`, and nothing of it reaches predictions.jsonl."""
+    monkeypatch.setenv("ECHO_KEY", SECRET)
+    server.script = [("text", f"Answer: 3 (you sent {SECRET})"), ("text", "x" * 3_000_000)]
+    be = OpenAIBackend(OpenAIConfig(base_url=server.base_url, model="m", api_key_env="ECHO_KEY", max_retries=0,
+                                    concurrency=1))
+    r = run_eval(eval_set, be, tmp_path / "run", PageStore(store_dir), tokens.load("qwen2.5-vl"), limit=1,
+                 progress=False)
+    assert (r["answered"], r["errors"]) == (1, 1) and len(server.requests) == 2
+    text = (tmp_path / "run" / PREDICTIONS).read_text()
+    assert SECRET not in text and len(text) < 10_000
+    rows = [json.loads(line) for line in text.splitlines()]
+    assert rows[0]["prediction"] == "Answer: 3 (you sent ***)" and not rows[0]["error"]
+    assert rows[1]["prediction"] is None and "reply_too_large" in rows[1]["error"]
+    assert "1,048,576 bytes" in rows[1]["error"]
+
+
+@pytest.mark.parametrize("key, value", [("concurrency", 0), ("timeout", -1.0), ("timeout", float("inf")),
+                                        ("max_new_tokens", 0), ("max_retries", -1), ("max_reply_bytes", 10)])
+def test_backend_settings_no_run_can_use_are_errors_naming_the_key(key, value):
+    with pytest.raises(ValueError, match=key):
+        OpenAIConfig(base_url="http://127.0.0.1:1/v1", model="m", **{key: value})

@@ -4,33 +4,43 @@ Every request has a whole-request deadline (`timeout`, enforced around the call,
 cannot hold it longer) and `max_retries` retries with backoff for connection errors, timeouts, 429 and 5xx. The
 runner's threads share one event loop and client on a daemon thread. `check()` says before a run whether the
 server is reachable, accepts the key and serves the model (SetupError naming the cause). The API key is read from
-the environment variable named by `api_key_env` and is never logged or written (errors go through `redact`).
+the environment variable named by `api_key_env` and is never logged or written (the runner redacts predictions
+and errors alike: a gateway can echo the key inside a 200 answer too).
+
+A reply is read as a byte stream and given up once it passes `max_reply_bytes` (`ReplyTooLarge`, reason
+`reply_too_large`): a server that ignores `max_tokens` cannot fill memory or predictions.jsonl.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import threading
 
 from PIL import Image
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..images import jpeg_data_url
 
 
 class OpenAIConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     base_url: str
     model: str
     api_key_env: str = "OPENAI_API_KEY"
-    max_new_tokens: int = 256
-    temperature: float = 0.0
-    timeout: float = 600.0
-    max_retries: int = 3
-    concurrency: int = 4
-    jpeg_quality: int = 90
+    max_new_tokens: int = Field(default=256, ge=1)
+    temperature: float = Field(default=0.0, ge=0)
+    timeout: float = Field(default=600.0, gt=0)
+    max_retries: int = Field(default=3, ge=0)
+    concurrency: int = Field(default=4, ge=1)
+    jpeg_quality: int = Field(default=90, ge=1, le=100)
+    max_reply_bytes: int = Field(default=2**20, ge=1024)  # a whole HTTP reply body; 256 tokens take ~2 KB
+
+
+class ReplyTooLarge(Exception):
+    """The server's reply passed `max_reply_bytes`; it is not kept (the request is an error, not retried)."""
 
 
 def to_openai_messages(messages: list[dict], images: list[Image.Image], quality: int = 90) -> list[dict]:
@@ -82,10 +92,9 @@ class OpenAIBackend:
 
         for attempt in range(self.cfg.max_retries + 1):
             try:
-                r = await asyncio.wait_for(client.chat.completions.create(
-                    model=self.cfg.model, messages=msgs, max_tokens=self.cfg.max_new_tokens,
-                    temperature=self.cfg.temperature), self.cfg.timeout)
-                return r.choices[0].message.content or ""
+                return await asyncio.wait_for(self._request(client, msgs), self.cfg.timeout)
+            except ReplyTooLarge:
+                raise
             except Exception as e:  # noqa: BLE001 - classified: retried, or raised to the runner (recorded)
                 reason, retry = failure_reason(e)
                 if not retry or attempt == self.cfg.max_retries:
@@ -96,6 +105,26 @@ class OpenAIBackend:
                 wait = _retry_after(e)
                 await asyncio.sleep(min(30.0, wait if wait is not None else 0.5 * 2 ** attempt))
         raise AssertionError("unreachable")
+
+    async def _request(self, client, msgs: list[dict]) -> str:
+        """One request, its body read in chunks up to `max_reply_bytes` (the SDK would read any size whole)."""
+        cap = self.cfg.max_reply_bytes
+        body = bytearray()
+        async with client.chat.completions.with_streaming_response.create(
+                model=self.cfg.model, messages=msgs, max_tokens=self.cfg.max_new_tokens,
+                temperature=self.cfg.temperature) as resp:
+            async for chunk in resp.iter_bytes():
+                body += chunk
+                if len(body) > cap:
+                    raise ReplyTooLarge(f"reply_too_large: the reply passed max_reply_bytes ({cap:,} bytes); "
+                                        "not kept")
+        try:
+            content = json.loads(body)["choices"][0]["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError) as e:
+            raise ValueError(f"not a chat completion ({type(e).__name__}: {str(e)[:120]})") from None
+        if content is not None and not isinstance(content, str):
+            raise ValueError(f"not a chat completion (content is a {type(content).__name__})")
+        return content or ""
 
     def generate(self, messages: list[dict], images: list[Image.Image]) -> str:
         loop, client = self._loop()
