@@ -28,8 +28,9 @@ install: $(BIN)/.installed
 demo: install
 	$(BIN)/mmprolong demo --out $(DEMO_OUT)
 
+# --durations=20: every run lists its 20 slowest tests (the suite's budget: 8 minutes on 2 cores)
 test: install
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=20
 
 bench: install
 	$(BIN)/python bench/run_all.py

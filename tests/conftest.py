@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from pathlib import Path
+from typing import Callable
 
 import pytest
+from filelock import FileLock
 
 from mmprolong.demo.corpus import DemoDocument, plan_demo_corpus, write_broken_files, write_demo_corpus
 
@@ -21,12 +24,28 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda it: it.module is None or it.module.__name__ not in slow)
 
 
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], object]) -> Path:
+    """A folder made by `build(folder)` once per test run, shared by every pytest-xdist worker of the run: the
+    workers' temporary folders sit under one per-run folder, where a file lock lets the first worker build while the
+    others wait, and a marker file says the build finished (a failed build leaves none; the next worker retries)."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = root / f"shared-{name}"
+    done = root / f"shared-{name}.done"
+    with FileLock(str(root / f"shared-{name}.lock")):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory) -> Path:
-    """Folder holding the default demo corpus (6 PDFs, seed 0)."""
-    d = tmp_path_factory.mktemp("demo_pdfs")
-    write_demo_corpus(d, n_docs=DEMO_N_DOCS, seed=DEMO_SEED)
-    return d
+    """Folder holding the default demo corpus (6 PDFs, seed 0); written once per test run (`built_once`)."""
+    return built_once(tmp_path_factory, "demo_pdfs",
+                      lambda d: write_demo_corpus(d, n_docs=DEMO_N_DOCS, seed=DEMO_SEED))
 
 
 @pytest.fixture(scope="session")
@@ -44,17 +63,18 @@ def demo_plans() -> list[DemoDocument]:
 @pytest.fixture(scope="session")
 def broken_pdfs(tmp_path_factory) -> dict[str, Path]:
     """kind -> path: corrupt, truncated, encrypted (user password), empty (zero bytes), not_pdf (text named .pdf)."""
-    return write_broken_files(tmp_path_factory.mktemp("broken_pdfs"))
+    d = built_once(tmp_path_factory, "broken_pdfs", write_broken_files)
+    return {p.stem.removeprefix("broken_"): p for p in sorted(d.glob("broken_*.pdf"))}
 
 
 @pytest.fixture(scope="session")
 def demo_store(demo_dir, tmp_path_factory) -> Path:
-    """A page store of the demo corpus made by `mmprolong.corpus.ingest` (72 DPI to stay fast)."""
+    """A page store of the demo corpus made by `mmprolong.corpus.ingest` (72 DPI to stay fast); ingested once per
+    test run (`built_once`): tests only read it (one that changes a store copies it first)."""
     from mmprolong.corpus.ingest import IngestConfig, ingest
 
-    out = tmp_path_factory.mktemp("demo_store") / "store"
-    ingest([str(demo_dir)], out, IngestConfig(dpi=72, workers=1, progress=False))
-    return out
+    return built_once(tmp_path_factory, "demo_store", lambda d: ingest(
+        [str(demo_dir)], d / "store", IngestConfig(dpi=72, workers=1, progress=False))) / "store"
 
 
 S3_BUCKETS = ("mmprolong-test", "mmprolong-build")   # made in the moto server of `s3_env`

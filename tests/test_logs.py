@@ -54,13 +54,16 @@ def test_bad_level_names_the_flag():
         logs.setup("loud")
 
 
-def test_a_command_writes_its_log_file_in_its_output_folder(tmp_path):
-    from mmprolong.cli.main import main
-    from mmprolong.demo.corpus import write_demo_corpus
+def test_a_command_writes_its_log_file_in_its_output_folder(tmp_path, demo_pdfs):
+    import shutil
 
-    pdfs = tmp_path / "pdfs"
-    write_demo_corpus(pdfs, n_docs=2, pages=(20, 22))
+    from mmprolong.cli.main import main
+
+    pdfs = tmp_path / "pdfs"   # one demo PDF at a low DPI: the log is the point, not the pages
+    pdfs.mkdir()
+    shutil.copy(demo_pdfs[0], pdfs)
     out = tmp_path / "store"
-    assert main(["ingest", str(pdfs), "--out", str(out), "--workers", "1", "--log-level", "warning"]) == 0
+    assert main(["ingest", str(pdfs), "--out", str(out), "--workers", "1", "--dpi", "36",
+                 "--log-level", "warning"]) == 0
     log = (out / "mmprolong.log").read_text()
     assert f"mmprolong ingest {pdfs}" in log and "exit code 0" in log

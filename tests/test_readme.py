@@ -10,16 +10,14 @@ teacher and the model server become local servers on 127.0.0.1, the 7B 128K trai
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from mmprolong.cli.main import main
 from mmprolong.demo.corpus import plan_document, write_demo_corpus
 from mmprolong.recipe import RECIPES_DIR
 
@@ -81,7 +79,7 @@ def _teacher_for(plan):
 
 
 @pytest.mark.slow
-def test_every_readme_command_runs_top_to_bottom(tmp_path):
+def test_every_readme_command_runs_top_to_bottom(tmp_path, monkeypatch, capsys):
     cmds = readme_commands()
     assert len(cmds) >= 15 and cmds[0].startswith("source ")
 
@@ -134,9 +132,9 @@ def test_every_readme_command_runs_top_to_bottom(tmp_path):
         "paper-qwen2.5-vl-7b --store": f"{tmp_path / 'paper.yaml'} --store",
         "torchrun --nproc-per-node 8 -m mmprolong.cli.main": "mmprolong",
         "--config recipes/train/qwen2.5-vl-7b-128k.yaml":
-            f"--config {tiny} --shards data/shards --max-length 16K --tokens-per-step 16K --out train --steps 2",
+            f"--config {tiny} --shards data/shards --max-length 16K --tokens-per-step 16K --out train --steps 1",
         "--config recipes/train/qwen2.5-vl-7b-128k-long60-short40.yaml":
-            f"--config {tmp_path / 'tiny-mix.yaml'} --steps 2",
+            f"--config {tmp_path / 'tiny-mix.yaml'} --steps 1",
         "--image-root /data/images": f"--image-root {tmp_path / 'images'}",
         "--model-path runs/mmprolong-qwen2.5-vl-7b/hf": "--model-path train/hf",
         "--lengths 8K,16K,32K,64K,128K,256K,512K": "--lengths 8K,16K,32K",
@@ -146,20 +144,23 @@ def test_every_readme_command_runs_top_to_bottom(tmp_path):
             "view data run-a --store eval-store --port 0 --no-browser --stop-after-idle 1",
     }
     used = set()
-    env = dict(os.environ, OPENAI_API_KEY="sk-readme-test")
+    # each command is the `mmprolong` entry point (cli.main.main) called in this process, in the README's working
+    # folder: the same code as the console script, without importing torch and transformers again per command
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-readme-test")
     try:
         for cmd in cmds[1:]:
             if cmd.startswith("export OPENAI_API_KEY="):
-                continue  # set in env above
+                continue  # set in the environment above
             for a, b in SUBSTITUTE.items():
                 if a in cmd:
                     cmd = cmd.replace(a, b)
                     used.add(a)
             argv = shlex.split(cmd)
             assert argv[0] == "mmprolong", cmd
-            proc = subprocess.run([sys.executable, "-m", "mmprolong.cli.main", *argv[1:]], cwd=tmp_path, env=env,
-                                  capture_output=True, text=True, timeout=900)
-            assert proc.returncode == 0, f"{cmd}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+            rc = main(argv[1:])
+            out = capsys.readouterr()
+            assert rc == 0, f"{cmd}\n{out.out[-3000:]}\n{out.err[-3000:]}"
     finally:
         teacher.close()
         model.__exit__(None, None, None)

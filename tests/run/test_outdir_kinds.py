@@ -1,6 +1,7 @@
 """Every command that writes an output folder holds it (`run.outdir.claim`): a folder of another kind is refused
 with one line naming the path and what it holds (exit 4), and left unchanged; a second writer is refused naming the
-first. Real CLI processes on real folders (a copy of the demo page store, folders with each kind's own files)."""
+first. The CLI's entry point on real folders (a copy of the demo page store, folders with each kind's own files),
+called in this process; the second writer is a real second process."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from mmprolong.cli.main import main
 from mmprolong.errors import EXIT_OUTPUT
 from mmprolong.run.outdir import KIND_FILE, LOCK, claim, detect_kind
 
@@ -172,16 +174,17 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_each_command_refuses_a_folder_of_another_kind_and_leaves_it_unchanged(case, store_copy, tmp_path):
+def test_each_command_refuses_a_folder_of_another_kind_and_leaves_it_unchanged(case, store_copy, tmp_path, capsys):
     line, given, writes = CASES[case]
     out = store_copy if given == "store" else given(tmp_path / "given")
     held = detect_kind(out)
     assert held is not None and held != writes
     before = _snapshot(out)
-    args = [out if a == "OUT" else a for a in line(store_copy, tmp_path)]
-    r = _cli(*args)
-    assert r.returncode == EXIT_OUTPUT, (r.returncode, r.stderr[-2000:])
-    msg = r.stderr.strip()
+    args = [str(out if a == "OUT" else a) for a in line(store_copy, tmp_path)]
+    rc = main(args)   # the CLI's entry point in this process (a second process: the second-writer test below)
+    err = capsys.readouterr().err
+    assert rc == EXIT_OUTPUT, (rc, err[-2000:])
+    msg = err.strip()
     assert len(msg.splitlines()) == 1 and "Traceback" not in msg, msg
     assert f"{out}: holds a" in msg and f" {held} folder, not a" in msg and msg.endswith(
         f"{writes}; use another output folder"), msg

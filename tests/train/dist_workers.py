@@ -145,33 +145,40 @@ def lean_build(rank: int, world: int, port: int, out_dir: str, model: dict, lean
     """Build through loop.build (rank 0 reads or initialises the weights, the others get their shards); save the
     full state dict gathered from the shards and this process's peak RSS before / after. lean=False: every rank
     builds the whole model and shards it (the old way, for the measurement)."""
+    lean_builds(rank, world, port, [(out_dir, model)], lean)
+
+
+def lean_builds(rank: int, world: int, port: int, runs: list[tuple[str, dict]], lean: bool = True) -> None:
+    """`lean_build` for each (out_dir, model) in turn, in one process group (torch started once per process)."""
     from mmprolong.train import distributed as D
     from mmprolong.train.config import parse_config
     from mmprolong.train.loop import build
 
+    rss0 = peak_rss_mib()
     _env(rank, world, port)
-    before = peak_rss_mib()
     layout = D.setup(sp=1, device="cpu")
     try:
-        cfg = parse_config({"model": {**model, "attn_implementation": "sdpa", "dtype": "fp32"},
-                            "data": {"max_length": 4096}, "parallel": {"grad_checkpointing": False}})
-        if lean:
-            b = build(cfg, layout)
-            lm = b.lm
-        else:
-            from mmprolong.train.lm import LongLM
-            from mmprolong.train.model import build_model, extend_context, preset_config
+        for i, (out_dir, model) in enumerate(runs):
+            before = rss0 if i == 0 else peak_rss_mib()
+            cfg = parse_config({"model": {**model, "attn_implementation": "sdpa", "dtype": "fp32"},
+                                "data": {"max_length": 4096}, "parallel": {"grad_checkpointing": False}})
+            if lean:
+                b = build(cfg, layout)
+                lm = b.lm
+            else:
+                from mmprolong.train.lm import LongLM
+                from mmprolong.train.model import build_model, extend_context, preset_config
 
-            torch.manual_seed(cfg.seed)
-            config = extend_context(preset_config(model["preset"]), 4096, cfg.model.rope_theta, None)
-            lm = LongLM(build_model(config, torch.float32, "sdpa"), distributed=True)
-            D.shard(lm, layout, bf16=False, cpu_offload=False)
-        after = peak_rss_mib()
-        sd = {k: (v.full_tensor() if hasattr(v, "full_tensor") else v).detach().clone()
-              for k, v in lm.state_dict().items()}
-        bufs = {k: b_.detach().clone() for k, b_ in lm.named_buffers()}
-        n_bytes = sum(p.numel() * p.element_size() for p in sd.values())
-        torch.save({"state": sd, "buffers": bufs, "rss_before_mib": before, "rss_peak_mib": after,
-                    "model_mib": n_bytes / 2**20}, Path(out_dir) / f"lean-rank{rank}.pt")
+                torch.manual_seed(cfg.seed)
+                config = extend_context(preset_config(model["preset"]), 4096, cfg.model.rope_theta, None)
+                lm = LongLM(build_model(config, torch.float32, "sdpa"), distributed=True)
+                D.shard(lm, layout, bf16=False, cpu_offload=False)
+            after = peak_rss_mib()
+            sd = {k: (v.full_tensor() if hasattr(v, "full_tensor") else v).detach().clone()
+                  for k, v in lm.state_dict().items()}
+            bufs = {k: b_.detach().clone() for k, b_ in lm.named_buffers()}
+            n_bytes = sum(p.numel() * p.element_size() for p in sd.values())
+            torch.save({"state": sd, "buffers": bufs, "rss_before_mib": before, "rss_peak_mib": after,
+                        "model_mib": n_bytes / 2**20}, Path(out_dir) / f"lean-rank{rank}.pt")
     finally:
         D.teardown()

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from dist_workers import free_port, lean_build
+from dist_workers import free_port, lean_builds
 from mmprolong.train import distributed as D
 from mmprolong.train.config import parse_config
 from mmprolong.train.loop import build
@@ -34,18 +34,27 @@ def _check(tmp_path, model):
             assert torch.equal(got["buffers"][k], ref_bufs[k]), k  # rotary frequencies after to_empty
 
 
-def test_preset_weights_from_rank0_equal_one_process(tmp_path):
-    model = {"preset": "tiny-qwen2.5-vl"}
-    mp.spawn(lean_build, args=(2, free_port(), str(tmp_path), model), nprocs=2)
-    _check(tmp_path, model)
+@pytest.fixture(scope="module")
+def lean(tmp_path_factory):
+    """Both lean builds in one pair of processes (torch and transformers started once per rank): the tiny preset,
+    and a saved Hugging Face folder of tiny Qwen3-VL: name -> (the output folder of its ranks, model config)."""
+    root = tmp_path_factory.mktemp("lean")
+    torch.manual_seed(1)
+    folder = root / "hf"
+    build_model(preset_config("tiny-qwen3-vl")).save_pretrained(folder)
+    runs = {"preset": (root / "preset", {"preset": "tiny-qwen2.5-vl"}),
+            "folder": (root / "folder", {"path": str(folder), "tokenizer": "qwen3-vl", "rope_theta": None})}
+    for out, _ in runs.values():
+        out.mkdir()
+    mp.spawn(lean_builds, args=(2, free_port(), [(str(out), m) for out, m in runs.values()]), nprocs=2)
+    return runs
 
 
-def test_model_folder_read_once_equals_one_process(tmp_path):
+def test_preset_weights_from_rank0_equal_one_process(lean):
+    _check(*lean["preset"])
+
+
+def test_model_folder_read_once_equals_one_process(lean):
     """A saved Hugging Face folder: rank 0 loads it with transformers (key renames included), rank 1 reads no
     weight file."""
-    torch.manual_seed(1)
-    folder = tmp_path / "hf"
-    build_model(preset_config("tiny-qwen3-vl")).save_pretrained(folder)
-    model = {"path": str(folder), "tokenizer": "qwen3-vl", "rope_theta": None}
-    mp.spawn(lean_build, args=(2, free_port(), str(tmp_path), model), nprocs=2)
-    _check(tmp_path, model)
+    _check(*lean["folder"])
