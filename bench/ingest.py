@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"Machine: the project's shared CPU machine ({os.cpu_count()} cores, {cpu_name()}), "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average {load0[0]:.1f} before, "
-        f"{min(loads):.1f}-{max(loads):.1f} after each run (other engineers' work shared the cores).",
+        f"{min(loads):.1f}-{max(loads):.1f} after each run (a load above the core count means other work shared them).",
         f"Corpus: {label_of(a)}, {len(paths)} PDFs, {pages:,} pages, {a.dpi} DPI; each run a fresh process "
         f"(start-up included; ours writes the store and its report); median of {a.pairs} alternating rounds.",
         "",
