@@ -22,7 +22,7 @@ Expected wall time on one H100 80 GB, without the machine's start (an H200 is a 
 |---|---|---|
 | env | 60 s | ~10 s (imports) |
 | attention | 120 s | ~60 s (Flex compiles per shape) |
-| rows, each: model build + warm-up + 1 timed pass | per row: min(--row-limit-s, what is left) | 32K ~45 s, 64K ~70 s, 128K ~150 s |
+| each row: build, warm-up, 1 timed pass | min(--row-limit-s, time left) | 32K ~45 s, 64K ~70 s, 128K ~150 s |
 | whole call | --budget-s (default 420 s) | ~6-7 minutes; leaves a rerun inside 15 minutes of device time |
 """
 

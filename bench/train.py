@@ -172,7 +172,8 @@ def markdown_rows(rows: list[dict], preset: str, device_name: str, repeats: int 
     lines = [f"## GPU throughput: ours vs transformers (bench/gpu_session.py, {dt.date.today()})", "",
              f"{device_name}; model {preset} (random weights, bf16 parameters and gradients, no optimizer); "
              f"forward + backward of one sequence after a warm-up, mean of {repeats}; each row its own process.", "",
-             "| length | trainer | attention | tokens/s | MFU | peak GiB | plan GiB (same setup) | peak / plan | wall s |",
+             "| length | trainer | attention | tokens/s | MFU | peak GiB | plan GiB (same setup) | peak / plan "
+             "| wall s |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         plan_gib = f"{r['plan_gib']:.2f}"

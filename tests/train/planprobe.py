@@ -15,7 +15,8 @@ def probe_config():
     return AutoConfig.for_model(
         "qwen2_5_vl", image_token_id=IMAGE, video_token_id=2003, vision_start_token_id=V_START,
         vision_end_token_id=V_END, bos_token_id=2004, eos_token_id=2005, pad_token_id=2005,
-        text_config=dict(bos_token_id=2004, eos_token_id=2005, hidden_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+        text_config=dict(bos_token_id=2004, eos_token_id=2005, hidden_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2,
                          intermediate_size=256, vocab_size=2048, max_position_embeddings=65536,
                          rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [4, 6, 6]}),
         vision_config=dict(depth=2, hidden_size=64, num_heads=2, intermediate_size=128, out_hidden_size=128,
