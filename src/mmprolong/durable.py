@@ -21,3 +21,17 @@ def durable_replace(tmp: Path, path: Path) -> None:
     fsync_path(tmp)
     os.replace(tmp, path)
     fsync_path(path.parent)
+
+
+def repair_tail(path: Path) -> None:
+    """Cut a torn last line (a kill during an append, never acknowledged) so appending continues on a clean line:
+    the JSONL files written one record at a time (eval predictions, hand grades)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with open(path, "rb+") as f:
+        f.seek(-1, 2)
+        if f.read(1) == b"\n":
+            return
+        f.seek(0)
+        data = f.read()
+        f.truncate(data.rfind(b"\n") + 1)

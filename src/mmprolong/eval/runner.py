@@ -18,6 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from .. import storage
+from ..durable import repair_tail
 from ..corpus.store import PageStore
 from ..redact import redact
 from ..tokens import TokenCounter
@@ -55,18 +56,6 @@ def read_predictions(run_dir: str | Path) -> dict[str, dict]:
                     continue
                 rows[r["instance_id"]] = r
     return rows
-
-
-def repair_tail(path: Path) -> None:
-    """Cut a torn last line (a kill during a write) so appending continues on a clean line."""
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    with open(path, "rb+") as f:
-        f.seek(-1, 2)
-        if f.read(1) == b"\n":
-            return
-        data = f.seek(0) or f.read()
-        f.truncate(data.rfind(b"\n") + 1)
 
 
 def instance_messages(inst: EvalInstance, prompt: PromptConfig, page_text=None) -> list[dict]:

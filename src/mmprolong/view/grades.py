@@ -24,6 +24,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..durable import repair_tail
+
 GRADES = {"c": "correct", "w": "wrong", "a": "ambiguous", "u": "unnatural"}
 DIR = "grades"
 _lock = threading.Lock()
@@ -55,7 +57,7 @@ def append_grade(build: str | Path, grader: str, qa_id: str, grade: str, note: s
     with _lock:
         new = not path.exists()
         path.parent.mkdir(parents=True, exist_ok=True)
-        _repair_tail(path)
+        repair_tail(path)
         with open(path, "a", encoding="utf-8") as f:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
             f.flush()
@@ -67,19 +69,6 @@ def append_grade(build: str | Path, grader: str, qa_id: str, grade: str, note: s
             finally:
                 os.close(fd)
     return row
-
-
-def _repair_tail(path: Path) -> None:
-    """Cut a torn last line (a kill during a write, never acknowledged) so the next grade starts a clean line."""
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    with open(path, "rb+") as f:
-        f.seek(-1, 2)
-        if f.read(1) == b"\n":
-            return
-        f.seek(0)
-        data = f.read()
-        f.truncate(data.rfind(b"\n") + 1)
 
 
 def read_grades(build: str | Path, grader: str | None = None) -> dict[tuple[str, str], dict]:
