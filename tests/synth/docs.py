@@ -53,21 +53,27 @@ def report_doc(images: bool = False) -> Document:
     return make_doc(REPORT_PAGES, REPORT_SECTIONS, images=images)
 
 
+def page_texts(path: Path) -> list[str]:
+    """pdfium's text layer of every page of a real PDF, line ends as the page store keeps them."""
+    pdf = pdfium.PdfDocument(str(path))
+    texts = []
+    try:
+        for i in range(len(pdf)):
+            page = pdf[i]
+            tp = page.get_textpage()
+            texts.append(tp.get_text_range().replace("\r\n", "\n"))
+            tp.close()
+            page.close()
+    finally:
+        pdf.close()
+    return texts
+
+
 def pdf_documents(paths: list[Path], plans) -> list[Document]:
     """Documents with the text layer pdfium reads from real PDFs, sections from the demo plans."""
     docs = []
     for path, plan in zip(paths, plans):
-        pdf = pdfium.PdfDocument(str(path))
-        pages = []
-        try:
-            for i in range(len(pdf)):
-                page = pdf[i]
-                tp = page.get_textpage()
-                pages.append({"doc_id": path.stem, "page": i, "text": tp.get_text_range().replace("\r\n", "\n")})
-                tp.close()
-                page.close()
-        finally:
-            pdf.close()
+        pages = [{"doc_id": path.stem, "page": i, "text": t} for i, t in enumerate(page_texts(path))]
         secs = [{"first_page": f, "level": lv, "heading": h} for f, lv, h in plan.sections]
         docs.append(Document(path.stem, str(path), len(pages), plan.title, secs, pages))
     return docs

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pypdfium2 as pdfium
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
 from mmprolong.corpus.store import Document
+
+from .docs import page_texts
 
 TITLE = "Widget Toolkit Manual"
 PAGES = [
@@ -70,17 +71,7 @@ def write_manual(path: Path) -> Path:
 
 def read_manual(path: Path) -> Document:
     """The manual as the page store holds it: pdfium's text layer per page, the outline as sections."""
-    pdf = pdfium.PdfDocument(str(path))
-    pages = []
-    try:
-        for i in range(len(pdf)):
-            page = pdf[i]
-            tp = page.get_textpage()
-            pages.append({"doc_id": "manual", "page": i, "text": tp.get_text_range().replace("\r\n", "\n"),
-                          "text_source": "layer"})
-            tp.close()
-            page.close()
-    finally:
-        pdf.close()
+    pages = [{"doc_id": "manual", "page": i, "text": t, "text_source": "layer"}
+             for i, t in enumerate(page_texts(path))]
     secs = [{"first_page": f, "level": lv, "heading": hd} for f, lv, hd in SECTIONS]
     return Document("manual", str(path), len(pages), TITLE, secs, pages)
