@@ -100,7 +100,7 @@ def _snapshot(store: Path):
     return docs, {k: (p["text"], hashlib.sha256(p["image"]).hexdigest()) for k, p in zip(keys, pages)}, keys
 
 
-@pytest.mark.parametrize("mode", [["--flush-pages", "60", "--no-worker-writes"],   # parts batched by the driver
+@pytest.mark.parametrize("mode", [["--flush-pages", "60", "--flush-docs", "2", "--no-worker-writes"],  # batched parts
                                   ["--flush-docs", "2", "--worker-writes"]])     # pages files written by workers
 def test_resume_after_kill9_equals_an_uninterrupted_run(demo_pdfs, broken_pdfs, tmp_path, mode):
     inputs = [str(p) for p in demo_pdfs] + [str(broken_pdfs["encrypted"])]

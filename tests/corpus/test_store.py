@@ -164,7 +164,7 @@ def test_iter_documents_reads_a_row_group_at_a_time(tmp_path, monkeypatch):
         n += 1
         pages = [g for g in reads.groups if g[0].startswith("pages/")]
         if k < 200:                                      # the first part: pages 2k and 2k+1
-            assert pages == [("pages/part-00000-000000.parquet", g) for g in range((2 * k + 1) // 64 + 1)]
+            assert pages == [("pages/part-00000-000000-0000.parquet", g) for g in range((2 * k + 1) // 64 + 1)]
             assert [g for g in reads.groups if g[0].startswith("docs/")] == [("docs/part-00000-000000.parquet", 0)]
         assert len(doc.pages) == 2
     assert n == 400 and total == 14

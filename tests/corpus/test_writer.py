@@ -15,33 +15,52 @@ def _doc(i: int, n: int):
 
 
 def test_parts_are_flushed_whole_and_read_back(tmp_path):
-    w = StoreWriter(tmp_path / "s", flush_pages=5)
+    w = StoreWriter(tmp_path / "s", flush_pages=5, flush_docs=3)
     for i in range(4):
         w.add(*_doc(i, 3))
     w.add(doc_row("bad.pdf", "corrupt", error="x"))
     w.close()
     docs = sorted(p.name for p in (tmp_path / "s/docs").iterdir())
     pages = sorted(p.name for p in (tmp_path / "s/pages").iterdir())
-    assert docs == ["part-00000-000000.parquet", "part-00000-000001.parquet", "part-00000-000002.parquet"]
-    assert pages == docs[:2]   # the last part holds only the failure row
+    assert docs == ["part-00000-000000.parquet", "part-00000-000001.parquet"]
+    # pages parts of ~flush_pages pages, named after the docs part whose rows commit them
+    assert pages == ["part-00000-000000-0000.parquet", "part-00000-000000-0001.parquet",
+                     "part-00000-000001-0000.parquet"]
     store = PageStore(tmp_path / "s")
     got = [(d.doc_id, [p["page"] for p in d.pages]) for d in store.iter_documents(with_images=False)]
     assert got == [(f"{i:064x}", [0, 1, 2]) for i in range(4)]
     assert store.docs_table(ok_only=False).num_rows == 5
 
 
+def test_docs_parts_hold_many_pages_parts(tmp_path):
+    """A docs part is cut by rows (flush_docs), not by the pages flushes: a store of small documents is not one
+    docs part per ~flush_pages pages (at 1M documents of 24 pages that was 89K docs parts)."""
+    w = StoreWriter(tmp_path / "s", flush_pages=10, flush_docs=1000)
+    for i in range(300):
+        w.add(*_doc(i, 4))
+    w.close()
+    assert len(list((tmp_path / "s/docs").iterdir())) == 1
+    assert len(list((tmp_path / "s/pages").iterdir())) == 100       # 3 documents (12 pages) a pages part
+    store = PageStore(tmp_path / "s")
+    assert store.document(f"{123:064x}", with_images=False).pages[3]["text"] == "doc 123 page 3"
+    assert sum(1 for _ in store.iter_documents(with_images=False)) == 300
+
+
 def test_reopen_drops_orphans_and_tmp_and_starts_a_new_run(tmp_path):
-    w = StoreWriter(tmp_path / "s", flush_pages=1)
+    w = StoreWriter(tmp_path / "s", flush_pages=1, flush_docs=1)
     w.add(*_doc(0, 2))
-    # a killed run: pages written, docs part never committed; a half-written tmp file
-    orphan = tmp_path / "s/pages/part-00000-000001.parquet"
-    orphan.write_bytes((tmp_path / "s/pages/part-00000-000000.parquet").read_bytes())
-    (tmp_path / "s/docs/part-00000-000001.parquet.tmp").write_bytes(b"half")
+    # a killed run: pages parts written, docs part never committed; a half-written tmp file
+    w.add(*_doc(1, 2))   # committed
+    w.flush_docs = 10
+    w.add(*_doc(2, 2))   # its pages part is written at once (flush_pages=1), its docs row is held
+    orphan = tmp_path / "s/pages/part-00000-000002-0000.parquet"
+    assert orphan.exists()
+    (tmp_path / "s/docs/part-00000-000002.parquet.tmp").write_bytes(b"half")
     w2 = StoreWriter(tmp_path / "s")
     assert w2.removed_orphans == 1 and not orphan.exists()
     assert not list((tmp_path / "s/docs").glob("*.tmp"))
     assert w2.run == 1
-    assert w2.committed_docs().column("source").to_pylist() == ["d0.pdf"]
+    assert w2.committed_docs().column("source").to_pylist() == ["d0.pdf", "d1.pdf"]
 
 
 def test_manifest_counts_come_from_committed_docs(tmp_path):
@@ -58,7 +77,7 @@ def test_parts_of_other_writers_follow_the_same_commit_rule(tmp_path):
     w = StoreWriter(tmp_path / "s")
     w.add(*_doc(0, 2))
     w.close()
-    src = tmp_path / "s/pages/part-00000-000000.parquet"
+    src = tmp_path / "s/pages/part-00000-000000-0000.parquet"
     (tmp_path / "s/pages/import-abc.parquet").write_bytes(src.read_bytes())          # committed below
     (tmp_path / "s/docs/import-abc.parquet").write_bytes((tmp_path / "s/docs/part-00000-000000.parquet").read_bytes())
     (tmp_path / "s/pages/import-half.parquet").write_bytes(src.read_bytes())         # never committed
@@ -92,7 +111,7 @@ def test_batched_parts_name_each_documents_row_groups(tmp_path):
     w.close()
     store = PageStore(tmp_path / "s")
     rows = {r["source"]: r for r in store.docs_table(ok_only=False).to_pylist()}
-    assert rows["bad.pdf"]["pages_file"] is None and rows["d0.pdf"]["pages_file"] == "part-00000-000000.parquet"
+    assert rows["bad.pdf"]["pages_file"] is None and rows["d0.pdf"]["pages_file"] == "part-00000-000000-0000.parquet"
     assert rows["d1.pdf"]["page_row_groups"] == [0, 1] and rows["d3.pdf"]["page_row_groups"] == [1, 2, 3]
     located = store.locate([f"{i:064x}" for i in range(len(sizes))])
     assert {d: sorted(v) for d, v in located.items()} == {d: sorted(v) for d, v in _scanned_index(tmp_path / "s").items()}
@@ -163,4 +182,4 @@ def test_a_store_written_before_the_location_columns_is_resumed_and_located(tmp_
     part0 = str(tmp_path / "s/pages/part-00000-000000.parquet")
     assert store.locate([f"{0:064x}"]) == {f"{0:064x}": [(part0, 0), (part0, 1)]}
     assert [d.n_pages for d in store.iter_documents(with_images=False)] == [70, 2]
-    assert store.docs_table(ok_only=False).column("pages_file").to_pylist() == [None, "part-00001-000000.parquet"]
+    assert store.docs_table(ok_only=False).column("pages_file").to_pylist() == [None, "part-00001-000000-0000.parquet"]

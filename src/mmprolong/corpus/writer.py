@@ -2,9 +2,11 @@
 
 Layout (read by `corpus.store.PageStore`); STORE is a local folder or an fsspec URL (s3://bucket/store, memory://...,
 through `mmprolong.storage`):
-- STORE/docs/part-R-S.parquet: docs rows (one per input), committed in batches by the one driver process;
-- STORE/pages/part-R-S.parquet: the pages of the short documents of that docs part, when the driver holds them
-  (local runs: workers hand back documents of fewer than `flush_pages` pages, batched into one pages part);
+- STORE/docs/part-R-S.parquet: docs rows (one per input), committed in batches by the one driver process
+  (`flush_docs` rows or `flush_seconds` of work a part, so a 1.5M-document store is about a thousand docs parts);
+- STORE/pages/part-R-S-K.parquet: the pages of short documents of docs part S, when the driver holds them (local
+  runs: workers hand back documents of fewer than `flush_pages` pages, batched into pages parts of about
+  `flush_pages` pages; K counts them within the docs part, whose rows are the only ones that name them);
 - STORE/pages/doc-<doc_id>.parquet: the pages of one document, written by the worker that rendered it, a row group
   (PAGE_ROW_GROUP pages) at a time, so no process holds more than a row group of a document it streams. This is
   every document under `ingest --worker-writes` (the default with `--executor ray` and for a remote STORE: page
@@ -176,8 +178,9 @@ class StoreWriter:
         self.run = max(runs, default=-1) + 1
         self.seq = 0
         self._docs: list[dict] = []
-        self._spans: list[tuple[int, int] | None] = []   # per queued doc: (first row, rows) in self._pages
+        self._spans: list[tuple[int, int] | None] = []   # per queued doc not yet in a pages part: (first row, rows)
         self._pages: list[dict] = []
+        self._parts = 0                                  # pages parts written for the docs part being filled
         self._since = time.monotonic()
 
     def pages_url(self, name: str) -> str:
@@ -232,9 +235,9 @@ class StoreWriter:
         return removed
 
     def add(self, doc: dict, pages: list[dict] = ()) -> None:
-        """Queue one document; flushed as a whole with the rows queued before. Either its pages come here (in
-        order), or its worker already wrote them to the pages file its row names (`pages_file`, committed by this
-        row, see the module doc)."""
+        """Queue one document; committed with the rows queued before it. Either its pages come here (in order), or
+        its worker already wrote them to the pages file its row names (`pages_file`, committed by this row, see the
+        module doc)."""
         if pages and [p["page"] for p in pages] != list(range(len(pages))):
             raise ValueError(f"{doc.get('source')}: pages must be 0..n-1 in order")
         if pages and doc.get("pages_file"):
@@ -244,30 +247,39 @@ class StoreWriter:
         if not self._docs:
             self._since = time.monotonic()
         self._spans.append((len(self._pages), len(pages)) if pages else None)
-        self._docs.append(doc)
+        self._docs.append(dict(doc))
         self._pages.extend(pages)
-        if (len(self._pages) >= self.flush_pages or len(self._docs) >= self.flush_docs
-                or time.monotonic() - self._since >= self.flush_seconds):
+        if len(self._pages) >= self.flush_pages:
+            self._write_pages()
+        if len(self._docs) >= self.flush_docs or time.monotonic() - self._since >= self.flush_seconds:
             self.flush()
 
-    def flush(self) -> None:
-        """Commit the queued rows: the pages part (if any) first, then the docs part that commits it."""
-        if not self._docs:
+    def _write_pages(self) -> None:
+        """Write the held pages as one pages part of the docs part being filled (named, so committed, by its rows
+        only once that docs part is written: a kill before leaves an orphan that the next open removes)."""
+        if not self._pages:
             return
-        name = f"part-{self.run:05d}-{self.seq:06d}.parquet"
-        docs = []
-        for doc, span in zip(self._docs, self._spans):
-            doc = dict(doc)
+        name = f"part-{self.run:05d}-{self.seq:06d}-{self._parts:04d}.parquet"
+        storage.write_parquet(pa.Table.from_pylist(self._pages, schema=schema.PAGES), self.pages_url(name),
+                              row_group_size=PAGE_ROW_GROUP, compression=PAGES_COMPRESSION)
+        queued = len(self._docs) - len(self._spans)
+        for doc, span in zip(self._docs[queued:], self._spans):
             if span is not None:
                 doc["pages_file"], doc["page_row_groups"] = name, row_groups(*span)
-            docs.append(doc)
-        if self._pages:
-            storage.write_parquet(pa.Table.from_pylist(self._pages, schema=schema.PAGES), self.pages_url(name),
-                                  row_group_size=PAGE_ROW_GROUP, compression=PAGES_COMPRESSION)
-        storage.write_parquet(pa.Table.from_pylist(docs, schema=schema.DOCS), storage.join(self.docs_dir, name),
+        self._parts += 1
+        self._pages = []
+        self._spans = []
+
+    def flush(self) -> None:
+        """Commit the queued rows: their pages parts (if any) first, then the docs part that commits them."""
+        if not self._docs:
+            return
+        self._write_pages()
+        name = f"part-{self.run:05d}-{self.seq:06d}.parquet"
+        storage.write_parquet(pa.Table.from_pylist(self._docs, schema=schema.DOCS), storage.join(self.docs_dir, name),
                               compression="zstd")
         self.seq += 1
-        self._docs, self._spans, self._pages = [], [], []
+        self._docs, self._spans, self._pages, self._parts = [], [], [], 0
 
     def close(self) -> None:
         self.flush()
