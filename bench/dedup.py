@@ -85,6 +85,12 @@ def _one(args) -> None:
     """Driver process: one dedup run; prints its figures as JSON on the last line."""
     from mmprolong.corpus.dedup.signatures import peak_rss
 
+    if args.executor == "reference":
+        from mmprolong.corpus.neardup import reference_dedup  # noqa: F401  (imports before the base RSS)
+    else:
+        from mmprolong.corpus.dedup import run_dedup  # noqa: F401
+    with open("/proc/self/status") as f:
+        base_rss = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
     t0 = time.perf_counter()
     if args.executor == "reference":
         from mmprolong.corpus.neardup import reference_dedup
@@ -99,7 +105,7 @@ def _one(args) -> None:
     records = [(d.doc_id, d.kept_doc_id, d.similarity, d.kind) for d in found]
     workers = sorted((w["peak_rss"] for w in stats["workers"].values()), reverse=True)
     in_process = any(pid == os.getpid() for _, pid in stats["workers"])
-    print(json.dumps({"time": seconds, "driver_peak_rss": peak_rss(),
+    print(json.dumps({"time": seconds, "driver_peak_rss": peak_rss(), "driver_base_rss": base_rss,
                       "worker_peak_rss": max(workers, default=0), "workers_peak_rss": workers,
                       "cpu_s": time.process_time(), "in_process": in_process,
                       "workers_cpu_s": 0.0 if in_process else sum(w["cpu_s"] for w in stats["workers"].values()),

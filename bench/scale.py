@@ -23,7 +23,8 @@ the step's work (after imports), so "driver delta" is what the step itself added
   baseline `document_scan`: the filtered scan of the docs dataset that document() did before (3 calls);
 - iter_slow: `iter_documents(with_images=True)` with a consumer sleeping 5 ms per document for 300 documents,
   then the rest at full speed;
-- dedup_local / dedup_ray: `bench_dedup(store, executor, workers)` from bench/dedup.py when it exists;
+- dedup_local1 / dedup_local2 / dedup_ray: `bench_dedup` from bench/dedup.py (its own driver process): a local
+  pool of 1 and 2 workers, and the local Ray cluster above (2 one-CPU nodes); up to --dedup-max documents;
 - compact (worker layout, last): `mmprolong compact` into parts holding as many pages as 256 MB of real pages
   (COMPACT_MB below), then `document()` again.
 Results: bench/results/scale.json and a markdown table on stdout.
@@ -246,20 +247,24 @@ def step(name: str, store: str) -> dict:
                 time.sleep(0.005)
         out["seconds"] = time.perf_counter() - t0
         out["docs"] = n
-    elif name in ("dedup_local", "dedup_ray"):
+    elif name in ("dedup_local1", "dedup_local2", "dedup_ray"):
+        # the dedup driver is a fresh process started by bench_dedup: its own figures replace this wrapper's
         spec = importlib.util.spec_from_file_location("bench_dedup_module", ROOT / "bench" / "dedup.py")
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
         cluster = _cluster() if name == "dedup_ray" else None
-        base = _rss_now()
         t0 = time.perf_counter()
-        res = mod.bench_dedup(store, "ray" if cluster else "local", 2)
+        res = mod.bench_dedup(store, "ray" if cluster else "local", 2 if name != "dedup_local1" else 1,
+                              ray_address=cluster.address if cluster else None)
         out["seconds"] = time.perf_counter() - t0
-        out["result"] = res if isinstance(res, (dict, list, int, float, str)) else str(res)
+        out["dedup"] = res
         if cluster is not None:
             import ray
             ray.shutdown()
             cluster.shutdown()
+        out.update(driver_base_rss=res["driver_base_rss"], driver_peak_rss=res["driver_peak_rss"],
+                   driver_cpu_seconds=res["cpu_s"], dedup_worker_peak_rss=res["workers_peak_rss"])
+        return out
     elif name == "compact":
         from mmprolong.corpus.compact import compact
         base = _rss_now()
@@ -276,11 +281,6 @@ def step(name: str, store: str) -> dict:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     out["driver_cpu_seconds"] = ru.ru_utime + ru.ru_stime      # the whole process, imports included
     return out
-
-
-def has_dedup() -> bool:
-    path = ROOT / "bench" / "dedup.py"
-    return path.exists() and "def bench_dedup(" in path.read_text()
 
 
 def run_step(name: str, store: str, timeout: float) -> dict:
@@ -334,8 +334,10 @@ def main() -> None:
     ap.add_argument("--work", default="/tmp/mmprolong-scale", help="where the stores are written (removed after)")
     ap.add_argument("--steps", nargs="+", default=None)
     ap.add_argument("--heavy-max", type=int, default=10_000,
-                    help="run the steps that tokenize every page's text (tokens with the text layer, dedup) only "
+                    help="run the steps that tokenize every page's text (tokens with the text layer) only "
                          "on stores up to this many documents (default %(default)s)")
+    ap.add_argument("--dedup-max", type=int, default=100_000,
+                    help="run the dedup steps only on stores up to this many documents (default %(default)s)")
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "scale.json"))
     ap.add_argument("--step", help=argparse.SUPPRESS)
@@ -345,9 +347,9 @@ def main() -> None:
         print(json.dumps(step(a.step, a.store)))
         return
     steps = a.steps or ["plan", "plan_pages_scan", "tokens_summary", "tokens_local", "tokens_ray", "document",
-                        "document_scan", "iter_slow"] + (["dedup_local", "dedup_ray"] if has_dedup() else []) \
-        + ["compact"]
-    heavy = {"tokens_local", "tokens_ray", "dedup_local", "dedup_ray"}
+                        "document_scan", "iter_slow", "dedup_local1", "dedup_local2", "dedup_ray", "compact"]
+    heavy = {"tokens_local", "tokens_ray"}
+    dedup = {"dedup_local1", "dedup_local2", "dedup_ray"}
     results = json.loads(Path(a.out).read_text()) if Path(a.out).exists() else []
     for n in a.sizes:
         for layout in a.layouts:
@@ -357,7 +359,8 @@ def main() -> None:
             info = build(store, n, a.pages, layout)
             print(f"built {layout} {n:,}: {time.perf_counter() - t0:.0f} s, {info['files']}", file=sys.stderr)
             for s in steps:
-                if (s == "compact" and layout != "worker") or (s in heavy and n > a.heavy_max):
+                if (s == "compact" and layout != "worker") or (s in heavy and n > a.heavy_max) \
+                        or (s in dedup and n > a.dedup_max):
                     continue
                 r = run_step(s, store, a.timeout)
                 r.update(docs_in_store=n, layout=layout, build_seconds=time.perf_counter() - t0, files=info["files"])
@@ -460,6 +463,11 @@ def table(results: list[dict]) -> str:
             notes.append(f"per call {r['per_call_ms_median']:.2f} ms median")
         if "first_call_seconds" in r:
             notes.append(f"first call (index) {r['first_call_seconds']:.2f} s")
+        if "dedup" in r:
+            d = r["dedup"]
+            notes.append("stages " + " / ".join(f"{k} {v:.1f} s" for k, v in d["stages"].items())
+                         + f"; worker CPU {', '.join(f'{c:.1f}' for c in d['workers_cpu'])} s"
+                         + f"; {d['found']} near-duplicates")
         if "parts" in r:
             notes.append(f"{r['parts']} parts, {r['files_removed']:,} files removed")
         w = max(r.get("worker_peak_rss") or [0])
