@@ -19,6 +19,9 @@ the step's work (after imports), so "driver delta" is what the step itself added
   tokens_local: `token_report` in one process, text layer counted (the pages' text column is read and every
   page's text tokenized); tokens_ray: the same on a local Ray cluster of 2 worker nodes (1 CPU each, the head
   runs no tasks). The two steps that tokenize every page run up to --heavy-max documents (10K by default);
+- build_items: the build driver's bookkeeping for every planned document (its docs row and pages' location, as
+  the items sent to workers are made; no document processed); baseline `build_items_before`: the code before (a
+  dict of every planned doc_id, the store-wide page index);
 - document: `PageStore.document()` (index built on the first call, then 200 random documents);
   baseline `document_scan`: the filtered scan of the docs dataset that document() did before (3 calls);
 - iter_slow: `iter_documents(with_images=True)` with a consumer sleeping 5 ms per document for 300 documents,
@@ -175,6 +178,33 @@ def step(name: str, store: str) -> dict:
         t0 = time.perf_counter()
         out["digest"] = plan.digest()
         out["digest_seconds"] = time.perf_counter() - t0
+    elif name in ("build_items", "build_items_before"):
+        # the build driver's per-document bookkeeping over the whole plan (no document processed): the planned
+        # documents' docs rows and pages' locations, as the driver makes the items it sends
+        from mmprolong.dataset import build as B
+        from mmprolong.dataset.planner import make_plan
+        r = _recipe()
+        counter = r.counter()
+        counter.count_text("warm up")
+        ps = PageStore(store)
+        plan = make_plan(r, ps, counter)
+        base = _rss_now()
+        t0 = time.perf_counter()
+        n = 0
+        if name == "build_items":
+            rows = B._DocRows(ps, plan.docs.doc_ids)
+            for item in B._items(ps, plan, range(len(plan.docs)), rows):
+                n += 1
+        else:   # the code before: a set and a dict of every planned doc_id, the store-wide page index
+            ids = {d.doc_id for d in plan.docs}
+            t = ps.docs_table(columns=list(B.DOC_ROW_FIELDS))
+            row_of = {d: k for k, d in enumerate(t.column("doc_id").to_pylist()) if d in ids}
+            ps.page_index()
+            for i in range(len(plan.docs)):
+                d = plan.docs[i]
+                n += bool(ps.locate([d.doc_id])) and d.doc_id in row_of
+        out["seconds"] = time.perf_counter() - t0
+        out["items"] = n
     elif name == "plan_pages_scan":
         base = _rss_now()
         t0 = time.perf_counter()
@@ -395,57 +425,102 @@ def _fit(results: list[dict], step: str, layout: str, key: str = "seconds") -> t
     return float(slope), float(icpt), [int(v) for v in x]
 
 
-def cost_lines(results: list[dict], pool_docs: int, pool_pages: float, cores_per_node: int) -> list[str]:
+def _delta_rows(results: list[dict]) -> list[dict]:
+    return [{**r, "delta": r["driver_peak_rss"] - r["driver_base_rss"]} for r in results
+            if "error" not in r and not r.get("driver_peak_note") and "driver_base_rss" in r]
+
+
+def _sizes(fit) -> str:
+    return ", ".join(f"{v:,}" for v in fit[2])
+
+
+def cost_lines(results: list[dict], pool_docs: int, pool_pages: float, cores_per_node: int,
+               nodes=(1, 8, 32, 128)) -> list[str]:
     """docs/COST.md's section on the corpus-wide steps, from bench/results/scale.json."""
-    L = ["### Corpus-wide steps: planning, token report, random access (1.5M documents)", "",
+    meta = next((r["meta"] for r in results if "meta" in r), None)
+    L = ["### Corpus-wide steps: dedup, planning, token report, random access (1.5M documents)", "",
          f"From `bench/scale.py` (bench/results/scale.json; synthetic stores of metadata-sized pages, "
-         f"{_pages_per_doc(results)} pages a document on average, written by the project's writer). Per-document "
-         f"figures are the least-squares slope of the step over the store sizes measured, so fixed costs "
-         f"(imports, a Ray cluster's start) drop out; inputs: `pool_pdfs` = {pool_docs:,}, `pool_pages` = "
-         f"{pool_pages:,.0f}, `cores_per_node` = {cores_per_node}.", ""]
-    mem = _fit([{**r, "delta": r["driver_peak_rss"] - r["driver_base_rss"]} for r in results if "error" not in r],
-               "plan", "local", "delta")
-    t = _fit(results, "plan", "local")
+         f"{_pages_per_doc(results)} pages of {WORDS_PER_PAGE} words a document on average, written by the "
+         f"project's writer"
+         + (f"; {meta}" if meta else "") + "). Per-document figures are the least-squares slope of the step over "
+         f"the store sizes measured, so fixed costs (imports, a Ray cluster's start) drop out; inputs: `pool_pdfs` "
+         f"= {pool_docs:,}, `pool_pages` = {pool_pages:,.0f}, `cores_per_node` = {cores_per_node}.", ""]
+    rows = _delta_rows(results)
+    t, mem = _fit(results, "plan", "local"), _fit(rows, "plan", "local", "delta")
     if t and mem:
-        L.append(f"- planning (`build`'s driver, one process, any node count): {t[0] * 1e3:.3f} ms and "
-                 f"{max(mem[0], 0):,.0f} bytes of driver memory a document (sizes {', '.join(f'{v:,}' for v in t[2])}) "
-                 f"-> {t[0] * pool_docs / 3600:.2f} h and {max(mem[0], 0) * pool_docs / 2**30:.2f} GiB for the pool "
+        L.append(f"- **planning** (`build`'s driver, one process, any node count): {t[0] * 1e3:.4f} ms and "
+                 f"{max(mem[0], 0):,.0f} bytes of driver memory a document (sizes {_sizes(t)}) "
+                 f"-> {t[0] * pool_docs:,.0f} s and {max(mem[0], 0) * pool_docs / 2**30:.2f} GiB for the pool "
                  f"(target: <= 3 KB a document, {3000 * pool_docs / 2**30:.1f} GiB).")
-    ts = _fit(results, "tokens_summary", "local")
+    ts, tm = _fit(results, "tokens_summary", "local"), _fit(rows, "tokens_summary", "local", "delta")
     if ts:
-        L.append(f"- `tokens --no-text-layer` (docs rows only, one process): {ts[0] * 1e3:.3f} ms a document -> "
-                 f"{ts[0] * pool_docs / 3600:.2f} h for the pool.")
+        L.append(f"- **`tokens --no-text-layer`** (docs rows only, one process): {ts[0] * 1e6:.2f} us a document "
+                 f"(sizes {_sizes(ts)}) -> {ts[0] * pool_docs:,.0f} s for the pool"
+                 + (f"; driver memory {max(tm[0], 0):,.0f} bytes a document -> "
+                    f"{max(tm[0], 0) * pool_docs / 2**30:.2f} GiB" if tm else "") + ".")
     tl = _fit(results, "tokens_local", "local")
+    core_h = tl[0] * pool_docs / 3600 if tl else None
     if tl:
-        core_h = tl[0] * pool_docs / 3600
-        tm = _fit([{**r, "delta": r["driver_peak_rss"] - r["driver_base_rss"]} for r in results
-                   if "error" not in r and not r.get("driver_peak_note")], "tokens_summary", "local", "delta")
-        L += [f"- `tokens` with the text layer (every page's text tokenized): {tl[0] * 1e3:.2f} ms of one core a "
-              f"document (store sizes {', '.join(f'{v:,}' for v in tl[2])}; one size: the ratio, fixed costs "
-              f"included) -> {core_h:,.1f} core-hours for the pool; it is per-docs-part work, so on Ray it divides "
-              f"by the cores. The driver's own floor is below the docs-rows-only pass above; its memory grew "
-              + (f"{max(tm[0], 0):,.0f} bytes a document (-> {max(tm[0], 0) * pool_docs / 2**30:.1f} GiB for the "
-                 f"pool: not yet understood, see bench/RESULTS.md)" if tm else "(not measured)") + ".", "",
-              "| nodes x cores | tokens with text layer, hours | planning (driver), hours |", "|---|---:|---:|"]
-        for nodes in (1, 8, 32, 128):
-            L.append(f"| {nodes} x {cores_per_node} | {core_h / (nodes * cores_per_node):.3f} | "
-                     f"{(t[0] * pool_docs / 3600) if t else float('nan'):.2f} |")
+        L.append(f"- **`tokens`** with the text layer (every page's text tokenized): {tl[0] * 1e3:.2f} ms of one "
+                 f"core a document (sizes {_sizes(tl)}; one size: the ratio, fixed costs included; {WORDS_PER_PAGE} "
+                 f"words a page) -> {core_h:,.1f} core-hours for the pool at these pages; one task per docs part, "
+                 f"so on Ray it divides by the cores.")
+    d1 = [r for r in results if r.get("step", "").startswith("dedup_local") and "error" not in r
+          and r.get("layout") == "local"]
+    pts = {}
+    for r in d1:
+        pts.setdefault(r["docs_in_store"], []).append(r)
+    words_doc = float(_pages_per_doc(results)) * WORDS_PER_PAGE
+    if pts:
+        import numpy as np
+
+        xs = sorted(pts)
+        wcpu = [np.mean([r["dedup"]["workers_cpu_s"] for r in pts[x]]) for x in xs]
+        dcpu = [np.mean([r["dedup"]["cpu_s"] for r in pts[x]]) for x in xs]
+        w_slope = float(np.polyfit(xs, wcpu, 1)[0]) if len(xs) > 1 else wcpu[0] / xs[0]
+        d_slope = max(float(np.polyfit(xs, dcpu, 1)[0]), 0.0) if len(xs) > 1 else dcpu[0] / xs[0]
+        per_word = w_slope / words_doc
+        pool_w = per_word * pool_pages * POOL_WORDS_PER_PAGE
+        pool_d = d_slope * pool_docs
+        L += ["", f"- **dedup** (`mmprolong dedup`, local pool; sizes {', '.join(f'{x:,}' for x in xs)}): worker "
+                  f"CPU {w_slope * 1e3:.3f} ms a document of {words_doc:.0f} words ({per_word * 1e6:.2f} us a word, "
+                  f"an upper bound for denser pages: per-page costs are spread over few words here), driver CPU "
+                  f"{d_slope * 1e6:.1f} us a document. For the pool at {POOL_WORDS_PER_PAGE} words a page "
+                  f"(assumed; the hours scale with it): {pool_w / 3600:,.1f} core-hours of workers, "
+                  f"{pool_d / 3600:.2f} h of driver.", "",
+              "| nodes x cores | dedup wall, hours (worker CPU / cores + driver) | tokens with text layer, hours "
+              "| planning (driver), hours |", "|---|---:|---:|---:|"]
+        for n in nodes:
+            L.append(f"| {n} x {cores_per_node} | {(pool_w / (n * cores_per_node) + pool_d) / 3600:.3f} | "
+                     + (f"{core_h / (n * cores_per_node):.4f}" if core_h is not None else "-") + " | "
+                     + (f"{t[0] * pool_docs / 3600:.3f}" if t else "-") + " |")
+        walls = []
+        for x in xs:
+            by = {r["step"]: r for r in results if r.get("docs_in_store") == x and r.get("layout") == "local"
+                  and r.get("step", "").startswith("dedup") and "error" not in r}
+            parts = [f"{lab} {by[k]['seconds']:.1f} s" for k, lab in (("dedup_local1", "1 worker"),
+                     ("dedup_local2", "2 workers"), ("dedup_ray", "Ray 2 nodes")) if k in by]
+            if parts:
+                walls.append(f"{x:,}: " + ", ".join(parts))
         L.append("")
+        L.append("- dedup wall time on this machine's 2 cores: " + "; ".join(walls) + ".")
     doc = [r for r in results if r.get("step") == "document" and "error" not in r]
     if doc:
         per = ", ".join(f"{r['per_call_ms_median']:.1f} ms at {r['docs_in_store']:,} ({r['layout']})"
                         for r in sorted(doc, key=lambda r: (r["layout"], r["docs_in_store"])))
         first = _fit(results, "document", "local", "first_call_seconds")
-        L.append(f"- `PageStore.document()`: per call (median) {per}; the index is built once per store object "
-                 + (f"({first[0] * 1e6:.1f} us a document -> {first[0] * pool_docs:.0f} s for the pool)." if first
+        L.append(f"- **`PageStore.document()`**: per call (median) {per}; the index is built once per store object "
+                 + (f"({first[0] * 1e6:.2f} us a document -> {first[0] * pool_docs:.0f} s for the pool)." if first
                     else "."))
-    L.append("- Measured on a 2-core machine shared with other work (load average 20-37 during the runs): "
-             "the hours are upper bounds; rerun `bench/scale.py` on a quiet node for firmer figures.")
     return L
 
 
 def _pages_per_doc(results: list[dict]) -> str:
     return "24"
+
+
+WORDS_PER_PAGE = 20            # the synthetic pages' text layer (TEXTS above)
+POOL_WORDS_PER_PAGE = 400      # assumed for the pool's pages (a dense manual page has 300-600 words)
 
 
 def table(results: list[dict]) -> str:

@@ -206,3 +206,25 @@ def test_out_must_be_a_build_folder(store, tmp_path):
     (tmp_path / "_progress").mkdir()   # killed right after creating its folders: still resumable
     assert build(parse_recipe(RECIPE | {"budget_tokens": 500}), store, tmp_path, workers=1, progress=False,
                  report=False).samples >= 1
+
+
+def test_the_driver_locates_pages_from_the_docs_rows(store, built, tmp_path, monkeypatch):
+    """A store whose docs rows name their pages (every store the writer makes): the build driver never builds the
+    store-wide page index (a Python dict of every document: ~1 GB at 1.5M documents), and builds the same bytes."""
+    from mmprolong.corpus.store import PageStore
+    from mmprolong.corpus.writer import StoreWriter
+
+    src = PageStore(store)
+    w = StoreWriter(tmp_path / "located", flush_pages=25, flush_docs=4)
+    for doc in src.iter_documents(with_images=True):
+        row = src.doc_row(doc.doc_id)
+        w.add({k: v for k, v in row.items() if k not in ("pages_file", "page_row_groups", "page_sizes")}, doc.pages)
+    w.close()
+    assert len(list((tmp_path / "located" / "pages").iterdir())) > 1
+
+    def no_index(self):
+        raise AssertionError("the store-wide page index was built")
+
+    monkeypatch.setattr(PageStore, "page_index", no_index)
+    build(parse_recipe(RECIPE), tmp_path / "located", tmp_path / "out", workers=1, progress=False)
+    assert shard_bytes(tmp_path / "out") == shard_bytes(built)

@@ -123,10 +123,9 @@ class PageStore:
     def read_pages(self, doc_ids: list[str] | set[str], columns: list[str] | None = None) -> pa.Table:
         """All pages of these documents, reading only the row groups that hold them."""
         wanted = set(doc_ids)
-        index = self.page_index()
         by_file: dict[str, set[int]] = {}
-        for d in wanted:
-            for f, rg in index.get(d, []):
+        for where in self.locate(wanted).values():
+            for f, rg in where:
                 by_file.setdefault(f, set()).add(rg)
         cols = list(columns) if columns else list(schema.PAGES.names)
         read = cols if "doc_id" in cols else ["doc_id", *cols]
@@ -139,9 +138,51 @@ class PageStore:
 
     def locate(self, doc_ids) -> dict[str, list[tuple[str, int]]]:
         """doc_id -> [(pages file path or URL, row group)] holding its pages: what a driver sends a worker so that
-        the worker reads its own document (`read_document`) without building the store's index itself."""
+        the worker reads its own document (`read_document`) without building the store's index itself.
+        The docs rows of these documents are found through the docs index (`_doc_index`: 16 bytes a document, one
+        docs row group read per group of them) and give their pages' location; only rows without one (stores
+        written before the location columns) need the store-wide `page_index`, a Python dict of every document."""
+        ids = list(dict.fromkeys(doc_ids))
+        if getattr(self, "_index", None) is None:
+            pages_dir = storage.join(self.url, "pages")
+            rows = self._ok_rows(ids, ["doc_id", "status", "pages_file", "page_row_groups"])
+            out: dict[str, list[tuple[str, int]]] = {}
+            rest = []
+            for d in ids:
+                r = rows.get(d)
+                if r is None:
+                    out[d] = []
+                elif r["pages_file"] and r["page_row_groups"] is not None:
+                    out[d] = [(storage.join(pages_dir, r["pages_file"]), int(g)) for g in r["page_row_groups"]]
+                else:
+                    rest.append(d)
+            if not rest:
+                return out
+            ids = rest
+        else:
+            out = {}
         index = self.page_index()
-        return {d: list(index.get(d, [])) for d in doc_ids}
+        out.update({d: list(index.get(d, [])) for d in ids})
+        return out
+
+    def _ok_rows(self, doc_ids: list[str], columns: list[str]) -> dict[str, dict]:
+        """doc_id -> its ok docs row (these columns, which must include doc_id and status), through the docs index:
+        each docs row group holding some of them is read once."""
+        keys, files, groups = self._doc_index()
+        want: dict[tuple[int, int], set[str]] = {}
+        for d in doc_ids:
+            key = np.uint64(doc_key(d))
+            for j in range(np.searchsorted(keys, key, "left"), np.searchsorted(keys, key, "right")):
+                want.setdefault((int(files[j]), int(groups[j])), set()).add(d)
+        out = {}
+        for (f, rg), ds in sorted(want.items()):
+            pf = storage.parquet_file(self._docs_index_files[f])
+            have = set(pf.schema_arrow.names)
+            t = pf.read_row_group(rg, columns=[c for c in columns if c in have])
+            for r in t.to_pylist():
+                if r["status"] == "ok" and r["doc_id"] in ds:
+                    out[r["doc_id"]] = {c: r.get(c) for c in columns}
+        return out
 
     def docs_files(self) -> list[str]:
         """The committed docs parts, in store order."""

@@ -1,7 +1,7 @@
 """`build`: recipe + page store -> training shards, kept QA, rejections, manifest and data report.
 
 plan (deterministic, see planner.py) -> for each planned document the driver sends a `DocItem` (plan index, doc_id,
-docs row, the row groups holding its pages from `PageStore.locate`, slots: about a kilobyte, never a page) ->
+docs row, the row groups holding its pages as the row names them, slots: about a kilobyte, never a page) ->
 `DocumentJob` on the chosen executor (default: the local process pool; with the openai generator,
 `generator.concurrency` threads, so that many teacher requests stay in flight; see `choose_executor`) reads its own
 document (`corpus.store.read_document`), runs `process_document`, stages its sample rows with their images in
@@ -41,7 +41,7 @@ from ..recipe import Recipe, load_recipe, recipe_hash
 from ..run.outdir import is_bookkeeping
 from .document import DocItem, DocumentJob
 from .parts import PROGRESS, STAGING, TABLES, PartWriter
-from .planner import Plan, make_plan
+from .planner import Plan, PlannedDocs, make_plan
 from .quota import BUDGET_TOLERANCE, Quota, Steer, steer_lag
 
 log = logging.getLogger(__name__)
@@ -133,33 +133,48 @@ LOCATE_BATCH = 1024   # planned documents located at a time (the items are made 
 
 
 class _DocRows:
-    """The docs rows (the fields a worker needs to rebuild its Document) of the planned documents, kept as one
-    Arrow table with a doc_id -> row number map; Python dicts are made only for the documents being sent."""
+    """The docs rows a worker needs (DOC_ROW_FIELDS) and where each document's pages are, for the planned documents
+    in plan order: one Arrow table whose row i is plan index i (matched by pyarrow's `index_in`, so the driver holds
+    no per-document Python object and no store-wide page index); dicts are made only for the documents being
+    sent."""
 
-    def __init__(self, store: PageStore, doc_ids: set[str]):
-        t = store.docs_table(columns=list(DOC_ROW_FIELDS))
-        ids = t.column("doc_id").to_pylist()
-        self.table = t
-        self.row_of = {d: k for k, d in enumerate(ids) if d in doc_ids}
+    def __init__(self, store: PageStore, plan_ids):
+        import pyarrow as pa
+        import pyarrow.compute as pc
 
-    def get(self, doc_ids: list[str]) -> dict[str, dict]:
+        t = store.docs_table(columns=[*DOC_ROW_FIELDS, "pages_file", "page_row_groups"])
+        ids = plan_ids if isinstance(plan_ids, (pa.Array, pa.ChunkedArray)) else pa.array(list(plan_ids), pa.string())
+        self.table = t.take(pc.index_in(ids, value_set=t.column("doc_id")))   # null rows: not in the store
+        self.pages_dir = storage.join(store.url, "pages")
+
+    def get(self, indices: list[int]) -> list[tuple[dict | None, list | None]]:
+        """(docs row or None, its pages' [(file, row group)] or None when the row does not say) per plan index."""
         import pyarrow as pa
 
-        want = sorted({self.row_of[d] for d in doc_ids if d in self.row_of})
-        return {r["doc_id"]: r for r in self.table.take(pa.array(want, pa.int64())).to_pylist()} if want else {}
+        out = []
+        for r in self.table.take(pa.array(indices, pa.int64())).to_pylist():
+            if r["doc_id"] is None:
+                out.append((None, None))
+                continue
+            f, rgs = r.pop("pages_file"), r.pop("page_row_groups")
+            out.append((r, [(storage.join(self.pages_dir, f), int(g)) for g in rgs] if f and rgs is not None
+                        else None))
+        return out
 
 
 def _items(store: PageStore, plan: Plan, indices, rows: _DocRows) -> Iterator[tuple]:
-    """(plan index, doc_id, docs row, pages' location, slots) for these plan indices, in the order given: the
-    location from `PageStore.locate`, LOCATE_BATCH documents at a time, as the workers take them. Never the pages
-    themselves: each worker reads its own document."""
+    """(plan index, doc_id, docs row, pages' location, slots) for these plan indices, in the order given,
+    LOCATE_BATCH documents at a time, as the workers take them: the location from the docs row itself (every store
+    the current writer makes), else from `PageStore.locate` (older stores). Never the pages themselves: each worker
+    reads its own document."""
     indices = iter(indices)
     while chunk := list(itertools.islice(indices, LOCATE_BATCH)):
-        ids = [plan.docs[i].doc_id for i in chunk]
-        where = store.locate(set(ids))
-        got = rows.get(ids)
-        for i, d in zip(chunk, ids):
-            yield i, d, got.get(d), where.get(d) or [], plan.docs[i].slots
+        docs = [plan.docs[i] for i in chunk]
+        got = rows.get(chunk)
+        unlocated = {d.doc_id for d, (r, loc) in zip(docs, got) if loc is None}
+        where = store.locate(unlocated) if unlocated else {}
+        for i, d, (r, loc) in zip(chunk, docs, got):
+            yield i, d.doc_id, r, loc if loc is not None else (where.get(d.doc_id) or []), d.slots
 
 
 class _Steered:
@@ -385,7 +400,8 @@ def _build(recipe, store, out, executor, workers, progress, report, timeout_s, r
             docs_done = start
             stop = False
             streak_kind, streak, streak_text = "", 0, ""
-            rows = _DocRows(store, {d.doc_id for d in plan.docs})
+            rows = _DocRows(store, plan.docs.doc_ids if isinstance(plan.docs, PlannedDocs)
+                            else [d.doc_id for d in plan.docs])
             order = chain(retry, range(start, len(plan.docs)) if main_left else ())
             items = _Steered(_items(store, plan, order, rows), steer, ready)
             for _ in range(steer_lag(len(plan.docs))):
