@@ -266,14 +266,14 @@ def _n(x: float) -> str:
     return f"{x:,.0f}"
 
 
-def _dedup_lines(docs: int, pages: int, nodes, cores: int) -> list[str]:
+def _dedup_lines(docs: int, pages: int, nodes, cores: int, hours: bool = True) -> list[str]:
     """The dedup section (bench/dedup.py `cost_lines`, from bench/results/dedup_scale.json)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("bench_dedup", ROOT / "bench" / "dedup.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return mod.cost_lines(docs, pages, nodes, cores)
+    return mod.cost_lines(docs, pages, nodes, cores, hours=hours)
 
 
 def report() -> str:
@@ -490,12 +490,14 @@ def report() -> str:
               f"{pages_read * b['cpu_s_per_page'] / 3600:,.1f} h for the 5B-token build's pages; "
               f"{pages_read * (b['recv_bytes_per_page'] + b['sent_bytes_per_page']) / 1e12:,.2f} TB through the driver.")
     w("")
-    L += _dedup_lines(P["pool_pdfs"], P["pool_pages"], NODES, A["cores_per_node"])
-    if (ROOT / "bench" / "results" / "scale.json").exists():   # corpus-wide steps: bench/scale.py
+    scale_path = ROOT / "bench" / "results" / "scale.json"
+    scale = json.loads(scale_path.read_text()) if scale_path.exists() else []
+    has_dedup = any(r.get("step", "").startswith("dedup") and "error" not in r for r in scale)
+    L += _dedup_lines(P["pool_pdfs"], P["pool_pages"], NODES, A["cores_per_node"], hours=not has_dedup)
+    if scale:   # corpus-wide steps: bench/scale.py
         sys.path.insert(0, str(ROOT / "bench"))
         from scale import cost_lines
-        L += cost_lines(json.loads((ROOT / "bench" / "results" / "scale.json").read_text()), P["pool_pdfs"],
-                        P["pool_pages"], A["cores_per_node"]) + [""]
+        L += cost_lines(scale, P["pool_pdfs"], P["pool_pages"], A["cores_per_node"]) + [""]
     w("## 4. What this leaves out")
     w("")
     w("- GPU-hours of the teacher: they depend on the serving stack (tokens/s of a 72B VLM on the user's GPUs); "

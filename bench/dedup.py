@@ -187,10 +187,12 @@ def _scale(sizes: list[int], pages: int, words: int) -> None:
 WORDS_PER_PAGE_POOL = 400   # assumed: a dense manual page has 300-600 words; hours scale with it linearly
 
 
-def cost_lines(pool_docs: int, pool_pages: int, nodes=(1, 8, 32, 128), cores: int = 64) -> list[str]:
+def cost_lines(pool_docs: int, pool_pages: int, nodes=(1, 8, 32, 128), cores: int = 64,
+               hours: bool = True) -> list[str]:
     """Dedup hours for the pool per node count, from bench/results/dedup_scale.json: CPU seconds (not wall: the
     measuring machine was shared), worker CPU per word signed at the largest store, the driver's CPU growth per
-    document between the smallest and the largest store."""
+    document between the smallest and the largest store. `hours=False`: only the comparison with the reference
+    and the memory figures (bench/scale.py's quiet-machine runs give the hours)."""
     path = RESULTS / "dedup_scale.json"
     if not path.exists():
         return []
@@ -216,10 +218,13 @@ def cost_lines(pool_docs: int, pool_pages: int, nodes=(1, 8, 32, 128), cores: in
          f"worker); driver CPU {driver_per_doc * 1e3:.3f} ms a document (its growth from {small['store']['docs']:,} "
          f"to {st['docs']:,} documents); the pool: {pool_docs:,} documents, {pool_pages:,} pages, "
          f"{WORDS_PER_PAGE_POOL} words a page (assumed; the hours scale with it).", "",
-         f"Worker CPU: {worker_s / 3600:,.1f} core-hours; the driver's: {driver_s / 3600:.2f} h.", "",
-         "| nodes x cores | dedup wall, hours (worker CPU / cores + driver CPU) |", "|---|---:|"]
-    for n in nodes:
-        L.append(f"| {n} x {cores} | {_hours((worker_s / (n * cores) + driver_s) / 3600)} |")
+         f"Worker CPU: {worker_s / 3600:,.1f} core-hours; the driver's: {driver_s / 3600:.2f} h"
+         + ("." if hours else " (hours per node count: from the quiet-machine runs of bench/scale.py, in the next "
+                              "section)."), ""]
+    if hours:
+        L += ["| nodes x cores | dedup wall, hours (worker CPU / cores + driver CPU) |", "|---|---:|"]
+        for n in nodes:
+            L.append(f"| {n} x {cores} | {_hours((worker_s / (n * cores) + driver_s) / 3600)} |")
     ref_s = ref["cpu_s"] / words * pool_words
     L += ["", f"- The one-process reference (every signature in one process, datasketch's LSH) at its measured "
               f"{ref['cpu_s'] / words * 1e6:.2f} us a word: {ref_s / 3600:,.1f} h on one core, and its peak memory "

@@ -528,6 +528,8 @@ def table(results: list[dict]) -> str:
     lines = ["| step | layout | documents | wall s | driver peak MB | driver delta MB | delta B/doc | worker peak MB "
              "(max) | notes |", "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in sorted(results, key=lambda r: (r.get("step", ""), r.get("layout", ""), r.get("docs_in_store", 0))):
+        if "step" not in r:        # the run's description ("meta")
+            continue
         if "error" in r:
             lines.append(f"| {r['step']} | {r.get('layout')} | {r.get('docs_in_store', 0):,} | - | - | - | - | - | "
                          f"{r['error']} |")
