@@ -211,3 +211,36 @@ def test_build_runs_dedup_first_or_says_it_is_off(tmp_path, capsys):
     assert s.near_duplicates_removed == len(read_near_duplicates(store)) == 4   # no eval documents given here
     assert "removed 4 documents" in (tmp_path / "on" / "report" / "report.md").read_text()
     assert deduplicate(PageStore(store), "threads", None, None) == "current"     # the next build does not redo it
+
+
+def test_a_partitions_buckets_are_grouped_exactly(tmp_path, monkeypatch):
+    """The pairs stage groups band rows by (band, key) through a 64-bit hash of the key: every bucket of two or
+    more rows is found, rows of another band with the same key stay apart, and rows whose hashes collide but whose
+    keys differ are not joined (the hash is forced to collide everywhere here)."""
+    import pyarrow as pa
+
+    from mmprolong.corpus.dedup import pairs
+
+    rng = np.random.default_rng(3)
+    width = 52
+    keys = [rng.integers(0, 256, width, dtype=np.uint8).tobytes() for _ in range(40)]
+    rows = [(int(rng.integers(0, 3)), keys[int(rng.integers(0, 40))], node) for node in range(300)]
+    for f in range(4):   # four signing tasks' bucket files
+        part = rows[f::4]
+        pa.parquet.write_table(pa.table({"band": pa.array([r[0] for r in part], pa.uint16()),
+                                         "key": pa.array([r[1] for r in part], pa.binary(width)),
+                                         "node": pa.array([r[2] for r in part], pa.int64())}),
+                               tmp_path / f"part-{f:05d}.parquet")
+    want: dict = {}
+    for band, key, node in rows:
+        want.setdefault((band, key), []).append(node)
+    want = sorted(sorted(v) for v in want.values() if len(v) > 1)
+
+    def got() -> list:
+        n, groups = pairs._buckets(str(tmp_path))
+        assert n == len(rows)
+        return sorted(sorted(g.tolist()) for g in groups)
+
+    assert got() == want
+    monkeypatch.setattr(pairs, "_key_hash", lambda band, key: np.zeros(len(band), np.uint64))   # all collide
+    assert got() == want

@@ -78,11 +78,7 @@ def _buckets(d: str) -> tuple[int, list[np.ndarray]]:
         return 0, []
     band, key, node = np.concatenate(bands), np.concatenate(keys), np.concatenate(nodes)
     del bands, keys, nodes
-    words = key.view(np.uint32) if key.shape[1] % 4 == 0 else key
-    h = band.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-    with np.errstate(over="ignore"):
-        for j in range(words.shape[1]):
-            h = (h ^ words[:, j].astype(np.uint64)) * np.uint64(0x100000001B3)
+    h = _key_hash(band, key)
     order = np.argsort(h, kind="stable")
     hs = h[order]
     del h
@@ -97,6 +93,17 @@ def _buckets(d: str) -> tuple[int, list[np.ndarray]]:
             same.setdefault(int(band[i]).to_bytes(2, "little") + key[i].tobytes(), []).append(i)
         groups += [node[np.asarray(v)] for v in same.values() if len(v) > 1]
     return len(band), groups
+
+
+def _key_hash(band: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row's (band, key bytes) (FNV-style over the key's 32-bit words); equal rows hash
+    equal, and rows of equal hash are compared byte for byte."""
+    words = key.view(np.uint32) if key.shape[1] % 4 == 0 else key
+    h = band.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    with np.errstate(over="ignore"):
+        for j in range(words.shape[1]):
+            h = (h ^ words[:, j].astype(np.uint64)) * np.uint64(0x100000001B3)
+    return h
 
 
 def _signatures(work: str, nodes: np.ndarray) -> dict[int, np.ndarray]:
