@@ -218,9 +218,9 @@ def cost_lines(pool_docs: int, pool_pages: int, nodes=(1, 8, 32, 128), cores: in
          f"worker); driver CPU {driver_per_doc * 1e3:.3f} ms a document (its growth from {small['store']['docs']:,} "
          f"to {st['docs']:,} documents); the pool: {pool_docs:,} documents, {pool_pages:,} pages, "
          f"{WORDS_PER_PAGE_POOL} words a page (assumed; the hours scale with it).", "",
-         f"Worker CPU: {worker_s / 3600:,.1f} core-hours; the driver's: {driver_s / 3600:.2f} h"
-         + ("." if hours else " (hours per node count: from the quiet-machine runs of bench/scale.py, in the next "
-                              "section)."), ""]
+         (f"Worker CPU: {worker_s / 3600:,.1f} core-hours; the driver's: {driver_s / 3600:.2f} h." if hours else
+          "The hours for the pool come from the quiet-machine runs of bench/scale.py, in the next section; this "
+          "run checks the stages against the one-process reference."), ""]
     if hours:
         L += ["| nodes x cores | dedup wall, hours (worker CPU / cores + driver CPU) |", "|---|---:|"]
         for n in nodes:

@@ -461,10 +461,12 @@ def cost_lines(results: list[dict], pool_docs: int, pool_pages: float, cores_per
     tl = _fit(results, "tokens_local", "local")
     core_h = tl[0] * pool_docs / 3600 if tl else None
     if tl:
+        core_h *= POOL_WORDS_PER_PAGE / WORDS_PER_PAGE     # tokenizing is linear in the text's length
         L.append(f"- **`tokens`** with the text layer (every page's text tokenized): {tl[0] * 1e3:.2f} ms of one "
-                 f"core a document (sizes {_sizes(tl)}; one size: the ratio, fixed costs included; {WORDS_PER_PAGE} "
-                 f"words a page) -> {core_h:,.1f} core-hours for the pool at these pages; one task per docs part, "
-                 f"so on Ray it divides by the cores.")
+                 f"core a document of {WORDS_PER_PAGE}-word pages (sizes {_sizes(tl)}; one size: the ratio, fixed "
+                 f"costs included) -> scaled to {POOL_WORDS_PER_PAGE}-word pages (tokenizing is linear in the "
+                 f"text), {core_h:,.1f} core-hours for the pool; one task per docs part, so on Ray it divides by "
+                 f"the cores.")
     d1 = [r for r in results if r.get("step", "").startswith("dedup_local") and "error" not in r
           and r.get("layout") == "local"]
     pts = {}
