@@ -89,8 +89,9 @@ def _one(args) -> None:
         from mmprolong.corpus.neardup import reference_dedup  # noqa: F401  (imports before the base RSS)
     else:
         from mmprolong.corpus.dedup import run_dedup  # noqa: F401
-    with open("/proc/self/status") as f:
-        base_rss = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
+    from mmprolong.procstat import status_bytes
+
+    base_rss = status_bytes("VmRSS")
     t0 = time.perf_counter()
     if args.executor == "reference":
         from mmprolong.corpus.neardup import reference_dedup

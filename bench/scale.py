@@ -59,11 +59,9 @@ SIZES = [(1224, 1584)] * 9 + [(1584, 1224)]      # letter at 144 DPI; one page i
 
 def _rss_now(pid: int | str = "self") -> int:
     """Resident bytes of a process, from /proc (Linux)."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
+    from mmprolong.procstat import status_bytes
+
+    return status_bytes("VmRSS", pid)
 
 
 def _descendants(pid: int) -> list[int]:
@@ -91,11 +89,9 @@ def _cmdline(pid: int) -> str:
 
 def _peak() -> int:
     """This process's peak RSS (VmHWM: ru_maxrss would carry the parent's peak across fork and exec)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return 0
+    from mmprolong.procstat import status_bytes
+
+    return status_bytes("VmHWM")
 
 
 # -- store building ----------------------------------------------------------------------------------------------

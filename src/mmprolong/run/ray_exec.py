@@ -27,11 +27,9 @@ def _on_alarm(signum, frame):
 
 def _data_bytes() -> int:
     """This process's data size (VmData: heap and private anonymous mappings, what RLIMIT_DATA counts)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmData:"):
-                return int(line.split()[1]) * 1024
-    return 0
+    from ..procstat import status_bytes
+
+    return status_bytes("VmData")
 
 
 @contextlib.contextmanager

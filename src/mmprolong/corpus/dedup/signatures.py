@@ -54,14 +54,12 @@ def lsh_shape(threshold: float, num_perm: int) -> tuple[int, int]:
 def peak_rss() -> int:
     """This process's peak RSS in bytes (VmHWM: of its own address space; ru_maxrss would carry the peak of the
     process it was exec'd from)."""
+    from ...procstat import status_bytes
+
     try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
+        return status_bytes("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def worker_stats(t0: float, **counts) -> dict:
