@@ -105,7 +105,7 @@ class PageStore:
             for d, f, rgs in zip(*(located.column(c).to_pylist() for c in located.column_names)):
                 if f and rgs is not None:
                     named.add(f)
-                    index.setdefault(d, []).extend((storage.join(pages_dir, f), int(rg)) for rg in rgs)
+                    index.setdefault(d, []).extend(row_location(pages_dir, f, rgs))
                 else:
                     unlocated += 1
             for n in storage.listdir(pages_dir, ".parquet") if unlocated else ():
@@ -152,8 +152,8 @@ class PageStore:
                 r = rows.get(d)
                 if r is None:
                     out[d] = []
-                elif r["pages_file"] and r["page_row_groups"] is not None:
-                    out[d] = [(storage.join(pages_dir, r["pages_file"]), int(g)) for g in r["page_row_groups"]]
+                elif (where := row_location(pages_dir, r["pages_file"], r["page_row_groups"])) is not None:
+                    out[d] = where
                 else:
                     rest.append(d)
             if not rest:
@@ -165,9 +165,10 @@ class PageStore:
         out.update({d: list(index.get(d, [])) for d in ids})
         return out
 
-    def _ok_rows(self, doc_ids: list[str], columns: list[str]) -> dict[str, dict]:
-        """doc_id -> its ok docs row (these columns, which must include doc_id and status), through the docs index:
-        each docs row group holding some of them is read once."""
+    def _ok_rows(self, doc_ids: list[str], columns: list[str] | None = None) -> dict[str, dict]:
+        """doc_id -> its ok docs row (these columns, which must include doc_id and status; default: all the file
+        has), through the docs index: each docs row group holding some of them is read once (the first ok row of a
+        doc_id wins)."""
         keys, files, groups = self._doc_index()
         want: dict[tuple[int, int], set[str]] = {}
         for d in doc_ids:
@@ -178,10 +179,13 @@ class PageStore:
         for (f, rg), ds in sorted(want.items()):
             pf = storage.parquet_file(self._docs_index_files[f])
             have = set(pf.schema_arrow.names)
-            t = pf.read_row_group(rg, columns=[c for c in columns if c in have])
+            t = pf.read_row_group(rg, columns=[c for c in columns if c in have] if columns else None)
+            t = t.filter(pa.compute.and_(pa.compute.is_in(t.column("doc_id"), value_set=pa.array(sorted(ds),
+                                                                                                   pa.string())),
+                                         pa.compute.equal(t.column("status"), "ok")))
             for r in t.to_pylist():
-                if r["status"] == "ok" and r["doc_id"] in ds:
-                    out[r["doc_id"]] = {c: r.get(c) for c in columns}
+                if r["doc_id"] not in out:
+                    out[r["doc_id"]] = {c: r.get(c) for c in columns} if columns else r
         return out
 
     def docs_files(self) -> list[str]:
@@ -210,16 +214,10 @@ class PageStore:
 
     def doc_row(self, doc_id: str) -> dict:
         """The ok docs row of this document: one docs row group read (through `_doc_index`)."""
-        keys, files, groups = self._doc_index()
-        key = np.uint64(doc_key(doc_id))
-        lo, hi = np.searchsorted(keys, key, "left"), np.searchsorted(keys, key, "right")
-        for f, rg in sorted({(int(files[j]), int(groups[j])) for j in range(lo, hi)}):   # >1 only on a collision
-            t = storage.parquet_file(self._docs_index_files[f]).read_row_group(rg)
-            t = t.filter(pa.compute.and_(pa.compute.equal(t.column("doc_id"), doc_id),
-                                         pa.compute.equal(t.column("status"), "ok")))
-            if t.num_rows:
-                return t.slice(0, 1).to_pylist()[0]
-        raise KeyError(f"document {doc_id} not in store {self.url}")
+        row = self._ok_rows([doc_id]).get(doc_id)
+        if row is None:
+            raise KeyError(f"document {doc_id} not in store {self.url}")
+        return row
 
     def document(self, doc_id: str, with_images: bool = True) -> Document:
         """One document: its docs row through the docs index, its pages from the row groups the row names (a row
@@ -339,6 +337,13 @@ def read_document(row: dict, location: list[tuple[str, int]], with_images: bool 
         pages.extend(t.to_pylist())
     pages.sort(key=lambda p: p["page"])
     return _doc(row, pages)
+
+
+def row_location(pages_dir: str, pages_file: str | None, row_groups: list[int] | None) -> list[tuple[str, int]] | None:
+    """[(pages file, row group)] of a docs row's location columns; None when the row has none (older stores)."""
+    if not pages_file or row_groups is None:
+        return None
+    return [(storage.join(pages_dir, pages_file), int(g)) for g in row_groups]
 
 
 def doc_key(doc_id: str) -> int:

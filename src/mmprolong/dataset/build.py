@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .. import __version__, storage
-from ..corpus.store import PageStore
+from ..corpus.store import PageStore, row_location
 from ..recipe import Recipe, load_recipe, recipe_hash
 from ..run.outdir import is_bookkeeping
 from .document import DocItem, DocumentJob
@@ -156,9 +156,7 @@ class _DocRows:
             if r["doc_id"] is None:
                 out.append((None, None))
                 continue
-            f, rgs = r.pop("pages_file"), r.pop("page_row_groups")
-            out.append((r, [(storage.join(self.pages_dir, f), int(g)) for g in rgs] if f and rgs is not None
-                        else None))
+            out.append((r, row_location(self.pages_dir, r.pop("pages_file"), r.pop("page_row_groups"))))
         return out
 
 
